@@ -1,0 +1,446 @@
+"""The JSON Lines form of events: one cattrs converter, both directions.
+
+``parse_line``/``parse_event`` read the spec's form and refuse anything else with
+an ``InvalidEventError`` naming the field path, the event id and what was
+expected; ``render_line``/``render_event`` write the normalized form (envelope
+keys in spec order, absent optional fields left out, timestamps in RFC 3339).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import re
+import types
+import typing
+import zoneinfo
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+import cattrs
+import orjson
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from events.errors import InvalidEventError
+from events.model import EVENT_TYPES, Event, Source
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "converter",
+    "parse_datetime",
+    "parse_event",
+    "parse_line",
+    "parse_when",
+    "render_event",
+    "render_line",
+    "render_when",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """Size limits on untrusted input; both are configurable by the caller."""
+
+    max_line_bytes: int = 1024 * 1024
+    max_string_bytes: int = 64 * 1024
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+ENVELOPE: Final = ("id", "type", "negotiation", "occurred_at", "recorded_at", "schema", "source", "data")
+REQUIRED: Final = ("id", "type", "negotiation", "occurred_at", "data")
+_ENVELOPE_FIELDS: Final = frozenset(a.name for a in attrs.fields(Event))
+
+SLUG_RE: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
+_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_ID_RE: Final = re.compile(rb'"id"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
+_SLUG_EXPECTED: Final = "a slug matching ^[a-z0-9][a-z0-9._-]{0,127}$"
+# Fields that name a negotiation, a party or an issue (a slug) and fields that
+# name an event (any 1-128 printable characters). Named here, not in the model,
+# so the event classes stay plain data.
+SLUG_FIELDS: Final = frozenset({"negotiation", "by", "to", "issue"})
+EVENT_ID_FIELDS: Final = frozenset({"id", "proposal", "target", "in_response_to"})
+SHARE_FIELDS: Final = frozenset({"yes_share", "turnout"})
+
+
+class _FieldError(ValueError):
+    """Raised by hooks; carries what was expected for the error message."""
+
+    def __init__(self, reason: str, expected: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.expected = expected
+
+
+def _truncate(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_datetime(value: object) -> dt.datetime:
+    """An RFC 3339 timestamp with an offset; naive or malformed values are refused."""
+    if not isinstance(value, str) or not _DATETIME_RE.fullmatch(value):
+        raise _FieldError(f"got {_truncate(value)}", "an RFC 3339 timestamp with offset")
+    text = value
+    frac = re.search(r"\.(\d+)", text)
+    if frac and len(frac.group(1)) > 6:
+        # Python keeps microseconds; finer digits are refused rather than cut.
+        if frac.group(1)[6:].strip("0"):
+            raise _FieldError(f"got {_truncate(value)}", "at most microsecond precision")
+        text = text[: frac.start(1) + 6] + text[frac.end(1) :]
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise _FieldError(f"got {_truncate(value)}", "a real date and time") from None
+    return parsed
+
+
+def parse_when(value: object) -> dt.datetime | dt.date:
+    """A date ``YYYY-MM-DD`` or an RFC 3339 timestamp with offset."""
+    if isinstance(value, str) and _DATE_RE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
+    try:
+        return parse_datetime(value)
+    except _FieldError as e:
+        raise _FieldError(e.reason, "a date YYYY-MM-DD or an RFC 3339 timestamp with offset") from None
+
+
+def _parse_date(value: object) -> dt.date:
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+        raise _FieldError(f"got {_truncate(value)}", "a date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
+
+
+def render_when(value: dt.date) -> str:
+    """The spec's text for a date or an aware datetime."""
+    return value.isoformat()
+
+
+def _is_when(tp: Any) -> bool:
+    args = set(typing.get_args(tp))
+    return typing.get_origin(tp) in (types.UnionType, typing.Union) and args == {dt.datetime, dt.date}
+
+
+def _str(value: object, _: Any = None) -> str:
+    if not isinstance(value, str):
+        raise _FieldError(f"got {_truncate(value)}", "a string")
+    return value
+
+
+def _int(value: object, _: Any = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _FieldError(f"got {_truncate(value)}", "an integer")
+    return value
+
+
+def _float(value: object, _: Any = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(f"got {_truncate(value)}", "a number")
+    result = float(value)
+    if not math.isfinite(result):
+        raise _FieldError(f"got {_truncate(value)}", "a finite number")
+    return result
+
+
+def _number(value: object, _: Any = None) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(f"got {_truncate(value)}", "a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _FieldError(f"got {_truncate(value)}", "a finite number")
+    return value
+
+
+def _str_dict(value: object, _: Any = None) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _FieldError(f"got {_truncate(value)}", "an object of strings")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise _FieldError(f"{key}: got {_truncate(item)}", "an object of strings")
+    return dict(value)
+
+
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is typing.Literal
+
+
+def _literal(value: object, tp: Any) -> Any:
+    allowed = typing.get_args(tp)
+    if value not in allowed or not isinstance(value, str):
+        raise _FieldError(f"got {_truncate(value)}", "one of " + ", ".join(allowed))
+    return value
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(str, _str)
+    conv.register_structure_hook(int, _int)
+    conv.register_structure_hook(float, _float)
+    conv.register_structure_hook_func(lambda t: t == (int | float), _number)
+    conv.register_structure_hook_func(lambda t: t == dict[str, str], _str_dict)
+    conv.register_structure_hook(dt.datetime, lambda v, _: parse_datetime(v))
+    conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
+    conv.register_structure_hook_func(_is_when, lambda v, _: parse_when(v))
+    conv.register_structure_hook_func(_is_literal, _literal)
+    conv.register_unstructure_hook(dt.datetime, render_when)
+    conv.register_unstructure_hook(dt.date, render_when)
+    conv.register_unstructure_hook_func(_is_when, render_when)
+
+    def omit_defaults(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+        # Absent optional fields (None, or schema 1) are left out of the line.
+        overrides: dict[str, Any] = {
+            a.name: override(omit_if_default=True)
+            for a in attrs.fields(cls)
+            if a.default is not attrs.NOTHING
+        }
+        return make_dict_unstructure_fn(cls, conv, **overrides)
+
+    conv.register_unstructure_hook_factory(attrs.has, omit_defaults)
+    return conv
+
+
+converter: Final = _make_converter()
+"""The one cattrs converter for events and their parts."""
+
+
+# --- validation that depends on the field's name, not its type -------------
+
+
+def _check_strings(value: object, path: str, limits: Limits) -> None:
+    if isinstance(value, str):
+        # len() counts characters; a character is at most 4 UTF-8 bytes.
+        if len(value) * 4 > limits.max_string_bytes and len(value.encode()) > limits.max_string_bytes:
+            raise InvalidEventError(
+                f"string of {len(value.encode())} bytes is too long",
+                path=path,
+                expected=f"at most {limits.max_string_bytes} bytes",
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(item, f"{path}.{key}" if path else str(key), limits)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(item, f"{path}[{index}]", limits)
+
+
+def _check_slug(value: str, path: str) -> None:
+    if not SLUG_RE.fullmatch(value):
+        raise InvalidEventError(f"got {_truncate(value)}", path=path, expected=_SLUG_EXPECTED)
+
+
+def check_event_id(value: object, path: str = "id") -> str:
+    """Return ``value`` if it is a valid event id, else raise ``InvalidEventError``."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 128 or not value.isprintable():
+        raise InvalidEventError(f"got {_truncate(value)}", path=path, expected="1-128 printable characters")
+    return value
+
+
+def _data_path(name: str) -> str:
+    return name if name in _ENVELOPE_FIELDS else f"data.{name}"
+
+
+_NAME_CHECKS: dict[type[Event], tuple[tuple[str, str], ...]] = {}
+
+
+def _name_checks(cls: type[Event]) -> tuple[tuple[str, str], ...]:
+    cached = _NAME_CHECKS.get(cls)
+    if cached is not None:
+        return cached
+    checks: list[tuple[str, str]] = []
+    for a in attrs.fields(cls):
+        if a.name in SLUG_FIELDS and a.type in (str, str | None):
+            checks.append((a.name, "slug"))
+        elif a.name in EVENT_ID_FIELDS:
+            checks.append((a.name, "id"))
+        elif a.name in SHARE_FIELDS:
+            checks.append((a.name, "share"))
+    _NAME_CHECKS[cls] = result = tuple(checks)
+    return result
+
+
+def _check_names(event: Event) -> None:
+    for name, kind in _name_checks(type(event)):
+        value = getattr(event, name)
+        if value is None:
+            continue
+        path = _data_path(name)
+        if kind == "slug":
+            _check_slug(value, path)
+        elif kind == "id":
+            check_event_id(value, path)
+        elif not 0.0 <= value <= 1.0:
+            raise InvalidEventError(f"got {value!r}", path=path, expected="a share between 0 and 1")
+    for name in ("parties", "issues"):
+        for index, item in enumerate(getattr(event, name, ()) or ()):
+            _check_slug(item.id, f"data.{name}[{index}].id")
+    for name in ("party", "issue"):
+        item = getattr(event, name, None)
+        if item is not None and not isinstance(item, str):
+            _check_slug(item.id, f"data.{name}.id")
+    timezone = getattr(event, "timezone", None)
+    if timezone is not None and not _known_zone(timezone):
+        raise InvalidEventError(
+            f"got {_truncate(timezone)}", path="data.timezone", expected="an IANA time zone name"
+        )
+    if (
+        event.recorded_at is not None
+        and isinstance(event.occurred_at, dt.datetime)
+        and event.recorded_at < event.occurred_at
+    ):
+        raise InvalidEventError(
+            "recorded before it occurred",
+            path="recorded_at",
+            expected=f"a time not earlier than occurred_at {event.occurred_at.isoformat()}",
+        )
+
+
+@functools.cache
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+# --- parsing ---------------------------------------------------------------
+
+
+def _first_error(exc: BaseException, path: str) -> tuple[str, str, str | None]:
+    """Walk cattrs' exception group to the first leaf: (path, reason, expected)."""
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        for sub in exc.exceptions:
+            note = getattr(sub, "__notes__", None) or []
+            step = ""
+            for n in note:
+                name = getattr(n, "name", None)
+                index = getattr(n, "index", None)
+                if name is not None:
+                    step = f".{name}"
+                elif index is not None:
+                    step = f"[{index}]"
+            return _first_error(sub, f"{path}{step}")
+    if isinstance(exc, ForbiddenExtraKeysError):
+        extra = ", ".join(sorted(exc.extra_fields))
+        return path, f"unknown field(s) {extra}", "only the fields of the spec"
+    if isinstance(exc, _FieldError):
+        return path, exc.reason, exc.expected
+    if isinstance(exc, KeyError):
+        return path, "required field is missing", "a value"
+    return path, str(exc) or type(exc).__name__, None
+
+
+def _map_path(path: str) -> str:
+    path = path.lstrip(".")
+    head = path.partition(".")[0]
+    head_name = re.split(r"[\[.]", head)[0]
+    if head_name in _ENVELOPE_FIELDS:
+        return path
+    return f"data.{path}" if path else "data"
+
+
+def parse_event(obj: object, *, limits: Limits = DEFAULT_LIMITS) -> Event:
+    """Build an event from a decoded JSON object of the spec's form."""
+    if not isinstance(obj, dict):
+        raise InvalidEventError(f"got {type(obj).__name__}", expected="a JSON object per line")
+    raw_id = obj.get("id")
+    event_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
+    try:
+        return _parse_event(obj, limits)
+    except InvalidEventError as e:
+        raise e.at(event_id=event_id) from None
+
+
+def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
+    for key in REQUIRED:
+        if key not in obj:
+            raise InvalidEventError("required field is missing", path=key, expected="a value")
+    extra = obj.keys() - set(ENVELOPE)
+    if extra:
+        raise InvalidEventError(
+            f"unknown field(s) {', '.join(sorted(map(str, extra)))}",
+            expected="only the envelope fields of the spec",
+        )
+    check_event_id(obj["id"])
+    kind = obj["type"]
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise InvalidEventError(
+            f"unknown event type {_truncate(kind)}", path="type", expected="a type of the spec's catalog"
+        )
+    data = obj["data"]
+    if not isinstance(data, dict):
+        raise InvalidEventError(f"got {_truncate(data)}", path="data", expected="an object")
+    _check_strings(obj, "", limits)
+    clash = data.keys() & _ENVELOPE_FIELDS
+    if clash:
+        raise InvalidEventError(
+            f"unknown field(s) {', '.join(sorted(clash))}", path="data", expected=f"the fields of {kind}"
+        )
+    merged = dict(data)
+    for key in ("id", "negotiation", "occurred_at", "recorded_at", "schema", "source"):
+        if key in obj and obj[key] is not None:
+            merged[key] = obj[key]
+    try:
+        event = converter.structure(merged, cls)
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError, _FieldError) as e:
+        path, reason, expected = _first_error(e, "")
+        raise InvalidEventError(reason, path=_map_path(path), expected=expected) from None
+    if event.schema < 1:
+        raise InvalidEventError(f"got {event.schema}", path="schema", expected="a schema version >= 1")
+    _check_names(event)
+    return event
+
+
+def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
+    """Parse one JSON Lines line (without the decision to skip blanks/comments)."""
+    size = len(line.encode() if isinstance(line, str) else line)
+    if size > limits.max_line_bytes:
+        raise InvalidEventError(
+            f"line of {size} bytes is too long", expected=f"at most {limits.max_line_bytes} bytes"
+        )
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        # Name the event when its id can still be read, so the user finds it.
+        found = _ID_RE.search(line if isinstance(line, bytes) else line.encode(errors="replace"))
+        event_id = found.group(1).decode(errors="replace") if found else None
+        raise InvalidEventError(
+            f"not valid JSON ({e})", expected="one UTF-8 JSON object per line", event_id=event_id
+        ) from None
+    return parse_event(obj, limits=limits)
+
+
+# --- rendering -------------------------------------------------------------
+
+
+def render_event(event: Event) -> dict[str, Any]:
+    """The spec's JSON object for ``event``: envelope first, then ``data``."""
+    flat: dict[str, Any] = converter.unstructure(event)
+    out: dict[str, Any] = {"id": flat.pop("id"), "type": event.TYPE, "negotiation": flat.pop("negotiation")}
+    out["occurred_at"] = flat.pop("occurred_at")
+    for key in ("recorded_at", "schema", "source"):
+        if key in flat:
+            out[key] = flat.pop(key)
+    out["data"] = flat
+    return out
+
+
+def render_line(event: Event) -> bytes:
+    """One normalized JSON Lines line for ``event``, without the newline."""
+    return orjson.dumps(render_event(event))
+
+
+def source_of(value: Mapping[str, Any] | None) -> Source | None:
+    """Build a ``Source`` from its JSON object, for callers outside a line."""
+    return None if value is None else converter.structure(value, Source)
