@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import math
 import re
+import reprlib
 import types
 import typing
 import zoneinfo
@@ -21,8 +22,9 @@ from typing import Any, Final
 import attrs
 import cattrs
 import orjson
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from events.errors import InvalidEventError
 from events.model import EVENT_TYPES, Event, Source
@@ -66,20 +68,57 @@ _SLUG_EXPECTED: Final = "a slug matching ^[a-z0-9][a-z0-9._-]{0,127}$"
 SLUG_FIELDS: Final = frozenset({"negotiation", "by", "to", "issue"})
 EVENT_ID_FIELDS: Final = frozenset({"id", "proposal", "target", "in_response_to"})
 SHARE_FIELDS: Final = frozenset({"yes_share", "turnout"})
+# The integers orjson can write: whatever parses must render again.
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**64 - 1
+# How much of an over-long line is searched for its event id.
+_ID_SEARCH_BYTES: Final = 4096
 
 
 class _FieldError(ValueError):
-    """Raised by hooks; carries what was expected for the error message."""
+    """Raised by hooks; carries what was expected for the error message.
 
-    def __init__(self, reason: str, expected: str | None = None) -> None:
+    ``step`` is a path below the field being structured (e.g. ``.wages`` of a
+    ``terms`` object), appended to the field's path.
+    """
+
+    def __init__(self, reason: str, expected: str | None = None, step: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.expected = expected
+        self.step = step
+
+
+def _bounded_repr() -> reprlib.Repr:
+    # Untrusted values may nest ~1000 deep or be megabytes long: builtin repr()
+    # would hit the recursion limit or copy all of it just to be cut.
+    r = reprlib.Repr()
+    r.maxlevel = 2
+    r.maxstring = r.maxother = r.maxlong = 60
+    r.maxlist = r.maxtuple = r.maxdict = 4
+    return r
+
+
+_REPR: Final = _bounded_repr()
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every non-printable character escaped, so messages stay one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _truncate(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    text = _one_line(_REPR.repr(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _names(keys: typing.Iterable[object], limit: int = 5) -> str:
+    """The field names ``keys`` for a message: sorted, escaped, at most ``limit`` of them."""
+    names = sorted(_one_line(str(k))[:60] for k in keys)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def parse_datetime(value: object) -> dt.datetime:
@@ -141,6 +180,8 @@ def _str(value: object, _: Any = None) -> str:
 def _int(value: object, _: Any = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _FieldError(f"got {_truncate(value)}", "an integer")
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _FieldError(f"got {_truncate(value)}", "an integer between -2**63 and 2**64-1")
     return value
 
 
@@ -158,15 +199,20 @@ def _number(value: object, _: Any = None) -> int | float:
         raise _FieldError(f"got {_truncate(value)}", "a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise _FieldError(f"got {_truncate(value)}", "a finite number")
+    if isinstance(value, int) and not _INT_MIN <= value <= _INT_MAX:
+        raise _FieldError(f"got {_truncate(value)}", "a number between -2**63 and 2**64-1")
     return value
 
 
 def _str_dict(value: object, _: Any = None) -> dict[str, str]:
+    # The only such field is agreement.tentative's terms: {issue_id: text}.
     if not isinstance(value, dict):
         raise _FieldError(f"got {_truncate(value)}", "an object of strings")
     for key, item in value.items():
+        if not isinstance(key, str) or not SLUG_RE.fullmatch(key):
+            raise _FieldError(f"key {_truncate(key)}", f"issue ids as keys, {_SLUG_EXPECTED}")
         if not isinstance(item, str):
-            raise _FieldError(f"{key}: got {_truncate(item)}", "an object of strings")
+            raise _FieldError(f"got {_truncate(item)}", "a string", step=f".{key}")
     return dict(value)
 
 
@@ -181,8 +227,39 @@ def _literal(value: object, tp: Any) -> Any:
     return value
 
 
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+
+    def array_only(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs would make a tuple of any iterable: {} or "" as an empty list.
+        inner = homogenous_tuple_structure_factory(tp, conv)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, list | tuple):
+                raise _FieldError(f"got {_truncate(value)}", "an array")
+            return inner(value, tp)
+
+        return structure
+
+    def object_only(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        # Without this, a string or a list where an object belongs fails deep in
+        # cattrs with an AttributeError about .keys().
+        inner = make_dict_structure_fn(cls, conv)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _FieldError(f"got {_truncate(value)}", "an object")
+            return inner(value, cls)
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, array_only)
+    conv.register_structure_hook_factory(attrs.has, object_only)
     conv.register_structure_hook(str, _str)
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(float, _float)
@@ -216,21 +293,57 @@ converter: Final = _make_converter()
 # --- validation that depends on the field's name, not its type -------------
 
 
-def _check_strings(value: object, path: str, limits: Limits) -> None:
-    if isinstance(value, str):
-        # len() counts characters; a character is at most 4 UTF-8 bytes.
-        if len(value) * 4 > limits.max_string_bytes and len(value.encode()) > limits.max_string_bytes:
+# A path below the line's object, built only when an error needs it:
+# (parent, ".key" or "[index]") links, or None for the object itself.
+_Where = tuple[Any, str] | None
+
+
+def _path_of(where: _Where) -> str:
+    steps: list[str] = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    return "".join(reversed(steps)).lstrip(".")
+
+
+def _check_string(value: str, where: _Where, limits: Limits) -> None:
+    if value.isascii():
+        size = len(value)
+    else:
+        try:
+            size = len(value.encode())
+        except UnicodeEncodeError:
+            # Only a Python caller can pass these (orjson refuses them), and
+            # they could not be written back as UTF-8.
             raise InvalidEventError(
-                f"string of {len(value.encode())} bytes is too long",
-                path=path,
-                expected=f"at most {limits.max_string_bytes} bytes",
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_strings(item, f"{path}.{key}" if path else str(key), limits)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_strings(item, f"{path}[{index}]", limits)
+                "text with a lone surrogate", path=_path_of(where), expected="valid Unicode text"
+            ) from None
+    if size > limits.max_string_bytes:
+        raise InvalidEventError(
+            f"string of {size} bytes is too long",
+            path=_path_of(where),
+            expected=f"at most {limits.max_string_bytes} bytes",
+        )
+
+
+def _check_strings(value: object, limits: Limits) -> None:
+    """Refuse over-long or non-UTF-8 strings (keys included) anywhere in ``value``.
+
+    Iterative: decoded JSON may nest deeper than Python's recursion limit.
+    """
+    stack: list[tuple[object, _Where]] = [(value, None)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            _check_string(item, where, limits)
+        elif isinstance(item, dict):
+            for key, sub in reversed(item.items()):
+                step = (where, f".{key}")
+                if isinstance(key, str):
+                    _check_string(key, step, limits)
+                stack.append((sub, step))
+        elif isinstance(item, list | tuple):
+            stack.extend((sub, (where, f"[{index}]")) for index, sub in reversed(list(enumerate(item))))
 
 
 def _check_slug(value: str, path: str) -> None:
@@ -238,9 +351,13 @@ def _check_slug(value: str, path: str) -> None:
         raise InvalidEventError(f"got {_truncate(value)}", path=path, expected=_SLUG_EXPECTED)
 
 
+def _is_event_id(value: object) -> typing.TypeGuard[str]:
+    return isinstance(value, str) and 1 <= len(value) <= 128 and value.isprintable()
+
+
 def check_event_id(value: object, path: str = "id") -> str:
     """Return ``value`` if it is a valid event id, else raise ``InvalidEventError``."""
-    if not isinstance(value, str) or not 1 <= len(value) <= 128 or not value.isprintable():
+    if not _is_event_id(value):
         raise InvalidEventError(f"got {_truncate(value)}", path=path, expected="1-128 printable characters")
     return value
 
@@ -304,11 +421,14 @@ def _check_names(event: Event) -> None:
         )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # bounded: the names come from untrusted input
 def _known_zone(name: str) -> bool:
+    if not 1 <= len(name) <= 255 or not name.isprintable():
+        return False
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a directory ("America") or a name too long for the file system.
         return False
     return True
 
@@ -331,10 +451,9 @@ def _first_error(exc: BaseException, path: str) -> tuple[str, str, str | None]:
                     step = f"[{index}]"
             return _first_error(sub, f"{path}{step}")
     if isinstance(exc, ForbiddenExtraKeysError):
-        extra = ", ".join(sorted(exc.extra_fields))
-        return path, f"unknown field(s) {extra}", "only the fields of the spec"
+        return path, f"unknown field(s) {_names(exc.extra_fields)}", "only the fields of the spec"
     if isinstance(exc, _FieldError):
-        return path, exc.reason, exc.expected
+        return f"{path}{exc.step}", exc.reason, exc.expected
     if isinstance(exc, KeyError):
         return path, "required field is missing", "a value"
     return path, str(exc) or type(exc).__name__, None
@@ -354,11 +473,18 @@ def parse_event(obj: object, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     if not isinstance(obj, dict):
         raise InvalidEventError(f"got {type(obj).__name__}", expected="a JSON object per line")
     raw_id = obj.get("id")
-    event_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
+    event_id = raw_id if _is_event_id(raw_id) else None
     try:
         return _parse_event(obj, limits)
     except InvalidEventError as e:
-        raise e.at(event_id=event_id) from None
+        # One line, whatever the input held: field names and keys come from it.
+        raise InvalidEventError(
+            _one_line(e.reason),
+            path=_one_line(e.path),
+            event_id=event_id,
+            line=e.line,
+            expected=None if e.expected is None else _one_line(e.expected),
+        ) from None
 
 
 def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
@@ -368,7 +494,7 @@ def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
     extra = obj.keys() - set(ENVELOPE)
     if extra:
         raise InvalidEventError(
-            f"unknown field(s) {', '.join(sorted(map(str, extra)))}",
+            f"unknown field(s) {_names(extra)}",
             expected="only the envelope fields of the spec",
         )
     check_event_id(obj["id"])
@@ -381,11 +507,11 @@ def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
     data = obj["data"]
     if not isinstance(data, dict):
         raise InvalidEventError(f"got {_truncate(data)}", path="data", expected="an object")
-    _check_strings(obj, "", limits)
+    _check_strings(obj, limits)
     clash = data.keys() & _ENVELOPE_FIELDS
     if clash:
         raise InvalidEventError(
-            f"unknown field(s) {', '.join(sorted(clash))}", path="data", expected=f"the fields of {kind}"
+            f"unknown field(s) {_names(clash)}", path="data", expected=f"the fields of {kind}"
         )
     merged = dict(data)
     for key in ("id", "negotiation", "occurred_at", "recorded_at", "schema", "source"):
@@ -402,21 +528,37 @@ def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
     return event
 
 
+def _readable_id(raw: bytes) -> str | None:
+    """The event id of a line that is not valid JSON, when it can still be read."""
+    found = _ID_RE.search(raw)
+    if not found:
+        return None
+    try:
+        text = found.group(1).decode()
+    except UnicodeDecodeError:
+        return None
+    return text if _is_event_id(text) else None
+
+
 def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     """Parse one JSON Lines line (without the decision to skip blanks/comments)."""
-    size = len(line.encode() if isinstance(line, str) else line)
+    # A str may hold lone surrogates: keep them, as bytes orjson will refuse.
+    raw = line.encode(errors="surrogatepass") if isinstance(line, str) else line
+    size = len(raw)
     if size > limits.max_line_bytes:
         raise InvalidEventError(
-            f"line of {size} bytes is too long", expected=f"at most {limits.max_line_bytes} bytes"
+            f"line of {size} bytes is too long",
+            expected=f"at most {limits.max_line_bytes} bytes",
+            event_id=_readable_id(raw[:_ID_SEARCH_BYTES]),
         )
     try:
-        obj = orjson.loads(line)
+        obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         # Name the event when its id can still be read, so the user finds it.
-        found = _ID_RE.search(line if isinstance(line, bytes) else line.encode(errors="replace"))
-        event_id = found.group(1).decode(errors="replace") if found else None
         raise InvalidEventError(
-            f"not valid JSON ({e})", expected="one UTF-8 JSON object per line", event_id=event_id
+            f"not valid JSON ({_one_line(str(e))})",
+            expected="one UTF-8 JSON object per line",
+            event_id=_readable_id(raw),
         ) from None
     return parse_event(obj, limits=limits)
 

@@ -1,0 +1,226 @@
+"""The library's front door: ``Negotiations``, a facade over the event store.
+
+Appends are validated by the pure state machine against the whole timeline,
+stored atomically (one transaction per call, across negotiations) and are
+idempotent by event id. Concurrent writers are detected by the store's
+optimistic concurrency (a stream version can be written once); the facade then
+re-reads, re-validates and retries transparently, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Final
+
+import attrs
+import structlog
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from events.converter import render_line
+from events.model import Event
+from negotiation.config import StoreConfig, resolve
+from negotiation.errors import ConcurrencyError, NegotiationNotFoundError, RefusedEventError, StoreError
+from negotiation.store import EventStore, StreamEvent
+from negotiation.timeline import AppendPlan, History
+
+__all__ = ["AppendResult", "Negotiations"]
+
+MAX_ATTEMPTS: Final = 20
+
+logger = structlog.get_logger("negotiation")
+
+
+@attrs.frozen(kw_only=True)
+class AppendResult:
+    """What an append did."""
+
+    stored: tuple[Event, ...] = ()
+    """The events stored, as stored (``recorded_at`` filled in)."""
+    duplicates: tuple[Event, ...] = ()
+    """Events already stored with identical content: nothing was done."""
+    positions: tuple[int, ...] = ()
+    """The commit-order positions of the stored events."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Negotiations:
+    """Record negotiations and ask where they stood at any valid and knowledge time.
+
+    >>> app = Negotiations("memory:")                     # doctest: +SKIP
+    >>> app.append(events)                                # doctest: +SKIP
+    >>> app.status("wga-amptp-2023", as_of=...)           # doctest: +SKIP
+
+    ``db`` chooses the store (see ``negotiation.config``): a SQLite file path
+    (default ``negotiations.db``), ``sqlite:///PATH``, ``postgresql://...`` or
+    ``memory:``. Use as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, db: str | None = None, *, config: StoreConfig | None = None) -> None:
+        self.config = config if config is not None else resolve(db)
+        self._log = logger.bind(store=self.config.display)
+        try:
+            self.store = EventStore(self.config.env)
+        except (PersistenceError, OSError) as e:
+            raise StoreError(f"cannot open store {self.config.display}: {_clean(e, self.config)}") from None
+        self._histories: dict[str, History] = {}
+        self._lock = threading.RLock()
+
+    # --- lifecycle ----------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> Negotiations:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading --------------------------------------------------------------
+
+    def history(self, negotiation: str) -> History:
+        """The negotiation's events, indexed for temporal folds, brought up to date."""
+        with self._lock:
+            history = self._histories.get(negotiation)
+            if history is None:
+                history = self._histories[negotiation] = History(negotiation)
+            try:
+                fresh = self.store.stream(negotiation, after=history.version)
+            except PersistenceError as e:
+                raise StoreError(f"cannot read {negotiation!r}: {_clean(e, self.config)}") from None
+            if fresh:
+                history.load(fresh)
+            return history
+
+    def existing(self, negotiation: str) -> History:
+        """Like ``history``, but raise ``NegotiationNotFoundError`` for an empty stream."""
+        history = self.history(negotiation)
+        if not history.version:
+            with self._lock:
+                self._histories.pop(negotiation, None)
+            raise NegotiationNotFoundError(negotiation)
+        return history
+
+    def events(self, negotiation: str) -> list[Event]:
+        """The stored events of a negotiation, in append order."""
+        return self.existing(negotiation).events()
+
+    def negotiation_ids(self) -> list[str]:
+        """Every stored negotiation, in the order they were opened in the store."""
+        ids: list[str] = []
+        after = 0
+        while True:
+            try:
+                page = self.store.notifications(after=after, limit=1000, topics=["negotiation.opened"])
+            except PersistenceError as e:
+                raise StoreError(f"cannot read the store: {_clean(e, self.config)}") from None
+            ids.extend(str(n.originator_id) for n in page)
+            if len(page) < 1000:
+                return list(dict.fromkeys(ids))
+            after = page[-1].id
+
+    def export(self, negotiations: Sequence[str] = ()) -> Iterator[bytes]:
+        """Normalized JSON lines (no newline) of the stored events, negotiation by negotiation."""
+        for negotiation in negotiations or self.negotiation_ids():
+            for event in self.existing(negotiation).events():
+                yield render_line(event)
+
+    def follow(self, *, after: int = 0) -> Iterator[tuple[int, Event]]:
+        """Stored events after commit position ``after``, in commit order, until none are left."""
+        for position, stream_event in self.store.follow(after=after):
+            yield position, stream_event.event
+
+    def position(self) -> int:
+        """The commit position of the last stored event (0 for an empty store)."""
+        return self.store.max_position()
+
+    # --- writing --------------------------------------------------------------
+
+    def append(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
+        """Store ``events`` atomically: all of them or, on any refusal, none.
+
+        Idempotent by event id. Raises ``RuleViolationError``,
+        ``EventConflictError`` (same id, other content), ``ConcurrencyError``
+        (retries ran out) or ``StoreError``.
+        """
+        batch = list(events)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with self._lock:
+                plans = self._plan(batch, now=now or _now())
+                records = [StreamEvent(plan.negotiation, r.seq, r.event) for plan in plans for r in plan.new]
+                try:
+                    positions = self.store.put(records) if records else []
+                except IntegrityError:
+                    # Another writer took one of our stream versions: re-read and re-validate.
+                    self._log.info(
+                        "append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans]
+                    )
+                    self._histories.clear()
+                    time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter, not crypto
+                    continue
+                except PersistenceError as e:
+                    self._histories.clear()
+                    raise StoreError(
+                        f"cannot store events: {_clean(e, self.config)}; nothing was stored"
+                    ) from None
+                for plan in plans:
+                    self._histories[plan.negotiation].apply(plan)
+                    if plan.new:
+                        self._log.info(
+                            "events.appended",
+                            negotiation=plan.negotiation,
+                            count=len(plan.new),
+                            first=plan.new[0].event.id,
+                            last=plan.new[-1].event.id,
+                        )
+                return AppendResult(
+                    stored=tuple(r.event for plan in plans for r in plan.new),
+                    duplicates=tuple(e for plan in plans for e in plan.duplicates),
+                    positions=tuple(positions),
+                )
+        negotiation = batch[0].negotiation if batch else ""
+        raise ConcurrencyError(negotiation, MAX_ATTEMPTS)
+
+    def verify(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
+        """The checks of ``append`` against the store's current contents; stores nothing."""
+        batch = list(events)
+        with self._lock:
+            plans = self._plan(batch, now=now or _now())
+        return AppendResult(
+            stored=tuple(r.event for plan in plans for r in plan.new),
+            duplicates=tuple(e for plan in plans for e in plan.duplicates),
+        )
+
+    def _plan(self, batch: Sequence[Event], *, now: dt.datetime) -> list[AppendPlan]:
+        groups: dict[str, list[Event]] = {}
+        for event in batch:
+            groups.setdefault(event.negotiation, []).append(event)
+        plans = []
+        for negotiation, group in groups.items():
+            try:
+                plans.append(self.history(negotiation).plan(group, now=now))
+            except RefusedEventError as e:
+                self._log.info(
+                    "event.refused",
+                    negotiation=negotiation,
+                    event_id=e.event_id,
+                    rule=e.rule,
+                    reason=e.reason,
+                )
+                raise
+        return plans
+
+
+def _clean(error: BaseException, config: StoreConfig) -> str:
+    """The error's text with the store's password masked."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    password = config.env.get("POSTGRES_PASSWORD")
+    return text.replace(password, "***") if password else text

@@ -1,0 +1,346 @@
+"""The bargaining state machine: one table of transitions, a pure check, a pure evolve.
+
+``TRANSITIONS`` declares, for every event type, the rules it must pass and the
+effect it has on the state. ``check(state, event)`` returns nothing or raises a
+``RuleViolationError`` naming the event and the rule; ``evolve(state, event)``
+returns the next state. Neither does I/O.
+
+Events are folded in valid-time order (``occurred_at``, ties by append order).
+Retractions are not folded as effects: a retracted event is left out of the
+fold, which is how a retraction "falls back" to what stood before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+import immutables
+
+from events.model import (
+    AgreementTentative,
+    ContractExpired,
+    ContractExtended,
+    Event,
+    EventRetracted,
+    IssueTabled,
+    LockoutDeclared,
+    LockoutEnded,
+    NegotiationOpened,
+    PartyJoined,
+    ProposalAccepted,
+    ProposalMade,
+    ProposalRejected,
+    ProposalWithdrawn,
+    RatificationCompleted,
+    StatementIssued,
+    StrikeAuthorized,
+    StrikeCalled,
+    StrikeEnded,
+    TalksHeld,
+    TalksRequested,
+    TalksResumed,
+    TalksScheduled,
+    TalksSuspended,
+)
+from negotiation.errors import RuleViolationError
+from negotiation.state import NegotiationState, ProposalRef, instant
+
+__all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
+
+Guard = Callable[[NegotiationState, Any], str | None]
+Effect = Callable[[NegotiationState, Any], dict[str, Any]]
+"""An effect returns the fields that change; ``evolve`` applies them at once."""
+
+
+@attrs.frozen
+class Rule:
+    """A named condition; ``test`` returns the reason for refusing, or ``None``."""
+
+    name: str
+    description: str
+    test: Guard
+
+
+@attrs.frozen
+class Transition:
+    """What an event type must satisfy and what it does to the state."""
+
+    rules: tuple[Rule, ...]
+    effect: Effect
+
+
+# --- rules -------------------------------------------------------------------
+
+
+def _opened_first(state: NegotiationState, event: Event) -> str | None:
+    return None if state.opened else "the negotiation has not been opened (negotiation.opened comes first)"
+
+
+def _opened_once(state: NegotiationState, event: Event) -> str | None:
+    return "the negotiation is already open" if state.opened else None
+
+
+def _not_closed(state: NegotiationState, event: Event) -> str | None:
+    if state.closed:
+        return f"the agreement was ratified; {event.TYPE} is no longer accepted"
+    return None
+
+
+def _known_parties(state: NegotiationState, event: Event) -> str | None:
+    for field in ("by", "to"):
+        party = getattr(event, field, None)
+        if party is not None and party not in state.parties:
+            return f"{field}: {party!r} is not a party of the negotiation"
+    return None
+
+
+def _on_agenda(state: NegotiationState, event: Event) -> str | None:
+    issue = getattr(event, "issue", None)
+    if isinstance(issue, str) and issue not in state.issues:
+        return f"issue: {issue!r} is not on the agenda"
+    return None
+
+
+def _role_is(role: str, kind: str) -> Guard:
+    def test(state: NegotiationState, event: Any) -> str | None:
+        party = state.parties.get(event.by)
+        if party is not None and party.role != role:
+            return f"{kind} are called and ended by a {role}; {event.by!r} is a {party.role}"
+        return None
+
+    return test
+
+
+def _not_running(attr: str, kind: str) -> Guard:
+    def test(state: NegotiationState, event: Any) -> str | None:
+        running: Mapping[str, Any] = getattr(state, attr)
+        return f"{event.by!r} already has a {kind} running" if event.by in running else None
+
+    return test
+
+
+def _running(attr: str, kind: str) -> Guard:
+    def test(state: NegotiationState, event: Any) -> str | None:
+        running: Mapping[str, Any] = getattr(state, attr)
+        return None if event.by in running else f"{event.by!r} has no {kind} running"
+
+    return test
+
+
+def _break_in_talks(state: NegotiationState, event: Event) -> str | None:
+    if state.talks == "suspended" or state.strikes or state.lockouts:
+        return None
+    return f"talks are {state.talks} and no stoppage is running; nothing to resume"
+
+
+def _agreement_pending(state: NegotiationState, event: Event) -> str | None:
+    if state.agreement == "tentative":
+        return None
+    return f"no tentative agreement awaits a vote (agreement: {state.agreement})"
+
+
+def _proposal_reference(state: NegotiationState, event: ProposalAccepted | ProposalRejected) -> str | None:
+    ref = state.proposals.get(event.proposal)
+    if ref is None:
+        return f"proposal: {event.proposal!r} is not a proposal.made of this negotiation"
+    if ref.by == event.by:
+        return f"proposal: {event.proposal!r} was made by {event.by!r} itself"
+    if ref.issue != event.issue:
+        return f"proposal: {event.proposal!r} is on issue {ref.issue!r}, not {event.issue!r}"
+    return None
+
+
+OPENED_FIRST: Final = Rule("opened-first", "negotiation.opened comes first", _opened_first)
+OPENED_ONCE: Final = Rule("opened-once", "negotiation.opened happens once", _opened_once)
+NOT_CLOSED: Final = Rule(
+    "closed-after-ratification",
+    "after ratification only statement.issued and event.retracted are accepted",
+    _not_closed,
+)
+KNOWN_PARTIES: Final = Rule("known-party", "every by and to names a party of the negotiation", _known_parties)
+ON_AGENDA: Final = Rule("on-agenda", "every issue is on the negotiation's agenda", _on_agenda)
+UNION_STRIKES: Final = Rule(
+    "union-strikes", "strikes are called and ended by unions", _role_is("union", "strikes")
+)
+EMPLOYER_LOCKOUTS: Final = Rule(
+    "employer-lockouts", "lockouts are declared and ended by employers", _role_is("employer", "lockouts")
+)
+STRIKE_NOT_RUNNING: Final = Rule(
+    "stoppage-not-running",
+    "a party cannot start a stoppage it already has running",
+    _not_running("strikes", "strike"),
+)
+LOCKOUT_NOT_RUNNING: Final = Rule(
+    "stoppage-not-running",
+    "a party cannot start a stoppage it already has running",
+    _not_running("lockouts", "lockout"),
+)
+STRIKE_RUNNING: Final = Rule(
+    "stoppage-running", "a party cannot end a stoppage it has not started", _running("strikes", "strike")
+)
+LOCKOUT_RUNNING: Final = Rule(
+    "stoppage-running", "a party cannot end a stoppage it has not started", _running("lockouts", "lockout")
+)
+BREAK_IN_TALKS: Final = Rule(
+    "resume-needs-break",
+    "talks.resumed only while talks are suspended or a stoppage is running",
+    _break_in_talks,
+)
+AGREEMENT_PENDING: Final = Rule(
+    "vote-needs-agreement",
+    "ratification.completed needs a tentative agreement that has not been voted on",
+    _agreement_pending,
+)
+PROPOSAL_REFERENCE: Final = Rule(
+    "proposal-reference",
+    "proposal.accepted/rejected refer to a proposal.made of another party on the same issue",
+    _proposal_reference,
+)
+
+# --- effects -------------------------------------------------------------------
+
+
+def _opened(state: NegotiationState, e: NegotiationOpened) -> dict[str, Any]:
+    return {
+        "negotiation": e.negotiation,
+        "opened": True,
+        "title": e.title,
+        "timezone": e.timezone or "UTC",
+        "contract_expires_on": e.contract_expires_on,
+        "parties": state.parties.update({p.id: p for p in e.parties}),
+        "issues": state.issues.update({i.id: i for i in e.issues}),
+    }
+
+
+def _party_joined(state: NegotiationState, e: PartyJoined) -> dict[str, Any]:
+    return {"parties": state.parties.set(e.party.id, e.party)}
+
+
+def _issue_tabled(state: NegotiationState, e: IssueTabled) -> dict[str, Any]:
+    return {"issues": state.issues.set(e.issue.id, e.issue)}
+
+
+def _talks(to: str, *, started: bool = False) -> Effect:
+    def effect(state: NegotiationState, e: Event) -> dict[str, Any]:
+        return {"talks": to, "talks_started": state.talks_started or started}
+
+    return effect
+
+
+def _proposal_made(state: NegotiationState, e: ProposalMade) -> dict[str, Any]:
+    return {"proposals": state.proposals.set(e.id, ProposalRef(by=e.by, issue=e.issue))}
+
+
+def _start(attr: str) -> Effect:
+    def effect(state: NegotiationState, e: Any) -> dict[str, Any]:
+        running: immutables.Map[str, Any] = getattr(state, attr)
+        return {attr: running.set(e.by, instant(e.occurred_at, state.tz))}
+
+    return effect
+
+
+def _end(attr: str) -> Effect:
+    def effect(state: NegotiationState, e: Any) -> dict[str, Any]:
+        running: immutables.Map[str, Any] = getattr(state, attr)
+        return {attr: running.delete(e.by)}
+
+    return effect
+
+
+def _contract(to: str) -> Effect:
+    def effect(state: NegotiationState, e: Event) -> dict[str, Any]:
+        return {"contract": to}
+
+    return effect
+
+
+def _tentative(state: NegotiationState, e: AgreementTentative) -> dict[str, Any]:
+    return {"agreement": "tentative"}
+
+
+def _ratification(state: NegotiationState, e: RatificationCompleted) -> dict[str, Any]:
+    if e.outcome == "rejected":
+        # Bargaining goes on; any stoppage goes on too.
+        return {"agreement": "rejected"}
+    # A ratified contract closes the negotiation and ends every stoppage.
+    return {
+        "agreement": "ratified",
+        "contract": "new",
+        "strikes": immutables.Map(),
+        "lockouts": immutables.Map(),
+    }
+
+
+def _unchanged(state: NegotiationState, e: Event) -> dict[str, Any]:
+    return {}
+
+
+# --- the table -----------------------------------------------------------------
+
+_OPEN = (OPENED_FIRST, NOT_CLOSED, KNOWN_PARTIES, ON_AGENDA)
+"""Rules every event but the opening and the always-accepted ones must pass."""
+
+TRANSITIONS: Final[Mapping[type[Event], Transition]] = {
+    NegotiationOpened: Transition((OPENED_ONCE,), _opened),
+    PartyJoined: Transition(_OPEN, _party_joined),
+    IssueTabled: Transition(_OPEN, _issue_tabled),
+    TalksRequested: Transition(_OPEN, _talks("requested", started=True)),
+    TalksScheduled: Transition(_OPEN, _talks("scheduled")),
+    TalksHeld: Transition(_OPEN, _talks("active", started=True)),
+    TalksSuspended: Transition(_OPEN, _talks("suspended")),
+    TalksResumed: Transition((*_OPEN, BREAK_IN_TALKS), _talks("active", started=True)),
+    ProposalMade: Transition(_OPEN, _proposal_made),
+    ProposalWithdrawn: Transition(_OPEN, _unchanged),
+    ProposalAccepted: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged),
+    ProposalRejected: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged),
+    StatementIssued: Transition((OPENED_FIRST, KNOWN_PARTIES), _unchanged),
+    StrikeAuthorized: Transition(_OPEN, _unchanged),
+    StrikeCalled: Transition((*_OPEN, UNION_STRIKES, STRIKE_NOT_RUNNING), _start("strikes")),
+    StrikeEnded: Transition((*_OPEN, UNION_STRIKES, STRIKE_RUNNING), _end("strikes")),
+    LockoutDeclared: Transition((*_OPEN, EMPLOYER_LOCKOUTS, LOCKOUT_NOT_RUNNING), _start("lockouts")),
+    LockoutEnded: Transition((*_OPEN, EMPLOYER_LOCKOUTS, LOCKOUT_RUNNING), _end("lockouts")),
+    ContractExpired: Transition(_OPEN, _contract("expired")),
+    ContractExtended: Transition(_OPEN, _contract("extended")),
+    AgreementTentative: Transition(_OPEN, _tentative),
+    RatificationCompleted: Transition((*_OPEN, AGREEMENT_PENDING), _ratification),
+    # Whether the target exists is a question of the whole stream, not of the
+    # fold so far: the timeline checks it (negotiation.timeline).
+    EventRetracted: Transition((OPENED_FIRST,), _unchanged),
+}
+
+RULES: Final[Mapping[str, str]] = {
+    **{rule.name: rule.description for t in TRANSITIONS.values() for rule in t.rules},
+    "retraction-target": "event.retracted targets an existing event of the same negotiation, once",
+    "unique-id": "an event id is stored once per negotiation; the same id with other content is a conflict",
+    "recorded-after-occurred": "recorded_at is not earlier than occurred_at",
+    "recorded-not-future": "recorded_at is not later than the moment of appending (clock skew aside)",
+}
+"""Every rule name the library can refuse an event for, with its description."""
+
+
+def check(state: NegotiationState, event: Event) -> None:
+    """Return nothing if ``event`` may happen in ``state``, else raise ``RuleViolationError``."""
+    for rule in TRANSITIONS[type(event)].rules:
+        reason = rule.test(state, event)
+        if reason is not None:
+            raise RuleViolationError(reason, event=event, rule=rule.name)
+
+
+def evolve(state: NegotiationState, event: Event) -> NegotiationState:
+    """The state after ``event``; assumes ``check`` passed."""
+    changes = TRANSITIONS[type(event)].effect(state, event)
+    return attrs.evolve(state, events_applied=state.events_applied + 1, **changes)
+
+
+def fold(
+    events: Iterable[Event], state: NegotiationState | None = None, *, checked: bool = True
+) -> NegotiationState:
+    """Fold ``events`` (already in valid-time order) from ``state``, checking each when asked."""
+    current = NegotiationState() if state is None else state
+    for event in events:
+        if checked:
+            check(current, event)
+        current = evolve(current, event)
+    return current

@@ -1,0 +1,124 @@
+"""The state of one negotiation, as the state machine sees it.
+
+Immutable: every event yields a new state. Collections that grow with history
+are persistent maps (``immutables.Map``), so a new state shares almost all of
+its memory with the previous one and checkpoints cost little.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from typing import Literal
+
+import attrs
+import immutables
+
+from events.model import AgendaIssue, Party
+
+__all__ = [
+    "AgreementState",
+    "ContractState",
+    "NegotiationState",
+    "Phase",
+    "ProposalRef",
+    "StoppageKind",
+    "TalksState",
+    "end_of_day",
+    "instant",
+    "local_date",
+    "phase",
+    "zone",
+]
+
+TalksState = Literal["none", "requested", "scheduled", "active", "suspended"]
+AgreementState = Literal["none", "tentative", "ratified", "rejected"]
+ContractState = Literal["in_force", "expired", "extended", "new"]
+StoppageKind = Literal["strike", "lockout"]
+Phase = Literal["ratified", "tentative_agreement", "lockout", "strike", "impasse", "bargaining", "opened"]
+
+UTC = dt.UTC
+
+
+@functools.cache
+def zone(name: str | None) -> dt.tzinfo:
+    """The ``tzinfo`` for an IANA name; ``None`` means UTC."""
+    return UTC if name in (None, "UTC") else zoneinfo.ZoneInfo(name)
+
+
+def instant(when: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """An aware instant: a date means 00:00 of that day in ``tz``."""
+    if isinstance(when, dt.datetime):
+        return when
+    return dt.datetime(when.year, when.month, when.day, tzinfo=tz)
+
+
+def end_of_day(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """The last microsecond of ``day`` in ``tz``: all of that day's events count."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=tz)
+
+
+def local_date(moment: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    """The calendar day of ``moment`` in ``tz``."""
+    return moment.astimezone(tz).date()
+
+
+@attrs.frozen(kw_only=True)
+class ProposalRef:
+    """What the rules need to know of a ``proposal.made``."""
+
+    by: str
+    issue: str
+
+
+@attrs.frozen(kw_only=True)
+class NegotiationState:
+    """Where one negotiation stands after the events folded so far."""
+
+    negotiation: str = ""
+    opened: bool = False
+    title: str = ""
+    timezone: str = "UTC"
+    contract_expires_on: dt.date | None = None
+    parties: immutables.Map[str, Party] = attrs.field(factory=immutables.Map)
+    issues: immutables.Map[str, AgendaIssue] = attrs.field(factory=immutables.Map)
+    talks: TalksState = "none"
+    talks_started: bool = False
+    """Talks were held or requested at least once."""
+    strikes: immutables.Map[str, dt.datetime] = attrs.field(factory=immutables.Map)
+    """Union id -> start instant of its running strike."""
+    lockouts: immutables.Map[str, dt.datetime] = attrs.field(factory=immutables.Map)
+    """Employer id -> start instant of its running lockout."""
+    agreement: AgreementState = "none"
+    contract: ContractState = "in_force"
+    proposals: immutables.Map[str, ProposalRef] = attrs.field(factory=immutables.Map)
+    """Every ``proposal.made`` folded so far, by event id."""
+    events_applied: int = 0
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        """The negotiation's time zone."""
+        return zone(self.timezone)
+
+    @property
+    def closed(self) -> bool:
+        """Ratified: only statements and retractions are accepted any more."""
+        return self.agreement == "ratified"
+
+
+def phase(state: NegotiationState) -> Phase:
+    """The first phase that holds, in the spec's order."""
+    if state.agreement == "ratified":
+        return "ratified"
+    if state.agreement == "tentative":
+        return "tentative_agreement"
+    if state.lockouts:
+        return "lockout"
+    if state.strikes:
+        return "strike"
+    if state.talks == "suspended":
+        return "impasse"
+    if state.talks_started:
+        return "bargaining"
+    return "opened"

@@ -1,0 +1,126 @@
+"""The event store: an eventsourcing application with a mapper of our own.
+
+Each negotiation is one stream (``originator_id`` = negotiation id, versions
+1, 2, ... in append order). The stored ``state`` is the event's normalized JSON
+line and the ``topic`` is its catalog type (``proposal.made``), so stored data
+never names a Python module and moving code cannot break it. eventsourcing's
+default mapper reads ``vars(event)``, which slotted attrs events do not have;
+``EventMapper`` goes through the project's one cattrs converter instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    Notification,
+    StoredEvent,
+)
+from eventsourcing.utils import Environment, EnvType
+
+from events.converter import parse_line, render_line
+from events.errors import InvalidEventError
+from events.model import EVENT_TYPES, Event
+
+__all__ = ["APPLICATION_NAME", "EventMapper", "EventStore", "StreamEvent"]
+
+APPLICATION_NAME: Final = "negotiations"
+"""Pinned: PostgreSQL table names and tracking records are derived from it."""
+
+
+@attrs.frozen
+class StreamEvent:
+    """An event at its place in a negotiation's stream (eventsourcing's domain event)."""
+
+    originator_id: str
+    originator_version: int
+    event: Event
+
+
+class EventMapper(Mapper[str]):
+    """Maps events to stored records through the JSON Lines converter."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        """The stored record: topic = catalog type, state = the normalized line."""
+        assert isinstance(domain_event, StreamEvent)  # noqa: S101 - only our events are stored
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=domain_event.event.TYPE,
+            state=render_line(domain_event.event),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        """Read a stored record back (old schemas are upcast by the converter)."""
+        if stored_event.topic not in EVENT_TYPES:
+            msg = (
+                f"stored event {stored_event.originator_id}/{stored_event.originator_version}: unknown topic"
+            )
+            raise MapperDeserialisationError(msg)
+        try:
+            event = parse_line(stored_event.state)
+        except InvalidEventError as e:
+            msg = f"stored event {stored_event.originator_id}/{stored_event.originator_version}: {e}"
+            raise MapperDeserialisationError(msg) from e
+        return StreamEvent(str(stored_event.originator_id), stored_event.originator_version, event)
+
+
+class EventStore(Application[str]):
+    """The eventsourcing application that stores negotiation streams."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env=dict(env))
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the explicit settings: the process environment must not redirect the store."""
+        return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[str]:
+        """The cattrs-based mapper."""
+        return EventMapper(transcoder=JSONTranscoder())
+
+    def put(self, events: Sequence[StreamEvent]) -> list[int]:
+        """Insert the records in one transaction; returns their notification ids."""
+        recordings = self.events.put(list(events))
+        return [r.notification.id for r in recordings]
+
+    def stream(self, negotiation: str, *, after: int = 0) -> list[Event]:
+        """The stored events of one negotiation after version ``after``, in append order."""
+        records = self.recorder.select_events(negotiation, gt=after or None)
+        to_event = self._to_stream_event
+        return [to_event(r).event for r in records]
+
+    def _to_stream_event(self, stored: StoredEvent) -> StreamEvent:
+        stream_event = self.mapper.to_domain_event(stored)
+        assert isinstance(stream_event, StreamEvent)  # noqa: S101 - EventMapper makes only these
+        return stream_event
+
+    def notifications(
+        self, *, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()
+    ) -> Sequence[Notification]:
+        """Stored records in commit order, after position ``after``."""
+        return self.recorder.select_notifications(
+            start=after, limit=limit, topics=topics, inclusive_of_start=False
+        )
+
+    def follow(self, *, after: int = 0, batch: int = 1000) -> Iterator[tuple[int, StreamEvent]]:
+        """Every stored event after position ``after``, in commit order (then stops)."""
+        while True:
+            page = self.notifications(after=after, limit=batch)
+            for notification in page:
+                yield notification.id, self._to_stream_event(notification)
+            if len(page) < batch:
+                return
+            after = page[-1].id
+
+    def max_position(self) -> int:
+        """The position of the last stored event (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
