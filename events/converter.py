@@ -146,10 +146,9 @@ def parse_when(value: object) -> dt.datetime | dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
-    try:
-        return parse_datetime(value)
-    except _FieldError as e:
-        raise _FieldError(e.reason, "a date YYYY-MM-DD or an RFC 3339 timestamp with offset") from None
+    if isinstance(value, str) and _DATETIME_RE.fullmatch(value):
+        return parse_datetime(value)  # its errors say what is wrong with the timestamp
+    raise _FieldError(f"got {_truncate(value)}", "a date YYYY-MM-DD or an RFC 3339 timestamp with offset")
 
 
 def _parse_date(value: object) -> dt.date:
@@ -169,6 +168,24 @@ def render_when(value: dt.date) -> str:
 def _is_when(tp: Any) -> bool:
     args = set(typing.get_args(tp))
     return typing.get_origin(tp) in (types.UnionType, typing.Union) and args == {dt.datetime, dt.date}
+
+
+def _is_optional_when(tp: Any) -> bool:
+    # cattrs has no hook for a three-member union with None (for_date).
+    args = set(typing.get_args(tp))
+    return typing.get_origin(tp) in (types.UnionType, typing.Union) and args == {
+        dt.datetime,
+        dt.date,
+        type(None),
+    }
+
+
+def _parse_optional_when(value: object, _: Any = None) -> dt.datetime | dt.date | None:
+    return None if value is None else parse_when(value)
+
+
+def _render_optional_when(value: dt.date | None) -> str | None:
+    return None if value is None else render_when(value)
 
 
 def _str(value: object, _: Any = None) -> str:
@@ -268,17 +285,17 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(dt.datetime, lambda v, _: parse_datetime(v))
     conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
     conv.register_structure_hook_func(_is_when, lambda v, _: parse_when(v))
+    conv.register_structure_hook_func(_is_optional_when, _parse_optional_when)
     conv.register_structure_hook_func(_is_literal, _literal)
     conv.register_unstructure_hook(dt.datetime, render_when)
     conv.register_unstructure_hook(dt.date, render_when)
     conv.register_unstructure_hook_func(_is_when, render_when)
+    conv.register_unstructure_hook_func(_is_optional_when, _render_optional_when)
 
     def omit_defaults(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         # Absent optional fields (None, or schema 1) are left out of the line.
         overrides: dict[str, Any] = {
-            a.name: override(omit_if_default=True)
-            for a in attrs.fields(cls)
-            if a.default is not attrs.NOTHING
+            a.name: override(omit_if_default=True) for a in attrs.fields(cls) if a.default is not attrs.NOTHING
         }
         return make_dict_unstructure_fn(cls, conv, **overrides)
 
@@ -406,9 +423,7 @@ def _check_names(event: Event) -> None:
             _check_slug(item.id, f"data.{name}.id")
     timezone = getattr(event, "timezone", None)
     if timezone is not None and not _known_zone(timezone):
-        raise InvalidEventError(
-            f"got {_truncate(timezone)}", path="data.timezone", expected="an IANA time zone name"
-        )
+        raise InvalidEventError(f"got {_truncate(timezone)}", path="data.timezone", expected="an IANA time zone name")
     if (
         event.recorded_at is not None
         and isinstance(event.occurred_at, dt.datetime)
@@ -510,9 +525,7 @@ def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
     _check_strings(obj, limits)
     clash = data.keys() & _ENVELOPE_FIELDS
     if clash:
-        raise InvalidEventError(
-            f"unknown field(s) {_names(clash)}", path="data", expected=f"the fields of {kind}"
-        )
+        raise InvalidEventError(f"unknown field(s) {_names(clash)}", path="data", expected=f"the fields of {kind}")
     merged = dict(data)
     for key in ("id", "negotiation", "occurred_at", "recorded_at", "schema", "source"):
         if key in obj and obj[key] is not None:

@@ -14,16 +14,18 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Final
 
 import attrs
 import structlog
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from events.converter import render_line
+from events.converter import DEFAULT_LIMITS, Limits, render_line
 from events.model import Event
 from negotiation.config import StoreConfig, resolve
 from negotiation.errors import ConcurrencyError, NegotiationNotFoundError, RefusedEventError, StoreError
+from negotiation.importer import ImportReport, Progress, import_files
 from negotiation.store import EventStore, StreamEvent
 from negotiation.timeline import AppendPlan, History
 
@@ -109,6 +111,23 @@ class Negotiations:
             raise NegotiationNotFoundError(negotiation)
         return history
 
+    def stored_events(self, negotiation: str) -> list[Event]:
+        """The negotiation's events as the store holds them now, bypassing the cache."""
+        try:
+            return self.store.stream(negotiation)
+        except PersistenceError as e:
+            raise StoreError(f"cannot read {negotiation!r}: {self.clean_error(e)}") from None
+
+    def forget(self, negotiations: Iterable[str]) -> None:
+        """Drop cached histories, e.g. after another path wrote to the store."""
+        with self._lock:
+            for negotiation in negotiations:
+                self._histories.pop(negotiation, None)
+
+    def clean_error(self, error: BaseException) -> str:
+        """A store error's first line, with the password masked."""
+        return _clean(error, self.config)
+
     def events(self, negotiation: str) -> list[Event]:
         """The stored events of a negotiation, in append order."""
         return self.existing(negotiation).events()
@@ -160,17 +179,13 @@ class Negotiations:
                     positions = self.store.put(records) if records else []
                 except IntegrityError:
                     # Another writer took one of our stream versions: re-read and re-validate.
-                    self._log.info(
-                        "append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans]
-                    )
+                    self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans])
                     self._histories.clear()
                     time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter, not crypto
                     continue
                 except PersistenceError as e:
                     self._histories.clear()
-                    raise StoreError(
-                        f"cannot store events: {_clean(e, self.config)}; nothing was stored"
-                    ) from None
+                    raise StoreError(f"cannot store events: {_clean(e, self.config)}; nothing was stored") from None
                 for plan in plans:
                     self._histories[plan.negotiation].apply(plan)
                     if plan.new:
@@ -188,6 +203,21 @@ class Negotiations:
                 )
         negotiation = batch[0].negotiation if batch else ""
         raise ConcurrencyError(negotiation, MAX_ATTEMPTS)
+
+    def import_files(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        skip_invalid: bool = False,
+        dry_run: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        progress: Progress | None = None,
+        now: dt.datetime | None = None,
+    ) -> ImportReport:
+        """Replay JSON Lines files (``-`` = stdin): atomic unless ``skip_invalid``; see ``negotiation.importer``."""
+        return import_files(
+            self, paths, skip_invalid=skip_invalid, dry_run=dry_run, limits=limits, progress=progress, now=now
+        )
 
     def verify(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
         """The checks of ``append`` against the store's current contents; stores nothing."""

@@ -67,9 +67,7 @@ def resolve(db: str | None = None, environ: Mapping[str, str] | None = None) -> 
             raise ConfigurationError(f"{redact(url)}: expected sqlite:///PATH")
         path = path[3:]
     elif "://" in url:
-        raise ConfigurationError(
-            f"{redact(url)}: unknown store; use a file path, sqlite:///PATH or postgresql://..."
-        )
+        raise ConfigurationError(f"{redact(url)}: unknown store; use a file path, sqlite:///PATH or postgresql://...")
     else:
         path = url
     if not path:

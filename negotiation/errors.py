@@ -31,9 +31,7 @@ class RefusedEventError(NegotiationError, ValueError):
 
     rule: str = "refused"
 
-    def __init__(
-        self, reason: str, *, event: Event, rule: str | None = None, line: int | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, event: Event, rule: str | None = None, line: int | None = None) -> None:
         self.reason = reason
         self.event = event
         if rule is not None:

@@ -103,11 +103,14 @@ def _on_agenda(state: NegotiationState, event: Event) -> str | None:
     return None
 
 
+_ARTICLE: Final = {"union": "a union", "employer": "an employer", "mediator": "a mediator"}
+
+
 def _role_is(role: str, kind: str) -> Guard:
     def test(state: NegotiationState, event: Any) -> str | None:
         party = state.parties.get(event.by)
         if party is not None and party.role != role:
-            return f"{kind} are called and ended by a {role}; {event.by!r} is a {party.role}"
+            return f"{kind} are called and ended by {_ARTICLE[role]}; {event.by!r} is {_ARTICLE[party.role]}"
         return None
 
     return test
@@ -161,9 +164,7 @@ NOT_CLOSED: Final = Rule(
 )
 KNOWN_PARTIES: Final = Rule("known-party", "every by and to names a party of the negotiation", _known_parties)
 ON_AGENDA: Final = Rule("on-agenda", "every issue is on the negotiation's agenda", _on_agenda)
-UNION_STRIKES: Final = Rule(
-    "union-strikes", "strikes are called and ended by unions", _role_is("union", "strikes")
-)
+UNION_STRIKES: Final = Rule("union-strikes", "strikes are called and ended by unions", _role_is("union", "strikes"))
 EMPLOYER_LOCKOUTS: Final = Rule(
     "employer-lockouts", "lockouts are declared and ended by employers", _role_is("employer", "lockouts")
 )
@@ -334,9 +335,7 @@ def evolve(state: NegotiationState, event: Event) -> NegotiationState:
     return attrs.evolve(state, events_applied=state.events_applied + 1, **changes)
 
 
-def fold(
-    events: Iterable[Event], state: NegotiationState | None = None, *, checked: bool = True
-) -> NegotiationState:
+def fold(events: Iterable[Event], state: NegotiationState | None = None, *, checked: bool = True) -> NegotiationState:
     """Fold ``events`` (already in valid-time order) from ``state``, checking each when asked."""
     current = NegotiationState() if state is None else state
     for event in events:

@@ -59,9 +59,7 @@ class EventMapper(Mapper[str]):
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         """Read a stored record back (old schemas are upcast by the converter)."""
         if stored_event.topic not in EVENT_TYPES:
-            msg = (
-                f"stored event {stored_event.originator_id}/{stored_event.originator_version}: unknown topic"
-            )
+            msg = f"stored event {stored_event.originator_id}/{stored_event.originator_version}: unknown topic"
             raise MapperDeserialisationError(msg)
         try:
             event = parse_line(stored_event.state)
@@ -103,13 +101,9 @@ class EventStore(Application[str]):
         assert isinstance(stream_event, StreamEvent)  # noqa: S101 - EventMapper makes only these
         return stream_event
 
-    def notifications(
-        self, *, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()
-    ) -> Sequence[Notification]:
+    def notifications(self, *, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> Sequence[Notification]:
         """Stored records in commit order, after position ``after``."""
-        return self.recorder.select_notifications(
-            start=after, limit=limit, topics=topics, inclusive_of_start=False
-        )
+        return self.recorder.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
 
     def follow(self, *, after: int = 0, batch: int = 1000) -> Iterator[tuple[int, StreamEvent]]:
         """Every stored event after position ``after``, in commit order (then stops)."""

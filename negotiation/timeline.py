@@ -239,9 +239,7 @@ class History:
         if retraction is None:
             return True
         # Retracted, unless the retraction is not known yet at that point.
-        return (known is not None and retraction.known_us > known) or (
-            version is not None and retraction.seq > version
-        )
+        return (known is not None and retraction.known_us > known) or (version is not None and retraction.seq > version)
 
     def _horizon(self, record: Recorded) -> tuple[int, int]:
         retraction = self.retractions.get(record.event.id)
@@ -278,9 +276,7 @@ class History:
         return self._tip
 
     @staticmethod
-    def _usable(
-        checkpoints: Sequence[_Checkpoint[Any]], stop: int, known: int | None, version: int | None
-    ) -> int:
+    def _usable(checkpoints: Sequence[_Checkpoint[Any]], stop: int, known: int | None, version: int | None) -> int:
         # Checkpoint horizons only grow with the index, so scan back from the
         # last checkpoint at or before ``stop`` to the first exact one.
         i = bisect.bisect_right([c.index for c in checkpoints], stop) - 1
@@ -342,9 +338,7 @@ class History:
                 if _same(event, earlier):
                     duplicates.append(event)
                     continue
-                raise EventConflictError(
-                    f"id {event.id!r} is already stored with different content", event=event
-                )
+                raise EventConflictError(f"id {event.id!r} is already stored with different content", event=event)
             recorded_at = now if event.recorded_at is None else event.recorded_at
             if recorded_at > now + CLOCK_SKEW:
                 raise RuleViolationError(
@@ -359,9 +353,7 @@ class History:
                     event=event,
                     rule="recorded-after-occurred",
                 )
-            stored_form = (
-                event if event.recorded_at is not None else attrs.evolve(event, recorded_at=recorded_at)
-            )
+            stored_form = event if event.recorded_at is not None else attrs.evolve(event, recorded_at=recorded_at)
             seq += 1
             record = Recorded(
                 event=stored_form,
@@ -385,9 +377,7 @@ class History:
             end_state=end_state,
         )
 
-    def _check_retraction(
-        self, record: Recorded, retracting: dict[str, Recorded], seen: dict[str, Event]
-    ) -> None:
+    def _check_retraction(self, record: Recorded, retracting: dict[str, Recorded], seen: dict[str, Event]) -> None:
         event = record.event
         assert isinstance(event, EventRetracted)  # noqa: S101 - narrowed by the caller
         target = event.target
@@ -413,9 +403,7 @@ class History:
         if start == len(self.order) and self._tip is not None:
             state = self._tip
         else:
-            state = (
-                self.fold(STATUS_FOLD, as_of=None) if start == len(self.order) else self._state_before(start)
-            )
+            state = self.fold(STATUS_FOLD, as_of=None) if start == len(self.order) else self._state_before(start)
         tail = sorted([*self.order[start:], *new], key=lambda r: r.key)
         new_ids = {r.event.id for r in new}
         for record in tail:
