@@ -323,7 +323,7 @@ def _path_of(where: _Where) -> str:
     return "".join(reversed(steps)).lstrip(".")
 
 
-def _check_string(value: str, where: _Where, limits: Limits) -> None:
+def _check_string(value: str, where: _Where, limits: Limits, what: str = "string") -> None:
     if value.isascii():
         size = len(value)
     else:
@@ -333,20 +333,26 @@ def _check_string(value: str, where: _Where, limits: Limits) -> None:
             # Only a Python caller can pass these (orjson refuses them), and
             # they could not be written back as UTF-8.
             raise InvalidEventError(
-                "text with a lone surrogate", path=_path_of(where), expected="valid Unicode text"
+                f"{what} with a lone surrogate", path=_path_of(where), expected="valid Unicode text"
             ) from None
     if size > limits.max_string_bytes:
         raise InvalidEventError(
-            f"string of {size} bytes is too long",
+            f"{what} of {size} bytes is too long",
             path=_path_of(where),
             expected=f"at most {limits.max_string_bytes} bytes",
         )
+
+
+def _key_step(key: object) -> str:
+    text = str(key)
+    return f".{text}" if len(text) <= 64 else f".{text[:61]}..."
 
 
 def _check_strings(value: object, limits: Limits) -> None:
     """Refuse over-long or non-UTF-8 strings (keys included) anywhere in ``value``.
 
     Iterative: decoded JSON may nest deeper than Python's recursion limit.
+    An over-long key is reported at the object holding it.
     """
     stack: list[tuple[object, _Where]] = [(value, None)]
     while stack:
@@ -355,10 +361,9 @@ def _check_strings(value: object, limits: Limits) -> None:
             _check_string(item, where, limits)
         elif isinstance(item, dict):
             for key, sub in reversed(item.items()):
-                step = (where, f".{key}")
                 if isinstance(key, str):
-                    _check_string(key, step, limits)
-                stack.append((sub, step))
+                    _check_string(key, where, limits, "key")
+                stack.append((sub, (where, _key_step(key))))
         elif isinstance(item, list | tuple):
             stack.extend((sub, (where, f"[{index}]")) for index, sub in reversed(list(enumerate(item))))
 
