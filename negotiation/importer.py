@@ -14,21 +14,26 @@ stored are recognised by id and skipped.
 
 from __future__ import annotations
 
+import array
 import datetime as dt
+import shutil
+import struct
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
 import attrs
+import orjson
 import structlog
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
-from events.converter import DEFAULT_LIMITS, Limits, parse_line
+from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.errors import InvalidEventError
-from events.model import Event
+from events.model import Event, EventRetracted
 from negotiation.errors import ConcurrencyError, RefusedEventError, StoreError
-from negotiation.store import EventStore, StreamEvent
+from negotiation.store import EventStore
 from negotiation.timeline import History
 
 __all__ = ["ImportReport", "Progress", "Refusal", "import_files", "read_lines"]
@@ -98,20 +103,49 @@ def read_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
+class _Source:
+    """An input file, with standard input spooled to disk so it can be read twice."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.name = str(path)
+        if self.name == "-":
+            self.file: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            shutil.copyfileobj(sys.stdin.buffer, self.file)
+            self.file.seek(0)
+        else:
+            self.file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+
+    def line_at(self, offset: int) -> bytes:
+        self.file.seek(offset)
+        return self.file.readline().strip()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@attrs.define
+class _Group:
+    """Where one negotiation's lines are: source index, byte offset and line number of each."""
+
+    sources: array.array[int] = attrs.field(factory=lambda: array.array("H"))
+    offsets: array.array[int] = attrs.field(factory=lambda: array.array("Q"))
+    numbers: array.array[int] = attrs.field(factory=lambda: array.array("Q"))
+
+
 @attrs.define
 class _Checked:
-    """Pass one's result: the simulation and the order to store its events in."""
+    """What the checking pass found; the accepted events wait in a spool file."""
 
-    histories: dict[str, History] = attrs.field(factory=dict)
-    base: dict[str, int] = attrs.field(factory=dict)
-    order: list[str] = attrs.field(factory=list)
-    """For each accepted event, in input order, its negotiation."""
-    unsafe: list[list[int]] = attrs.field(factory=list)
-    """Spans of ``order`` that must be stored in one transaction."""
-    spans: dict[str, list[int]] = attrs.field(factory=dict)
+    spool: BinaryIO
     lines: int = 0
+    accepted: int = 0
     duplicates: int = 0
     refused: list[Refusal] = attrs.field(factory=list)
+    negotiations: list[str] = attrs.field(factory=list)
+
+
+_HEADER: Final = struct.Struct("<HHIQB")
+"""Spool record: negotiation length, topic length, state length, version, may-cut flag."""
 
 
 def import_files(
@@ -130,31 +164,41 @@ def import_files(
     ``-`` reads standard input. Raises ``OSError`` for an unreadable file and
     ``StoreError``/``ConcurrencyError`` when the store fails; never for bad lines,
     which are reported in the returned ``ImportReport``.
+
+    Memory stays bounded by the largest negotiation in the input, not by the
+    input's size: lines are grouped by negotiation through their byte offsets,
+    each negotiation is checked on its own, and the accepted events wait for
+    the storing pass in a temporary spool file.
     """
     moment = now or dt.datetime.now(dt.UTC)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        checked = _check(app, paths, limits=limits, now=moment, progress=progress)
-        accepted = len(checked.order)
-        report = ImportReport(
-            lines=checked.lines,
-            accepted=accepted,
-            duplicates=checked.duplicates,
-            refused=tuple(checked.refused),
-            negotiations=tuple(checked.histories),
-        )
-        if dry_run or (checked.refused and not skip_invalid) or not accepted:
-            return report
-        try:
-            stored = _store(app, checked, chunk_size=chunk_size, progress=progress)
-        except IntegrityError:
-            # Another writer appended meanwhile; what we stored so far is kept and
-            # is recognised as already present when checking again.
-            logger.info("import.conflict", attempt=attempt)
-            app.forget(checked.histories)
-            continue
-        app.forget(checked.histories)
-        logger.info("import.stored", stored=stored, duplicates=checked.duplicates, refused=len(checked.refused))
-        return attrs.evolve(report, stored=stored)
+    sources = [_Source(path) for path in paths]
+    try:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with tempfile.TemporaryFile() as spool:
+                checked = _check(app, sources, spool, limits=limits, now=moment, progress=progress)
+                report = ImportReport(
+                    lines=checked.lines,
+                    accepted=checked.accepted,
+                    duplicates=checked.duplicates,
+                    refused=tuple(sorted(checked.refused, key=lambda r: (paths_text(paths).index(r.path), r.line))),
+                    negotiations=tuple(checked.negotiations),
+                )
+                if dry_run or (checked.refused and not skip_invalid) or not checked.accepted:
+                    return report
+                try:
+                    stored = _store(app, spool, chunk_size=chunk_size, progress=progress)
+                except IntegrityError:
+                    # Another writer appended meanwhile; what we stored so far is kept and
+                    # is recognised as already present when checking again.
+                    logger.info("import.conflict", attempt=attempt)
+                    continue
+                finally:
+                    app.forget(checked.negotiations)
+            logger.info("import.stored", stored=stored, duplicates=checked.duplicates, refused=len(checked.refused))
+            return attrs.evolve(report, stored=stored)
+    finally:
+        for source in sources:
+            source.close()
     raise ConcurrencyError(", ".join(paths_text(paths)), MAX_ATTEMPTS)
 
 
@@ -163,113 +207,144 @@ def paths_text(paths: Sequence[str | Path]) -> list[str]:
     return [str(p) for p in paths]
 
 
-def _open(path: str | Path) -> BinaryIO:
-    if str(path) == "-":
-        return sys.stdin.buffer
-    return Path(path).open("rb")
+def _negotiation_of(line: bytes) -> str | None:
+    """The negotiation id of a line, cheaply; ``None`` when the line is not usable as is."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    negotiation = obj.get("negotiation") if isinstance(obj, dict) else None
+    return negotiation if isinstance(negotiation, str) and SLUG_RE.fullmatch(negotiation) else None
+
+
+def _group(sources: Sequence[_Source], checked: _Checked, limits: Limits) -> dict[str, _Group]:
+    """First pass: find each negotiation's lines; refuse lines that name none."""
+    groups: dict[str, _Group] = {}
+    for index, source in enumerate(sources):
+        file = source.file
+        offset = file.tell()
+        for number, raw in enumerate(iter(file.readline, b""), start=1):
+            start, offset = offset, offset + len(raw)
+            line = raw.strip()
+            if not line or line.startswith(b"#"):
+                continue
+            checked.lines += 1
+            negotiation = _negotiation_of(line) if len(line) <= limits.max_line_bytes else None
+            if negotiation is None:
+                checked.refused.append(_refusal_of_line(source.name, number, line, limits))
+                continue
+            group = groups.get(negotiation)
+            if group is None:
+                group = groups[negotiation] = _Group()
+            group.sources.append(index)
+            group.offsets.append(start)
+            group.numbers.append(number)
+    return groups
+
+
+def _refusal_of_line(path: str, number: int, line: bytes, limits: Limits) -> Refusal:
+    try:
+        parse_line(line, limits=limits)
+    except InvalidEventError as e:
+        return Refusal(path=path, line=number, event_id=e.event_id, rule=e.rule, reason=e.message)
+    # The line parses after all (it cannot, as its negotiation was unusable): refuse it plainly.
+    return Refusal(path=path, line=number, event_id=None, rule="format", reason="no usable negotiation id")
 
 
 def _check(
-    app: _Store, paths: Sequence[str | Path], *, limits: Limits, now: dt.datetime, progress: Progress | None
+    app: _Store,
+    sources: Sequence[_Source],
+    spool: BinaryIO,
+    *,
+    limits: Limits,
+    now: dt.datetime,
+    progress: Progress | None,
 ) -> _Checked:
-    checked = _Checked()
-    histories = checked.histories
-    tick = 0
-    for path in paths:
-        name = str(path)
-        source = _open(path)
-        try:
-            for number, line in read_lines(source):
-                checked.lines += 1
-                tick += 1
-                if progress is not None and tick == 1000:
-                    progress("checking", tick)
-                    tick = 0
-                try:
-                    event = parse_line(line, limits=limits)
-                except InvalidEventError as e:
-                    checked.refused.append(
-                        Refusal(path=name, line=number, event_id=e.event_id, rule=e.rule, reason=e.message)
-                    )
-                    continue
-                history = histories.get(event.negotiation)
-                if history is None:
-                    history = histories[event.negotiation] = History(
-                        event.negotiation, app.stored_events(event.negotiation)
-                    )
-                    checked.base[event.negotiation] = history.version
-                try:
-                    plan = history.plan([event], now=now)
-                except RefusedEventError as e:
-                    checked.refused.append(
-                        Refusal(path=name, line=number, event_id=event.id, rule=e.rule, reason=e.reason)
-                    )
-                    logger.info(
-                        "event.refused",
-                        negotiation=event.negotiation,
-                        event_id=event.id,
-                        rule=e.rule,
-                        line=number,
-                    )
-                    continue
-                if not plan.new:
-                    checked.duplicates += 1
-                    continue
-                late = bool(history.keys) and plan.new[0].key < history.keys[-1]
-                history.apply(plan)
-                _track(checked, event.negotiation, unsafe=late or plan.new[0].event.TYPE == "event.retracted")
-        finally:
-            if source is not sys.stdin.buffer:
-                source.close()
-    if progress is not None and tick:
-        progress("checking", tick)
+    checked = _Checked(spool=spool)
+    for source in sources:
+        source.file.seek(0)
+    groups = _group(sources, checked, limits)
+    for negotiation, group in groups.items():
+        checked.negotiations.append(negotiation)
+        history = History(negotiation, app.stored_events(negotiation))
+        base = history.version
+        safe = True
+        for index, offset, number in zip(group.sources, group.offsets, group.numbers, strict=True):
+            source = sources[index]
+            try:
+                event = parse_line(source.line_at(offset), limits=limits)
+                plan = history.plan([event], now=now)
+            except InvalidEventError as e:
+                checked.refused.append(
+                    Refusal(path=source.name, line=number, event_id=e.event_id, rule=e.rule, reason=e.message)
+                )
+                continue
+            except RefusedEventError as e:
+                checked.refused.append(
+                    Refusal(path=source.name, line=number, event_id=e.event_id, rule=e.rule, reason=e.reason)
+                )
+                logger.info("event.refused", negotiation=negotiation, event_id=e.event_id, rule=e.rule, line=number)
+                continue
+            if not plan.new:
+                checked.duplicates += 1
+                continue
+            record = plan.new[0]
+            # Late events and retractions change what came before: such a
+            # negotiation's batch must be stored in one transaction.
+            if (history.keys and record.key < history.keys[-1]) or isinstance(record.event, EventRetracted):
+                safe = False
+            history.apply(plan)
+        if progress is not None:
+            progress("checking", len(group.offsets))
+        new = history.records[base:]
+        for i, record in enumerate(new):
+            state = render_line(record.event)
+            topic = record.event.TYPE.encode()
+            name = negotiation.encode()
+            may_cut = safe or i == len(new) - 1
+            spool.write(_HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut))
+            spool.write(name)
+            spool.write(topic)
+            spool.write(state)
+        checked.accepted += len(new)
     return checked
 
 
-def _track(checked: _Checked, negotiation: str, *, unsafe: bool) -> None:
-    """Note the event's place; late events and retractions pin their negotiation's span together."""
-    index = len(checked.order)
-    checked.order.append(negotiation)
-    span = checked.spans.get(negotiation)
-    if span is None:
-        span = checked.spans[negotiation] = [index, index, 0]
-    span[1] = index
-    if unsafe:
-        span[2] = 1
+def _spooled(spool: BinaryIO) -> Iterator[tuple[StoredEvent, bool]]:
+    spool.seek(0)
+    size = _HEADER.size
+    while header := spool.read(size):
+        name_len, topic_len, state_len, seq, may_cut = _HEADER.unpack(header)
+        negotiation = spool.read(name_len).decode()
+        topic = spool.read(topic_len).decode()
+        state = spool.read(state_len)
+        yield StoredEvent(originator_id=negotiation, originator_version=seq, topic=topic, state=state), bool(may_cut)
 
 
-def _cut_points(checked: _Checked, total: int) -> list[bool]:
-    """``cut[i]``: a transaction may end after accepted event ``i``."""
-    cut = [True] * total
-    for first, last, unsafe in checked.spans.values():
-        if unsafe:
-            for i in range(first, last):
-                cut[i] = False
-    return cut
-
-
-def _store(app: _Store, checked: _Checked, *, chunk_size: int, progress: Progress | None) -> int:
-    total = len(checked.order)
-    cut = _cut_points(checked, total)
-    cursor = dict(checked.base)
-    chunk: list[StreamEvent] = []
+def _store(app: _Store, spool: BinaryIO, *, chunk_size: int, progress: Progress | None) -> int:
+    chunk: list[StoredEvent] = []
     stored = 0
-    for i, negotiation in enumerate(checked.order):
-        record = checked.histories[negotiation].records[cursor[negotiation]]
-        cursor[negotiation] += 1
-        chunk.append(StreamEvent(negotiation, record.seq, record.event))
-        if (len(chunk) >= chunk_size and cut[i]) or i == total - 1:
-            try:
-                app.store.put(chunk)
-            except IntegrityError:
-                raise
-            except PersistenceError as e:
-                raise StoreError(
-                    f"the store failed after {stored} events were stored: {app.clean_error(e)}; "
-                    "run the import again to complete it"
-                ) from None
-            stored += len(chunk)
-            if progress is not None:
-                progress("storing", len(chunk))
-            chunk = []
+
+    def flush() -> None:
+        nonlocal chunk, stored
+        try:
+            app.store.put_stored(chunk)
+        except IntegrityError:
+            raise
+        except PersistenceError as e:
+            raise StoreError(
+                f"the store failed after {stored} events were stored: {app.clean_error(e)}; "
+                "run the import again to complete it"
+            ) from None
+        stored += len(chunk)
+        if progress is not None:
+            progress("storing", len(chunk))
+        chunk = []
+
+    for record, may_cut in _spooled(spool):
+        chunk.append(record)
+        if may_cut and len(chunk) >= chunk_size:
+            flush()
+    if chunk:
+        flush()
     return stored

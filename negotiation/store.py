@@ -90,6 +90,11 @@ class EventStore(Application[str]):
         recordings = self.events.put(list(events))
         return [r.notification.id for r in recordings]
 
+    def put_stored(self, records: Sequence[StoredEvent]) -> list[int]:
+        """Insert already-mapped records in one transaction; returns their notification ids."""
+        ids = self.recorder.insert_events(list(records))
+        return list(ids or [])
+
     def stream(self, negotiation: str, *, after: int = 0) -> list[Event]:
         """The stored events of one negotiation after version ``after``, in append order."""
         records = self.recorder.select_events(negotiation, gt=after or None)
