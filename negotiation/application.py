@@ -18,14 +18,21 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-import structlog
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from events.converter import DEFAULT_LIMITS, Limits, render_line
+from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
 from negotiation.config import StoreConfig, resolve
-from negotiation.errors import ConcurrencyError, NegotiationNotFoundError, RefusedEventError, StoreError
+from negotiation.errors import (
+    ConcurrencyError,
+    InvalidEventError,
+    NegotiationNotFoundError,
+    RefusedEventError,
+    StoreError,
+)
 from negotiation.importer import ImportReport, Progress, import_files
+from negotiation.logs import get_logger
+from negotiation.queries import QueriesMixin
 from negotiation.store import EventStore, StreamEvent
 from negotiation.timeline import AppendPlan, History
 
@@ -33,7 +40,7 @@ __all__ = ["AppendResult", "Negotiations"]
 
 MAX_ATTEMPTS: Final = 20
 
-logger = structlog.get_logger("negotiation")
+logger = get_logger("negotiation")
 
 
 @attrs.frozen(kw_only=True)
@@ -52,7 +59,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Negotiations:
+class Negotiations(QueriesMixin):
     """Record negotiations and ask where they stood at any valid and knowledge time.
 
     >>> app = Negotiations("memory:")                     # doctest: +SKIP
@@ -232,7 +239,18 @@ class Negotiations:
     def _plan(self, batch: Sequence[Event], *, now: dt.datetime) -> list[AppendPlan]:
         groups: dict[str, list[Event]] = {}
         for event in batch:
-            groups.setdefault(event.negotiation, []).append(event)
+            try:
+                stored_form = _stored_form(event)
+            except InvalidEventError as e:
+                self._log.info(
+                    "event.refused",
+                    negotiation=event.negotiation,
+                    event_id=e.event_id,
+                    rule=e.rule,
+                    reason=e.reason,
+                )
+                raise
+            groups.setdefault(stored_form.negotiation, []).append(stored_form)
         plans = []
         for negotiation, group in groups.items():
             try:
@@ -247,6 +265,22 @@ class Negotiations:
                 )
                 raise
         return plans
+
+
+def _stored_form(event: Event) -> Event:
+    """``event`` as the store will read it back; refuse what the event-log format does not allow.
+
+    A Python caller can build events that no line could express (a naive
+    datetime, an id that is not a slug, a share above 1): stored, they could
+    never be read back, and the negotiation's stream would be unreadable.
+    """
+    try:
+        return parse_line(render_line(event))
+    except InvalidEventError:
+        raise
+    except (TypeError, ValueError) as e:  # e.g. orjson cannot write a value
+        event_id = event.id if isinstance(event.id, str) and event.id.isprintable() else None
+        raise InvalidEventError(f"cannot be written as an event-log line: {e}", event_id=event_id) from None
 
 
 def _clean(error: BaseException, config: StoreConfig) -> str:

@@ -37,7 +37,7 @@ class StoreConfig:
     """A resolved store setting."""
 
     kind: Kind
-    url: str
+    url: str = attrs.field(repr=lambda url: repr(redact(url)))
     """The setting as given; may hold a password: show ``display`` instead."""
     env: Mapping[str, str] = attrs.field(repr=False)
     """The eventsourcing environment for this store."""
@@ -50,7 +50,9 @@ class StoreConfig:
 
 def redact(url: str) -> str:
     """Mask the password of a URL (``postgresql://u:***@h/db``)."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    # The user may be empty (``://:pw@``); the password runs to the last ``@`` of
+    # the authority, as urlsplit reads it (``u:p@ss@host`` has the password ``p@ss``).
+    return re.sub(r"(://[^:/@]*):[^/]*@", r"\1:***@", url)
 
 
 def resolve(db: str | None = None, environ: Mapping[str, str] | None = None) -> StoreConfig:

@@ -26,13 +26,13 @@ from typing import BinaryIO, Final, Protocol
 
 import attrs
 import orjson
-import structlog
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
 from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
 from negotiation.errors import ConcurrencyError, RefusedEventError, StoreError
+from negotiation.logs import get_logger
 from negotiation.store import EventStore
 from negotiation.timeline import History
 
@@ -44,7 +44,7 @@ Progress = Callable[[str, int], None]
 CHUNK_SIZE: Final = 10_000
 MAX_ATTEMPTS: Final = 5
 
-logger = structlog.get_logger("negotiation")
+logger = get_logger("negotiation")
 
 
 class _Store(Protocol):

@@ -245,7 +245,9 @@ def _start(attr: str) -> Effect:
 def _end(attr: str) -> Effect:
     def effect(state: NegotiationState, e: Any) -> dict[str, Any]:
         running: immutables.Map[str, Any] = getattr(state, attr)
-        return {attr: running.delete(e.by)}
+        # Total, not only after ``check``: a fold "as known at" a time may see a
+        # stoppage's end but not yet its (later recorded) start.
+        return {attr: running.delete(e.by) if e.by in running else running}
 
     return effect
 

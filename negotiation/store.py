@@ -16,6 +16,7 @@ from typing import Any, Final
 import attrs
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     JSONTranscoder,
     Mapper,
     MapperDeserialisationError,
@@ -80,6 +81,26 @@ class EventStore(Application[str]):
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the explicit settings: the process environment must not redirect the store."""
         return Environment(name, dict(env or {}))
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The recorder; on PostgreSQL its tables are created under a lock.
+
+        eventsourcing runs its DDL (``CREATE TABLE IF NOT EXISTS``, ``CREATE
+        TYPE``, ``CREATE OR REPLACE FUNCTION``) whenever a store is opened;
+        processes opening one at once then fail ("tuple concurrently updated",
+        duplicate ``pg_type`` rows). A session advisory lock per schema makes
+        them take turns.
+        """
+        if self.env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+            return super().construct_recorder()
+        datastore = self.factory.datastore  # type: ignore[attr-defined]  # PostgresFactory
+        key = f"{APPLICATION_NAME}:{datastore.schema}"
+        with datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                return super().construct_recorder()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def construct_mapper(self) -> Mapper[str]:
         """The cattrs-based mapper."""

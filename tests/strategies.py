@@ -105,9 +105,9 @@ def slugs(max_size: int = 128) -> st.SearchStrategy[str]:
 
 def _printable_chars() -> st.SearchStrategy[str]:
     # str.isprintable(): no Cc, Cf, Cs, Co, Cn, Zl, Zp, and no Zs but the space.
-    return st.characters(
-        codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")
-    ) | st.just(" ")
+    return st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")) | st.just(
+        " "
+    )
 
 
 def event_ids() -> st.SearchStrategy[str]:
@@ -124,8 +124,8 @@ def offsets() -> st.SearchStrategy[dt.timezone]:
 
 
 def aware_datetimes(
-    min_value: dt.datetime = dt.datetime(1990, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
-    max_value: dt.datetime = dt.datetime(2030, 12, 31, 23, 59, 59, 999_999),  # noqa: DTZ001
+    min_value: dt.datetime = dt.datetime(1990, 1, 1),
+    max_value: dt.datetime = dt.datetime(2030, 12, 31, 23, 59, 59, 999_999),
 ) -> st.SearchStrategy[dt.datetime]:
     """Aware datetimes with microseconds and a random fixed offset, years 1990-2030 by default."""
     return st.datetimes(min_value=min_value, max_value=max_value, timezones=offsets())
@@ -179,9 +179,7 @@ def sources() -> st.SearchStrategy[Source]:
 
 def values() -> st.SearchStrategy[Value]:
     """A proposal's number: any finite float or 64-bit integer, with a unit."""
-    amounts = st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats(
-        allow_nan=False, allow_infinity=False
-    )
+    amounts = st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
     return st.builds(Value, amount=amounts, unit=texts(12))
 
 
@@ -236,9 +234,7 @@ FIELD_TYPE_STRATEGIES: dict[Any, Callable[[], st.SearchStrategy[Any]]] = {
     float: shares,  # the only float fields are shares
     int: lambda: st.integers(min_value=1, max_value=2**63 - 1),  # schema
     tuple[Party, ...]: lambda: st.lists(parties(), max_size=4, unique_by=lambda p: p.id).map(tuple),
-    tuple[AgendaIssue, ...]: lambda: st.lists(agenda_issues(), max_size=4, unique_by=lambda i: i.id).map(
-        tuple
-    ),
+    tuple[AgendaIssue, ...]: lambda: st.lists(agenda_issues(), max_size=4, unique_by=lambda i: i.id).map(tuple),
     dict[str, str]: lambda: st.dictionaries(slugs(24), texts(), max_size=4),
 }
 """Field types and their strategies; extend both tables for new field types."""

@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -15,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events import (
-    EVENT_TYPES,
     DEFAULT_LIMITS,
+    EVENT_TYPES,
     AgreementTentative,
     Event,
     InvalidEventError,
@@ -125,7 +126,7 @@ def refused(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> InvalidEven
 
 
 @pytest.mark.parametrize("cls", TYPES, ids=TYPE_IDS)
-@settings(max_examples=20, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip_every_type(cls: type[Event], data: st.DataObject) -> None:
     """Parsing the rendered line of any valid event gives back an equal event of the same class."""
@@ -135,7 +136,7 @@ def test_round_trip_every_type(cls: type[Event], data: st.DataObject) -> None:
     assert parsed == event
 
 
-@settings(max_examples=150)
+@settings(max_examples=75)
 @given(any_event())
 def test_normalized_form_is_a_fixed_point(event: Event) -> None:
     """Rendering a parsed line gives the very same bytes: the normalized form is a fixed point."""
@@ -144,7 +145,7 @@ def test_normalized_form_is_a_fixed_point(event: Event) -> None:
     assert render_line(parse_line(rendered.decode())) == rendered
 
 
-def _denormalize(obj: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
+def _denormalize(obj: dict[str, Any], draw: Callable[[st.SearchStrategy[Any]], Any]) -> dict[str, Any]:
     """An equivalent but not normalized spelling of a rendered event object."""
     out = copy.deepcopy(obj)
     if "schema" not in out and draw(st.booleans()):
@@ -169,7 +170,7 @@ def _denormalize(obj: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
     return {key: out[key] for key in order}
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(any_event(), st.data())
 def test_equivalent_spellings_parse_to_the_same_event(event: Event, data: st.DataObject) -> None:
     """Shuffled keys, explicit nulls and defaults, Z and space in timestamps all parse and render normalized."""
@@ -191,7 +192,7 @@ def _walk(value: Any) -> list[Any]:
     return found
 
 
-@settings(max_examples=150)
+@settings(max_examples=75)
 @given(any_event())
 def test_rendering_leaves_out_absent_fields(event: Event) -> None:
     """The rendered line holds no null anywhere, and a field is absent exactly when it is None."""
@@ -206,7 +207,7 @@ def test_rendering_leaves_out_absent_fields(event: Event) -> None:
             assert (a.name in holder) == (value is not None), a.name
 
 
-@settings(max_examples=150)
+@settings(max_examples=75)
 @given(any_event())
 def test_envelope_key_order(event: Event) -> None:
     """Envelope keys come in spec order: id, type, negotiation, occurred_at, [recorded_at], [schema], [source], data."""
@@ -223,7 +224,7 @@ def test_envelope_key_order(event: Event) -> None:
     assert keys[-1] == "data"
 
 
-@settings(max_examples=100)
+@settings(max_examples=75)
 @given(any_event())
 def test_rendered_line_is_compact_utf8_with_rfc3339_times(event: Event) -> None:
     """A rendered line is one compact UTF-8 JSON object; every timestamp carries an offset."""
@@ -826,9 +827,9 @@ def _only_invalid_event_error(raw: bytes | str) -> Event | None:
         return parse_line(raw)
     except InvalidEventError as err:
         text = str(err)
-        assert len(text.splitlines()) == 1, text
-        assert text.isprintable(), text
-        return None
+    assert len(text.splitlines()) == 1, text
+    assert text.isprintable(), text
+    return None
 
 
 @settings(max_examples=300)
@@ -870,7 +871,7 @@ def _mutated_event_objects(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(_mutated_event_objects())
 def test_mutated_events_never_crash_and_what_parses_renders(obj: dict[str, Any]) -> None:
     """A damaged valid line is either refused with InvalidEventError, or parses to an event that round-trips."""
@@ -888,7 +889,7 @@ _PYTHON_ONLY = st.one_of(
 )
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(any_event(), st.data())
 def test_parse_event_refuses_python_values_json_cannot_carry(event: Event, data: st.DataObject) -> None:
     """parse_event given non-JSON Python values (surrogates, huge ints, NaN, bytes) refuses or round-trips."""
@@ -897,9 +898,11 @@ def test_parse_event_refuses_python_values_json_cannot_carry(event: Event, data:
     key = data.draw(st.sampled_from(sorted(holder)) if holder else st.just("note"))
     holder[key] = data.draw(_PYTHON_ONLY)
     try:
-        parsed = parse_event(obj)
+        parsed: Event | None = parse_event(obj)
     except InvalidEventError as err:
-        assert len(str(err).splitlines()) == 1
+        parsed, message = None, str(err)
+    if parsed is None:
+        assert len(message.splitlines()) == 1
     else:
         assert parse_line(render_line(parsed)) == parsed
 

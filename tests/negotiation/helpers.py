@@ -75,13 +75,13 @@ def at(day: float) -> dt.datetime:
     return BASE + dt.timedelta(days=day)
 
 
-def make(cls: type[E], id: str, day: When = 0, *, negotiation: str = NEGOTIATION, **fields: Any) -> E:  # noqa: A002
+def make(cls: type[E], id: str, day: When = 0, *, negotiation: str = NEGOTIATION, **fields: Any) -> E:
     """Any event: ``day`` is a day number of the test clock, or a date/datetime as is."""
     occurred = day if isinstance(day, dt.date) else at(day)
     return cls(id=id, negotiation=negotiation, occurred_at=occurred, **fields)
 
 
-def opened(id: str = "open", day: When = 0, **fields: Any) -> NegotiationOpened:  # noqa: A002
+def opened(id: str = "open", day: When = 0, **fields: Any) -> NegotiationOpened:
     """``negotiation.opened`` with the test cast and agenda."""
     fields.setdefault("title", "WGA and AMPTP, 2023 MBA")
     fields.setdefault("parties", PARTIES)
@@ -89,108 +89,108 @@ def opened(id: str = "open", day: When = 0, **fields: Any) -> NegotiationOpened:
     return make(NegotiationOpened, id, day, **fields)
 
 
-def party_joined(id: str, day: When, party_id: str = MEDIATOR, role: str = "mediator", **f: Any) -> PartyJoined:  # noqa: A002
+def party_joined(id: str, day: When, party_id: str = MEDIATOR, role: str = "mediator", **f: Any) -> PartyJoined:
     """``party.joined`` (a mediator by default)."""
     return make(PartyJoined, id, day, party=Party(id=party_id, name=party_id.upper(), role=role), **f)  # type: ignore[arg-type]
 
 
-def issue_tabled(id: str, day: When, issue: str = "residuals", by: str = UNION, **f: Any) -> IssueTabled:  # noqa: A002
+def issue_tabled(id: str, day: When, issue: str = "residuals", by: str = UNION, **f: Any) -> IssueTabled:
     """``issue.tabled`` adding ``issue`` to the agenda."""
     return make(IssueTabled, id, day, by=by, issue=AgendaIssue(id=issue, title=issue.title()), **f)
 
 
-def talks_requested(id: str, day: When, by: str = UNION, to: str = EMPLOYER, **f: Any) -> TalksRequested:  # noqa: A002
+def talks_requested(id: str, day: When, by: str = UNION, to: str = EMPLOYER, **f: Any) -> TalksRequested:
     """``talks.requested``."""
     return make(TalksRequested, id, day, by=by, to=to, **f)
 
 
-def talks_scheduled(id: str, day: When, **f: Any) -> TalksScheduled:  # noqa: A002
+def talks_scheduled(id: str, day: When, **f: Any) -> TalksScheduled:
     """``talks.scheduled``."""
     return make(TalksScheduled, id, day, **f)
 
 
-def talks_held(id: str, day: When, **f: Any) -> TalksHeld:  # noqa: A002
+def talks_held(id: str, day: When, **f: Any) -> TalksHeld:
     """``talks.held``."""
     return make(TalksHeld, id, day, **f)
 
 
-def talks_suspended(id: str, day: When, **f: Any) -> TalksSuspended:  # noqa: A002
+def talks_suspended(id: str, day: When, **f: Any) -> TalksSuspended:
     """``talks.suspended``."""
     return make(TalksSuspended, id, day, **f)
 
 
-def talks_resumed(id: str, day: When, **f: Any) -> TalksResumed:  # noqa: A002
+def talks_resumed(id: str, day: When, **f: Any) -> TalksResumed:
     """``talks.resumed``."""
     return make(TalksResumed, id, day, **f)
 
 
-def proposal(id: str, day: When, by: str = UNION, issue: str = AI, terms: str = "terms", **f: Any) -> ProposalMade:  # noqa: A002
+def proposal(id: str, day: When, by: str = UNION, issue: str = AI, terms: str = "terms", **f: Any) -> ProposalMade:
     """``proposal.made``."""
     return make(ProposalMade, id, day, by=by, issue=issue, terms=terms, **f)
 
 
-def withdrawn(id: str, day: When, by: str = UNION, issue: str = AI, **f: Any) -> ProposalWithdrawn:  # noqa: A002
+def withdrawn(id: str, day: When, by: str = UNION, issue: str = AI, **f: Any) -> ProposalWithdrawn:
     """``proposal.withdrawn``."""
     return make(ProposalWithdrawn, id, day, by=by, issue=issue, **f)
 
 
-def accepted(id: str, day: When, proposal: str, by: str = EMPLOYER, issue: str = AI, **f: Any) -> ProposalAccepted:  # noqa: A002
+def accepted(id: str, day: When, proposal: str, by: str = EMPLOYER, issue: str = AI, **f: Any) -> ProposalAccepted:
     """``proposal.accepted`` of the proposal with event id ``proposal``."""
     return make(ProposalAccepted, id, day, by=by, issue=issue, proposal=proposal, **f)
 
 
-def rejected(id: str, day: When, proposal: str, by: str = EMPLOYER, issue: str = AI, **f: Any) -> ProposalRejected:  # noqa: A002
+def rejected(id: str, day: When, proposal: str, by: str = EMPLOYER, issue: str = AI, **f: Any) -> ProposalRejected:
     """``proposal.rejected`` of the proposal with event id ``proposal``."""
     return make(ProposalRejected, id, day, by=by, issue=issue, proposal=proposal, **f)
 
 
-def statement(id: str, day: When, by: str = UNION, text: str = "We stand together.", **f: Any) -> StatementIssued:  # noqa: A002
+def statement(id: str, day: When, by: str = UNION, text: str = "We stand together.", **f: Any) -> StatementIssued:
     """``statement.issued``."""
     return make(StatementIssued, id, day, by=by, text=text, **f)
 
 
-def strike_authorized(id: str, day: When, by: str = UNION, yes_share: float = 0.979, **f: Any) -> StrikeAuthorized:  # noqa: A002
+def strike_authorized(id: str, day: When, by: str = UNION, yes_share: float = 0.979, **f: Any) -> StrikeAuthorized:
     """``strike.authorized``."""
     return make(StrikeAuthorized, id, day, by=by, yes_share=yes_share, **f)
 
 
-def strike_called(id: str, day: When, by: str = UNION, **f: Any) -> StrikeCalled:  # noqa: A002
+def strike_called(id: str, day: When, by: str = UNION, **f: Any) -> StrikeCalled:
     """``strike.called``."""
     return make(StrikeCalled, id, day, by=by, **f)
 
 
-def strike_ended(id: str, day: When, by: str = UNION, **f: Any) -> StrikeEnded:  # noqa: A002
+def strike_ended(id: str, day: When, by: str = UNION, **f: Any) -> StrikeEnded:
     """``strike.ended``."""
     return make(StrikeEnded, id, day, by=by, **f)
 
 
-def lockout_declared(id: str, day: When, by: str = EMPLOYER, **f: Any) -> LockoutDeclared:  # noqa: A002
+def lockout_declared(id: str, day: When, by: str = EMPLOYER, **f: Any) -> LockoutDeclared:
     """``lockout.declared``."""
     return make(LockoutDeclared, id, day, by=by, **f)
 
 
-def lockout_ended(id: str, day: When, by: str = EMPLOYER, **f: Any) -> LockoutEnded:  # noqa: A002
+def lockout_ended(id: str, day: When, by: str = EMPLOYER, **f: Any) -> LockoutEnded:
     """``lockout.ended``."""
     return make(LockoutEnded, id, day, by=by, **f)
 
 
-def contract_expired(id: str, day: When, **f: Any) -> ContractExpired:  # noqa: A002
+def contract_expired(id: str, day: When, **f: Any) -> ContractExpired:
     """``contract.expired``."""
     return make(ContractExpired, id, day, **f)
 
 
-def contract_extended(id: str, day: When, until: dt.date = dt.date(2023, 6, 30), **f: Any) -> ContractExtended:  # noqa: A002
+def contract_extended(id: str, day: When, until: dt.date = dt.date(2023, 6, 30), **f: Any) -> ContractExtended:
     """``contract.extended``."""
     return make(ContractExtended, id, day, until=until, **f)
 
 
-def tentative(id: str, day: When, **f: Any) -> AgreementTentative:  # noqa: A002
+def tentative(id: str, day: When, **f: Any) -> AgreementTentative:
     """``agreement.tentative``."""
     return make(AgreementTentative, id, day, **f)
 
 
 def ratification(
-    id: str,  # noqa: A002
+    id: str,
     day: When,
     outcome: str = "ratified",
     by: str = UNION,
@@ -201,7 +201,7 @@ def ratification(
     return make(RatificationCompleted, id, day, by=by, yes_share=yes_share, outcome=outcome, **f)
 
 
-def retraction(id: str, day: When, target: str, reason: str = "misreported", **f: Any) -> EventRetracted:  # noqa: A002
+def retraction(id: str, day: When, target: str, reason: str = "misreported", **f: Any) -> EventRetracted:
     """``event.retracted`` of the event with id ``target``."""
     return make(EventRetracted, id, day, target=target, reason=reason, **f)
 

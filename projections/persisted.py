@@ -1,0 +1,455 @@
+"""Persisted read models for services: ``status``, ``positions`` and ``catalog`` tables kept up to date.
+
+``ReadModels`` keeps three tables in the store's own database (SQLite file or
+PostgreSQL schema; plain memory for the memory store) that hold the *current*
+answer of every negotiation (full knowledge, latest valid time), so a service
+reads one row instead of folding a history:
+
+>>> app = Negotiations("sqlite:///negotiations.db")            # doctest: +SKIP
+>>> models = ReadModels(app, on_change=react)                  # doctest: +SKIP
+>>> with models.follow():                                      # doctest: +SKIP
+...     result = app.append(events)
+...     models.wait(result.positions[-1])                      # read your writes
+...     models.status("wga-amptp-2023")["phase"]
+
+- *Exactly once*: every page of events is written in one transaction with
+  eventsourcing's tracking record of its last position; a restart resumes after
+  the tracked position, and a page that another process already took in is
+  refused by the tracking record and skipped.
+- *Late events and retractions*: rows always equal the pure answers
+  (``projections.status``, ``projections.positions``) of the whole stored history.
+- *Catch-up*: ``catch_up()`` pulls pages from the notification log
+  (eventsourcing 9.5 has no subscriptions on SQLite); ``follow()``/``start()``
+  runs a thread that polls on SQLite and rides eventsourcing's LISTEN/NOTIFY
+  subscription on PostgreSQL.
+- *Rebuild*: ``rebuild()`` fills a new version of the tables from position 0
+  while readers keep reading the active one, then switches the pointer and the
+  SQL views in one transaction, and drops the old version.
+- *Following events*: ``subscribe(after=)`` is a blocking iterator over new
+  stored events in commit order, for services that react to events themselves.
+
+Readers outside Python can query the SQL views ``negotiation_status``,
+``negotiation_positions`` and ``negotiation_catalog`` (see ``projections.views``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+from eventsourcing.persistence import PersistenceError
+from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.sqlite import SQLiteDatastore
+
+from events.errors import NegotiationError
+from negotiation.config import StoreConfig, resolve
+from negotiation.errors import ConfigurationError, StoreError
+from negotiation.state import zone
+from negotiation.store import EventStore
+from projections.runner import (
+    DEFAULT_MAX_CACHED,
+    DEFAULT_PAGE_SIZE,
+    EventSubscription,
+    Follower,
+    OnChange,
+    Projector,
+)
+from projections.status import day_number
+from projections.views import MemoryViews, SQLiteViews, VersionMovedError, ViewDatabase
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+    from negotiation.application import Negotiations
+
+__all__ = [
+    "EventSubscription",
+    "OnChange",
+    "ReadModelError",
+    "ReadModelTimeoutError",
+    "ReadModels",
+]
+
+logger = structlog.get_logger("projections.persisted")
+
+DEFAULT_INTERVAL: Final = 0.1
+"""Seconds between two polls of the SQLite follower."""
+
+
+class ReadModelError(NegotiationError, RuntimeError):
+    """The persisted read models cannot do what was asked (closed, rebuild could not switch)."""
+
+
+class ReadModelTimeoutError(NegotiationError, TimeoutError):
+    """``wait`` ran out of time before the read models reached the position."""
+
+    def __init__(self, position: int, reached: int, timeout: float) -> None:
+        self.position = position
+        self.reached = reached
+        self.timeout = timeout
+        super().__init__(f"read models reached position {reached}, not {position}, within {timeout:g} s")
+
+
+class ReadModels:
+    """The persisted ``status``, ``positions`` and ``catalog`` read models of a store.
+
+    ``source`` is the ``Negotiations`` facade whose store to share (required
+    for the memory store), or a store URL / ``StoreConfig`` (then this object
+    opens, and closes, a store connection of its own). ``on_change(negotiation,
+    old_phase, new_phase)`` is called after each phase change is committed, in
+    the thread that took the event in (the follower's, or the caller's of
+    ``catch_up``/``wait``), at most once per change: a crash between commit and
+    call loses the call. Use as a context manager, or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        source: Negotiations | StoreConfig | str | None = None,
+        *,
+        on_change: OnChange | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        interval: float = DEFAULT_INTERVAL,
+        max_cached: int = DEFAULT_MAX_CACHED,
+    ) -> None:
+        if isinstance(source, str) or source is None:
+            source = resolve(source)
+        if isinstance(source, StoreConfig):
+            if source.kind == "memory":
+                raise ConfigurationError("a memory store lives in its Negotiations object: pass that instead")
+            self.config = source
+            try:
+                self.store = EventStore(source.env)
+            except (PersistenceError, OSError) as e:
+                raise StoreError(f"cannot open store {source.display}: {_first_line(e, source)}") from None
+            self._owns_store = True
+        else:
+            self.config = source.config
+            self.store = source.store
+            self._owns_store = False
+        self.on_change = on_change
+        self.page_size = page_size
+        self.interval = interval
+        self.max_cached = max_cached
+        self._log = logger.bind(store=self.config.display)
+        self._lock = threading.RLock()
+        """Held while taking events in: one page at a time per instance."""
+        self._changed = threading.Condition()
+        self._tracked = 0
+        self._follower: Follower | None = None
+        self._closed = False
+        try:
+            self._db = self._database()
+            pointer = self._db.ensure()
+            self._projector = self._projector_for(pointer.active)
+            self._tracked = self._projector.tracked()
+        except PersistenceError as e:
+            self._close_store()
+            raise StoreError(
+                f"cannot set up read models in {self.config.display}: {_first_line(e, self.config)}"
+            ) from None
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def _database(self) -> ViewDatabase:
+        datastore = getattr(self.store.factory, "datastore", None)
+        if self.config.kind == "sqlite" and isinstance(datastore, SQLiteDatastore):
+            return SQLiteViews(datastore)
+        if self.config.kind == "postgres":
+            from eventsourcing.postgres import PostgresDatastore
+
+            from projections.views_postgres import PostgresViews
+
+            if isinstance(datastore, PostgresDatastore):
+                return PostgresViews(datastore)
+        if self.config.kind == "memory" and isinstance(self.store.recorder, POPOApplicationRecorder):
+            return _memory_views(self.store)
+        raise ConfigurationError(f"{self.config.display}: no persisted read models for this store")
+
+    def _projector_for(self, version: int, *, slot: str = "active") -> Projector:
+        return Projector(
+            self.store,
+            self._db.tables(version),
+            slot="active" if slot == "active" else "building",
+            page_size=self.page_size,
+            max_cached=self.max_cached,
+            on_change=self.on_change if slot == "active" else None,
+        )
+
+    def close(self) -> None:
+        """Stop the follower and release this object's store connection (not a shared facade's)."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        self._db.close()
+        self._close_store()
+
+    def _close_store(self) -> None:
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ReadModelError("the read models are closed")
+
+    # --- catching up ---------------------------------------------------------------
+
+    def catch_up(self, *, limit: int | None = None) -> int:
+        """Take in every stored event after the tracked position (at most ``limit``); returns how many.
+
+        One transaction per page of ``page_size`` events. Safe to call while a
+        follower runs (this instance takes one page at a time) and from several
+        processes (the tracking record lets each page count once).
+        """
+        self._check_open()
+        with self._lock:
+            for _ in range(3):
+                projector = self._projector
+                try:
+                    done = projector.catch_up(limit=limit)
+                except VersionMovedError:
+                    self._activate()
+                    continue
+                except PersistenceError as e:
+                    if self._activate():
+                        continue  # the version we wrote was switched away (and dropped) meanwhile
+                    raise StoreError(f"cannot update the read models: {_first_line(e, self.config)}") from None
+                self._advance(projector.position)
+                return done
+        raise ReadModelError("the read models' active version kept changing; try again")
+
+    def _activate(self) -> bool:
+        """Follow the pointer to the active version if it moved; whether it did."""
+        try:
+            active = self._db.pointer().active
+        except PersistenceError as e:
+            raise StoreError(f"cannot read the read models' pointer: {_first_line(e, self.config)}") from None
+        if active == self._projector.version:
+            return False
+        self._log.info("read_models.version_moved", old=self._projector.version, new=active)
+        self._projector = self._projector_for(active)
+        return True
+
+    def _advance(self, position: int) -> None:
+        with self._changed:
+            self._tracked = max(self._tracked, position)
+            self._changed.notify_all()
+
+    def local_position(self) -> int:
+        """The tracked position as this object last saw it (no database access)."""
+        return self._tracked
+
+    def position(self) -> int:
+        """The active version's tracked position: every event up to it is in the rows."""
+        self._check_open()
+        try:
+            position = self._db.position()
+        except PersistenceError as e:
+            raise StoreError(f"cannot read the read models' position: {_first_line(e, self.config)}") from None
+        self._advance(position)
+        return position
+
+    def wait(self, position: int, timeout: float = 5.0) -> None:
+        """Block until the rows include every event up to commit ``position`` (read your writes).
+
+        ``position`` is what an append returned (``AppendResult.positions[-1]``)
+        or ``Negotiations.position()``. With a follower running this waits
+        for it; otherwise it catches up in the calling thread. Raises
+        ``ReadModelTimeoutError`` after ``timeout`` seconds.
+        """
+        self._check_open()
+        deadline = time.monotonic() + timeout
+        while self._tracked < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and self.position() < position:
+                raise ReadModelTimeoutError(position, self._tracked, timeout)
+            follower = self._follower
+            if follower is not None and follower.running:
+                follower.wake()
+                with self._changed:
+                    self._changed.wait_for(lambda: self._tracked >= position, timeout=min(max(remaining, 0), 0.05))
+            elif self.catch_up() == 0 and self._tracked < position:
+                time.sleep(min(max(remaining, 0), 0.01))
+
+    # --- following ---------------------------------------------------------------
+
+    @property
+    def following(self) -> bool:
+        """Whether the follower thread runs."""
+        return self._follower is not None and self._follower.running
+
+    def start(self) -> None:
+        """Start the follower thread (no-op if it runs): polls on SQLite, LISTENs on PostgreSQL."""
+        self._check_open()
+        if self.following:
+            return
+        self._follower = Follower(
+            self,
+            interval=self.interval,
+            recorder=None if self.config.kind == "sqlite" else self.store.recorder,
+            log=self._log,
+        )
+        self._follower.start()
+        self._log.info("read_models.following", mode=self._follower.mode)
+
+    def stop(self) -> None:
+        """Stop the follower thread, if it runs (the page in progress is finished)."""
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.stop()
+            self._log.info("read_models.stopped")
+
+    @contextlib.contextmanager
+    def follow(self, *, interval: float | None = None) -> Iterator[Self]:
+        """Run the follower for the ``with`` block; ``interval``: seconds between polls (SQLite)."""
+        if interval is not None:
+            self.interval = interval
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    def subscribe(self, *, after: int = 0, poll_interval: float = 0.2) -> EventSubscription:
+        """Stored events after commit position ``after``, in commit order, blocking for new ones.
+
+        Iterate over ``(position, event)``; keep the position to resume after a
+        restart. Stop it with ``stop()`` (any thread); use it as a context manager.
+        """
+        self._check_open()
+        return EventSubscription(self.store, after=after, poll_interval=poll_interval)
+
+    # --- rebuilding ------------------------------------------------------------------
+
+    def rebuild(self, *, attempts: int = 20) -> int:
+        """Build a new version of the tables from position 0, switch readers to it, drop the old one.
+
+        Readers keep reading the active version meanwhile. A rebuild that
+        stopped half-way (a crash) is resumed from its own tracked position.
+        Returns the new version. Raises ``ReadModelError`` if the new version
+        could not catch up with the active one in ``attempts`` tries.
+        """
+        self._check_open()
+        try:
+            version = self._db.begin_rebuild()
+            builder = self._projector_for(version, slot="building")
+            self._log.info("read_models.rebuild_started", version=version)
+            for _ in range(attempts):
+                builder.catch_up()
+                with self._lock:
+                    builder.catch_up()  # the last few, while this instance takes nothing in
+                    old = self._projector.version
+                    if self._db.switch(old, version):
+                        builder.slot = "active"
+                        builder.on_change = self.on_change
+                        self._projector = builder
+                        self._advance(builder.position)
+                        break
+            else:
+                raise ReadModelError(f"rebuilt version {version} did not catch up in {attempts} attempts")
+            self._db.drop(old)
+        except PersistenceError as e:
+            raise StoreError(f"cannot rebuild the read models: {_first_line(e, self.config)}") from None
+        self._log.info("read_models.rebuilt", version=version, old=old, position=builder.position)
+        return version
+
+    def version(self) -> int:
+        """The active version of the tables."""
+        self._check_open()
+        return self._db.pointer().active
+
+    # --- reading -------------------------------------------------------------------------
+
+    def status(self, negotiation: str, *, now: dt.datetime | None = None) -> dict[str, Any] | None:
+        """The negotiation's current status (spec section 3 without ``as_of``/``known_at``), or ``None``.
+
+        ``{"negotiation", "phase", "talks", "stoppage", "agreement", "contract",
+        "events_applied", "position"}``; ``stoppage.day`` is counted up to
+        ``now`` (default: the current time) in the negotiation's time zone;
+        ``position`` is the commit position of the negotiation's last event.
+        """
+        self._check_open()
+        row = self._read(lambda: self._db.read_status(negotiation))
+        if row is None:
+            return None
+        stoppage = row["stoppage"]
+        if stoppage is not None:
+            since = dt.date.fromisoformat(stoppage["since"])
+            stoppage = {**stoppage, "day": day_number(since, now or dt.datetime.now(dt.UTC), zone(row["timezone"]))}
+        return {
+            "negotiation": row["negotiation"],
+            "phase": row["phase"],
+            "talks": row["talks"],
+            "stoppage": stoppage,
+            "agreement": row["agreement"],
+            "contract": row["contract"],
+            "events_applied": row["events_applied"],
+            "position": row["position"],
+        }
+
+    def positions(self, negotiation: str) -> dict[str, Any] | None:
+        """The standing positions: ``{"negotiation", "positions": {party: {issue: {...}}}}``, or ``None``.
+
+        Each position is ``{"terms", "value", "since", "event"}`` as in spec section 3.
+        """
+        self._check_open()
+        rows = self._read(lambda: self._db.read_positions(negotiation))
+        if rows is None:
+            return None
+        by_party: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            by_party.setdefault(row["party"], {})[row["issue"]] = {
+                "terms": row["terms"],
+                "value": row["value"],
+                "since": row["since"],
+                "event": row["event"],
+            }
+        return {"negotiation": negotiation, "positions": by_party}
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every negotiation, by id: ``{"negotiation", "title", "timezone", "parties", "phase"}``."""
+        self._check_open()
+        rows: list[dict[str, Any]] = self._read(self._db.read_catalog)
+        return rows
+
+    def _read(self, query: Any) -> Any:
+        try:
+            return query()
+        except PersistenceError as e:
+            raise StoreError(f"cannot read the read models: {_first_line(e, self.config)}") from None
+
+
+_MEMORY_VIEWS: weakref.WeakKeyDictionary[EventStore, MemoryViews] = weakref.WeakKeyDictionary()
+_MEMORY_LOCK = threading.Lock()
+
+
+def _memory_views(store: EventStore) -> MemoryViews:
+    """The memory store's read models: one set per store object, shared by all its ``ReadModels``."""
+    with _MEMORY_LOCK:
+        views = _MEMORY_VIEWS.get(store)
+        if views is None:
+            views = _MEMORY_VIEWS[store] = MemoryViews()
+        return views
+
+
+def _first_line(error: BaseException, config: StoreConfig) -> str:
+    """The error's first line, with the store's password masked."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    password = config.env.get("POSTGRES_PASSWORD")
+    return line.replace(password, "***") if password else line

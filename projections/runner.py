@@ -1,0 +1,629 @@
+"""Runners of the persisted read models: the projector, the follower thread and event subscriptions.
+
+``Projector`` takes the store's events, in commit order, into one version's
+tables: a page of notifications at a time, rows and one eventsourcing
+tracking record per page in one transaction. Rows always equal the pure
+answers of ``projections.status`` and ``projections.positions`` for the
+negotiation's whole stored history (full knowledge, latest valid time): each
+negotiation's ``History`` is kept in memory (loaded from the store on a cache
+miss) and, after a late event or a retraction, its answer is folded again
+from the nearest checkpoint; an event appended at the end of the timeline is
+just one step of each fold. Rows are computed once per negotiation per page,
+and only changed rows are written.
+
+``Follower`` runs a projector in a thread: it polls on SQLite (whose
+eventsourcing recorder has no subscriptions in 9.5) and follows eventsourcing's
+LISTEN/NOTIFY subscription on PostgreSQL (and the memory store's own).
+
+``EventSubscription`` is a blocking iterator over stored events in commit
+order, for services that react to events themselves.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import attrs
+import orjson
+import structlog
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Mapper,
+    Notification,
+    StoredEvent,
+    Subscription,
+    Tracking,
+)
+
+from events.converter import converter
+from events.model import EVENT_TYPES, Event, EventRetracted
+from negotiation.machine import evolve
+from negotiation.state import NegotiationState, Phase, phase
+from negotiation.store import APPLICATION_NAME, EventStore, StreamEvent
+from negotiation.timeline import STATUS_FOLD, History
+from projections.answers import position_json, stoppage_json
+from projections.positions import POSITIONS_FOLD, PositionsLog, standing
+from projections.status import parties_of, stoppage_of
+from projections.views import CatalogRow, PositionRow, RowChanges, Slot, StatusRow, ViewTables, dumps
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+__all__ = ["CommitSignal", "EventSubscription", "Follower", "OnChange", "Projector"]
+
+logger = structlog.get_logger("projections.persisted")
+
+OnChange = Callable[[str, Phase | None, Phase | None], None]
+"""Called with (negotiation, old phase, new phase) after the change is committed; ``None``: not open."""
+
+DEFAULT_PAGE_SIZE: Final = 2000
+DEFAULT_MAX_CACHED: Final = 10_000
+
+_positions_step = POSITIONS_FOLD.step
+_ENVELOPE_FIELDS: Final = ("id", "negotiation", "occurred_at", "recorded_at", "source")
+_ANY_TIME: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@attrs.define
+class _Entry:
+    """What the projector keeps of one negotiation."""
+
+    history: History
+    state: NegotiationState
+    log: PositionsLog
+    phase: Phase | None
+    position: int = 0
+    """Commit position of the last event taken in."""
+    status: StatusRow | None = None
+    """The rows as last written; ``None``/unknown after a (re)load: written in full."""
+    positions: dict[tuple[str, str], PositionRow] | None = None
+    positions_log: PositionsLog | None = None
+    """The positions log the written positions rows were computed from."""
+    catalog: CatalogRow | None = None
+
+
+@attrs.frozen
+class _Written:
+    entry: _Entry
+    status: StatusRow | None
+    positions: dict[tuple[str, str], PositionRow] | None
+    positions_log: PositionsLog | None
+    catalog: CatalogRow | None
+
+
+class Projector:
+    """Takes the store's events into one version's tables, exactly once (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        tables: ViewTables,
+        *,
+        slot: Slot,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        max_cached: int = DEFAULT_MAX_CACHED,
+        on_change: OnChange | None = None,
+    ) -> None:
+        if page_size < 1 or max_cached < 1:
+            raise ValueError("page_size and max_cached must be at least 1")
+        self.store = store
+        self.tables = tables
+        self.slot: Slot = slot
+        self.page_size = page_size
+        self.max_cached = max_cached
+        self.on_change = on_change
+        self.position = 0
+        """The tracked position as this projector last saw it."""
+        self._cache: dict[str, _Entry] = {}
+        self._log = logger.bind(version=tables.version)
+
+    @property
+    def version(self) -> int:
+        """The version of the tables this projector writes."""
+        return self.tables.version
+
+    def tracked(self) -> int:
+        """The tracked position, read from the database."""
+        self.position = self.tables.max_tracking_id(APPLICATION_NAME) or 0
+        return self.position
+
+    def forget(self) -> None:
+        """Drop every cached negotiation (they are loaded again from the store when needed)."""
+        self._cache.clear()
+
+    def catch_up(self, *, limit: int | None = None, stop: threading.Event | None = None) -> int:
+        """Take in the events after the tracked position, a page per transaction; returns how many."""
+        done = 0
+        position = self.tracked()
+        while stop is None or not stop.is_set():
+            want = self.page_size if limit is None else min(self.page_size, limit - done)
+            if want <= 0:
+                break
+            page = self.store.recorder.select_notifications(start=position, limit=want, inclusive_of_start=False)
+            if not page:
+                break
+            try:
+                self.apply(page, after=position)
+            except IntegrityError:
+                # Another projector took (part of) this page in first: go on after its position.
+                behind = position
+                position = self.tracked()
+                if position <= behind:
+                    raise
+                self._log.info("read_models.page_taken_elsewhere", after=behind, position=position)
+                continue
+            done += len(page)
+            position = page[-1].id
+            if len(page) < want:
+                break
+        return done
+
+    def apply(self, page: Sequence[Notification], *, after: int) -> None:
+        """Take one page in: rows and the tracking record of its last notification, in one transaction.
+
+        ``after`` is the tracked position the page follows; if another projector
+        moved it meanwhile, eventsourcing's ``IntegrityError`` is raised and nothing is written.
+        """
+        groups: dict[str, list[tuple[int, int, Event]]] = {}
+        for notification in page:
+            negotiation, version, event = self._decode(notification)
+            groups.setdefault(negotiation, []).append((notification.id, version, event))
+        touched: dict[str, _Entry] = {}
+        changes: list[tuple[int, str, Phase | None, Phase | None]] = []
+        try:
+            for negotiation, items in groups.items():
+                first = _first_version(negotiation, items)
+                entry = self._cache.get(negotiation)
+                if entry is None or entry.history.version != first - 1:
+                    entry = self._cache[negotiation] = self._load(negotiation, first)
+                touched[negotiation] = entry
+                self._take(negotiation, entry, items, changes)
+            rows, written = self._changes(touched)
+            self.tables.write(rows, Tracking(APPLICATION_NAME, page[-1].id), self.slot, after=after)
+        except BaseException:
+            for negotiation in touched:
+                self._cache.pop(negotiation, None)
+            raise
+        for w in written:
+            w.entry.status, w.entry.positions, w.entry.catalog = w.status, w.positions, w.catalog
+            w.entry.positions_log = w.positions_log
+        self.position = page[-1].id
+        self._tidy(touched)
+        self._log.debug("read_models.page", events=len(page), negotiations=len(touched), position=self.position)
+        if self.slot != "active":
+            return
+        changes.sort(key=lambda change: change[0])  # commit order across negotiations
+        for _, negotiation, old, new in changes:
+            self._log.info("read_models.phase_changed", negotiation=negotiation, old=old, new=new)
+            if self.on_change is not None:
+                try:
+                    self.on_change(negotiation, old, new)
+                except Exception:  # noqa: BLE001 - a service's callback must not stop the projection
+                    self._log.exception("read_models.on_change_failed", negotiation=negotiation, old=old, new=new)
+
+    def _decode(self, stored: Notification | StoredEvent) -> tuple[str, int, Event]:
+        """(negotiation, version, event) of a stored record.
+
+        The store validated every event before writing its normalized line, so
+        the line is structured by the project's converter without checking it
+        again; anything unexpected (another schema version) goes through the
+        store's mapper, which validates, upcasts and names errors.
+        """
+        try:
+            line = orjson.loads(stored.state)
+            if line.get("schema") is None and line.get("type") == stored.topic:
+                fields = line["data"]
+                for key in _ENVELOPE_FIELDS:
+                    value = line.get(key)
+                    if value is not None:
+                        fields[key] = value
+                event = converter.structure(fields, EVENT_TYPES[stored.topic])
+                return str(stored.originator_id), stored.originator_version, event
+        except Exception:  # noqa: BLE001, S110 - the mapper below reads it again and reports what is wrong
+            pass
+        stream_event = _stream_event(self.store.mapper, stored)
+        return stream_event.originator_id, stream_event.originator_version, stream_event.event
+
+    def _load(self, negotiation: str, version: int) -> _Entry:
+        """A negotiation's entry with versions 1..version-1 read from the store."""
+        stored = self.store.recorder.select_events(negotiation, lte=version - 1) if version > 1 else []
+        history = History(negotiation, [self._decode(r)[2] for r in stored])
+        state = history.state()
+        return _Entry(
+            history=history,
+            state=state,
+            log=history.fold(POSITIONS_FOLD),
+            phase=phase(state) if state.opened else None,
+        )
+
+    def _take(
+        self,
+        negotiation: str,
+        entry: _Entry,
+        items: Sequence[tuple[int, int, Event]],
+        changes: list[tuple[int, str, Phase | None, Phase | None]],
+    ) -> None:
+        """Take a negotiation's consecutive events of a page in; note each phase change."""
+        history = entry.history
+        before = history.version
+        history.load([event for _, _, event in items])
+        added = history.records[before:]
+        at_end = all(a is b for a, b in zip(history.order[-len(added) :], added, strict=True))
+        current = entry.phase
+        if at_end and not any(isinstance(event, EventRetracted) for _, _, event in items):
+            # Appended at the end of the timeline, nothing retracted: one step of each fold per event.
+            state, log = entry.state, entry.log
+            for (position, _, event), record in zip(items, added, strict=True):
+                state = evolve(state, event)
+                log = _positions_step(log, record)
+                new = phase(state) if state.opened else None
+                if new != current:
+                    changes.append((position, negotiation, current, new))
+                    current = new
+            entry.state, entry.log = state, log
+        else:
+            # A late event or a retraction: fold again from the nearest checkpoint.
+            if self.on_change is not None and self.slot == "active":
+                for position, version, _ in items:
+                    state = history.fold(STATUS_FOLD, at_version=version)  # as it stood after this event
+                    new = phase(state) if state.opened else None
+                    if new != current:
+                        changes.append((position, negotiation, current, new))
+                        current = new
+            entry.state = history.state()
+            entry.log = history.fold(POSITIONS_FOLD)
+        entry.phase = phase(entry.state) if entry.state.opened else None
+        entry.position = items[-1][0]
+
+    def _changes(self, touched: dict[str, _Entry]) -> tuple[RowChanges, list[_Written]]:
+        status: list[StatusRow] = []
+        catalog: list[CatalogRow] = []
+        cleared: list[str] = []
+        deleted: list[tuple[str, str, str]] = []
+        upserted: list[PositionRow] = []
+        removed: list[str] = []
+        written: list[_Written] = []
+        for negotiation, entry in touched.items():
+            state = entry.state
+            if not state.opened:
+                # Only possible when the opening itself was retracted: the negotiation no longer counts.
+                removed.append(negotiation)
+                written.append(_Written(entry, None, {}, entry.log, None))
+                continue
+            status_row = status_row_of(negotiation, state, entry.position)
+            status.append(status_row)
+            rows = entry.positions
+            if rows is None or entry.log is not entry.positions_log:  # the fold returns the same log if unchanged
+                rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log)}
+                if entry.positions is None:
+                    cleared.append(negotiation)
+                    upserted.extend(rows.values())
+                else:
+                    deleted.extend((negotiation, *key) for key in entry.positions.keys() - rows.keys())
+                    upserted.extend(row for key, row in rows.items() if entry.positions.get(key) != row)
+            catalog_row = catalog_row_of(negotiation, state)
+            if catalog_row != entry.catalog:
+                catalog.append(catalog_row)
+            written.append(_Written(entry, status_row, rows, entry.log, catalog_row))
+        changes = RowChanges(
+            status=status,
+            catalog=catalog,
+            positions_cleared=cleared,
+            positions_deleted=deleted,
+            positions_upserted=upserted,
+            removed=removed,
+        )
+        return changes, written
+
+    def _tidy(self, touched: dict[str, _Entry]) -> None:
+        """Keep the cache in least-recently-used order and within ``max_cached``."""
+        cache = self._cache
+        for negotiation, entry in touched.items():
+            cache.pop(negotiation, None)
+            cache[negotiation] = entry
+        excess = len(cache) - self.max_cached
+        if excess > 0:
+            for negotiation in list(cache)[:excess]:
+                del cache[negotiation]
+
+
+def _first_version(negotiation: str, items: Sequence[tuple[int, int, Event]]) -> int:
+    """The version of a negotiation's first event in a page (its events there are consecutive)."""
+    first = items[0][1]
+    if any(version != first + i for i, (_, version, _) in enumerate(items)):
+        raise ValueError(f"{negotiation}: the page's versions are not consecutive")
+    return first
+
+
+def _stream_event(mapper: Mapper[str], stored: StoredEvent) -> StreamEvent:
+    stream_event = mapper.to_domain_event(stored)
+    assert isinstance(stream_event, StreamEvent)  # noqa: S101 - the store's mapper makes only these
+    return stream_event
+
+
+# --- rows from the pure answers ----------------------------------------------
+
+
+def status_row_of(negotiation: str, state: NegotiationState, position: int) -> StatusRow:
+    """The status row of an opened negotiation's state (the spec's answer without ``day``)."""
+    stoppage = stoppage_json(stoppage_of(state, _ANY_TIME))  # its "day" is counted by readers
+    if stoppage is not None:
+        del stoppage["day"]
+    return StatusRow(
+        negotiation=negotiation,
+        phase=phase(state),
+        talks=state.talks,
+        agreement=state.agreement,
+        contract=state.contract,
+        stoppage=None if stoppage is None else dumps(stoppage),
+        events_applied=state.events_applied,
+        position=position,
+        timezone=state.timezone,
+    )
+
+
+def position_rows_of(negotiation: str, state: NegotiationState, log: PositionsLog) -> list[PositionRow]:
+    """The positions rows of a folded positions log, by party then issue."""
+    rows = []
+    for position in standing(log, state.tz):
+        answer = position_json(position)
+        value = answer["value"]
+        rows.append(
+            PositionRow(
+                negotiation=negotiation,
+                party=position.party,
+                issue=position.issue,
+                terms=answer["terms"],
+                value=None if value is None else dumps(value),
+                since=answer["since"],
+                event=answer["event"],
+            )
+        )
+    return rows
+
+
+def catalog_row_of(negotiation: str, state: NegotiationState) -> CatalogRow:
+    """The catalog row of an opened negotiation's state."""
+    parties = [{"id": p.id, "name": p.name, "role": p.role} for p in parties_of(state)]
+    return CatalogRow(
+        negotiation=negotiation,
+        title=state.title,
+        timezone=state.timezone,
+        parties=dumps(parties),
+        phase=phase(state),
+    )
+
+
+# --- the follower thread -------------------------------------------------------
+
+
+class CommitSignal:
+    """Sets ``wake`` whenever the store records new events, through eventsourcing's subscription.
+
+    The subscription (LISTEN/NOTIFY on PostgreSQL, the memory store's own
+    listeners) is iterated in a thread of its own and used only as a signal:
+    readers pull pages themselves. eventsourcing starts listening only after
+    its first pull, so a commit in between can go unnoticed until the next
+    one: readers therefore also poll, rarely. ``start()`` returns ``False``
+    when the recorder has no subscriptions (SQLite in eventsourcing 9.5).
+    """
+
+    def __init__(self, recorder: ApplicationRecorder, wake: threading.Event, *, name: str) -> None:
+        self.recorder = recorder
+        self.wake = wake
+        self.name = name
+        self.error: BaseException | None = None
+        self._subscription: Subscription[Any] | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the signal's thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> bool:
+        """Subscribe after the last recorded event and start the thread; ``False``: no subscriptions here."""
+        try:
+            subscription = self.recorder.subscribe(gt=self.recorder.max_notification_id() or 0)
+        except NotImplementedError:
+            return False
+        self._subscription = subscription
+        self._thread = threading.Thread(target=self._run, args=(subscription,), name=self.name, daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self, subscription: Subscription[Any]) -> None:
+        try:
+            with subscription:
+                for _ in subscription:
+                    self.wake.set()
+        except Exception as e:  # noqa: BLE001 - reported to the owner, who starts a new signal
+            self.error = e
+        finally:
+            self.wake.set()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop the subscription and its thread."""
+        if self._subscription is not None:
+            self._subscription.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+class _CatchingUp(Protocol):
+    def catch_up(self) -> int: ...
+
+
+SAFETY_POLL: Final = 1.0
+"""Seconds between polls when a commit signal wakes the follower (in case it missed one)."""
+
+
+class Follower:
+    """Runs ``catch_up`` in a thread, again whenever new events are recorded.
+
+    With a commit signal (PostgreSQL, the memory store) it wakes on each new
+    commit and polls every ``max(interval, SAFETY_POLL)`` seconds besides;
+    without one (SQLite) it polls every ``interval`` seconds. ``wake()`` makes
+    it poll at once. Errors are logged and retried after a growing pause (at
+    most 5 s); the last one is kept in ``error``.
+    """
+
+    def __init__(
+        self,
+        target: _CatchingUp,
+        *,
+        interval: float,
+        recorder: ApplicationRecorder | None = None,
+        name: str = "negotiation-read-models",
+        log: Any = None,
+    ) -> None:
+        self.target = target
+        self.interval = interval
+        self.recorder = recorder
+        self.error: BaseException | None = None
+        self._log = log if log is not None else logger
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._signal: CommitSignal | None = None
+        self._subscribes = recorder is not None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread runs."""
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    @property
+    def mode(self) -> str:
+        """``subscription`` when commits wake the follower, else ``poll``."""
+        return "subscription" if self._subscribes else "poll"
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Poll now rather than after the interval (someone waits for a position)."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop the thread and wait for it (the page in progress is finished first)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pause = self.interval
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._listen()
+                    if self.target.catch_up() == 0:
+                        self._wake.wait(max(self.interval, SAFETY_POLL) if self._subscribes else self.interval)
+                        self._wake.clear()
+                    pause = self.interval
+                except Exception as e:  # noqa: BLE001 - a service's follower logs, waits and tries again
+                    self.error = e
+                    self._log.exception("read_models.follow_failed", retry_in=pause)
+                    self._stop.wait(pause)
+                    pause = min(max(pause, 0.05) * 2, 5.0)
+        finally:
+            if self._signal is not None:
+                self._signal.stop()
+
+    def _listen(self) -> None:
+        """(Re)start the commit signal if there should be one and it is not running."""
+        if not self._subscribes or self.recorder is None or (self._signal is not None and self._signal.alive):
+            return
+        if self._signal is not None and self._signal.error is not None:
+            self._log.warning("read_models.signal_lost", error=str(self._signal.error))
+        self._signal = CommitSignal(self.recorder, self._wake, name=f"{self._thread.name}-signal")
+        self._subscribes = self._signal.start()
+
+
+# --- following the events themselves -------------------------------------------
+
+
+class EventSubscription(Iterator[tuple[int, Event]]):
+    """Stored events after a position, in commit order, blocking for new ones: ``(position, event)``.
+
+    Pages are pulled from the notification log; on PostgreSQL (and the memory
+    store) eventsourcing's subscription (LISTEN/NOTIFY) wakes the iterator as
+    soon as something is committed, on SQLite it polls every
+    ``poll_interval`` seconds. ``stop()`` (from any thread) ends the
+    iteration; use it as a context manager to release its threads.
+    ``position`` is the position of the last event returned: keep it to
+    resume after a restart.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        after: int = 0,
+        poll_interval: float = 0.2,
+        topics: Sequence[str] = (),
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.store = store
+        self.position = after
+        self.poll_interval = poll_interval
+        self.topics = tuple(topics)
+        self.page_size = page_size
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._buffer: collections.deque[Notification] = collections.deque()
+        self._signal: CommitSignal | None = CommitSignal(store.recorder, self._wake, name="negotiation-events-signal")
+        if not self._signal.start():
+            self._signal = None
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> tuple[int, Event]:
+        """The next stored event; blocks until there is one or ``stop()`` is called."""
+        while not self._buffer:
+            if self._stopped.is_set():
+                raise StopIteration
+            self._wake.clear()
+            page = self.store.notifications(after=self.position, limit=self.page_size, topics=self.topics)
+            if page:
+                self._buffer.extend(page)
+                break
+            signal = self._signal
+            if signal is not None and not signal.alive:
+                self._signal = signal = CommitSignal(self.store.recorder, self._wake, name=signal.name)
+                signal.start()
+            self._wake.wait(self.poll_interval if signal is None else max(self.poll_interval, SAFETY_POLL))
+        if self._stopped.is_set():
+            raise StopIteration
+        notification = self._buffer.popleft()
+        stream_event = _stream_event(self.store.mapper, notification)
+        self.position = notification.id
+        return notification.id, stream_event.event
+
+    def stop(self) -> None:
+        """End the iteration (safe from another thread)."""
+        self._stopped.set()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop and release the subscription's threads."""
+        self.stop()
+        if self._signal is not None:
+            self._signal.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

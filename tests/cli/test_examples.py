@@ -1,0 +1,68 @@
+"""Golden answers of the CLI on the real-world example logs in ``examples/``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+Run = Callable[..., Result]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+WGA = EXAMPLES / "wga_amptp_2023.jsonl"
+SAG = EXAMPLES / "sag_aftra_amptp_2023.jsonl"
+
+pytestmark = pytest.mark.skipif(not (WGA.exists() and SAG.exists()), reason="the example logs are not there")
+
+
+@pytest.fixture
+def examples_db(cli_run: Run, db: str) -> str:
+    """A store with both example negotiations imported."""
+    result = cli_run("--db", db, "import", str(WGA), str(SAG))
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def test_examples_verify_cleanly(cli_run: Run, db: str) -> None:
+    """Both example logs pass verify against an empty store."""
+    result = cli_run("--db", db, "verify", str(WGA), str(SAG))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_wga_on_strike_day_102(cli_run: Run, examples_db: str) -> None:
+    """On 2023-08-11 the WGA had been on strike since 2023-05-02: day 102, talks active."""
+    result = cli_run("--db", examples_db, "status", "wga-amptp-2023", "--at", "2023-08-11", "--json")
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["phase"] == "strike"
+    assert answer["talks"] == "active"
+    assert answer["stoppage"]["kind"] == "strike"
+    assert answer["stoppage"]["since"] == "2023-05-02"
+    assert answer["stoppage"]["day"] == 102
+
+
+def test_both_strikes_on_2023_08_11(cli_run: Run, examples_db: str) -> None:
+    """On 2023-08-11 both the WGA and SAG-AFTRA were on strike."""
+    result = cli_run("--db", examples_db, "stoppages", "--on", "2023-08-11", "--json")
+    assert result.exit_code == 0, result.stderr
+    running = {s["negotiation"]: s["day"] for s in json.loads(result.stdout)["stoppages"]}
+    assert running["wga-amptp-2023"] == 102
+    assert "sag-aftra-amptp-2023" in running
+
+
+def test_examples_round_trip(cli_run: Run, examples_db: str, tmp_path: Path) -> None:
+    """Exporting the examples and importing the export elsewhere gives the same export."""
+    first = cli_run("--db", examples_db, "export")
+    assert first.exit_code == 0
+    path = tmp_path / "export.jsonl"
+    path.write_text(first.stdout, encoding="utf-8")
+    other = str(tmp_path / "other.db")
+    assert cli_run("--db", other, "import", str(path)).exit_code == 0
+    assert cli_run("--db", other, "export").stdout == first.stdout
+    again = cli_run("--db", examples_db, "import", str(WGA), str(SAG))
+    assert again.exit_code == 0
+    assert "nothing new to store" in again.stdout
