@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, Final, Generic, TypeVar
 
@@ -147,6 +148,9 @@ class History:
         self.timezone: str | None = None
         self._checkpoints: dict[Hashable, list[_Checkpoint[Any]]] = {}
         self._tip: NegotiationState | None = NegotiationState()
+        # Queries extend checkpoints and appends reshape the indexes: one
+        # History may be shared by threads (a service's readers and writer).
+        self._lock = threading.RLock()
         events = list(records)
         if events:
             self.load(events)
@@ -168,6 +172,10 @@ class History:
 
     def load(self, events: Sequence[Event]) -> None:
         """Take in events read back from the store, in append order (no checks)."""
+        with self._lock:
+            self._load(events)
+
+    def _load(self, events: Sequence[Event]) -> None:
         if self.timezone is None:
             for event in events:
                 if isinstance(event, NegotiationOpened):
@@ -221,9 +229,10 @@ class History:
         at_version: int | None = None,
     ) -> Iterator[Recorded]:
         """The events that count at that point, in valid-time order."""
-        stop = self._stop(as_of)
-        k = None if known_at is None else micros(known_at)
-        return (r for r in self.order[:stop] if self._is_visible(r, k, at_version))
+        with self._lock:
+            stop = self._stop(as_of)
+            k = None if known_at is None else micros(known_at)
+            return iter([r for r in self.order[:stop] if self._is_visible(r, k, at_version)])
 
     def _stop(self, as_of: dt.datetime | None) -> int:
         if as_of is None:
@@ -258,6 +267,17 @@ class History:
         at_version: int | None = None,
     ) -> S:
         """The fold's state at that point, from the nearest exact checkpoint."""
+        with self._lock:
+            return self._fold(fold, as_of=as_of, known_at=known_at, at_version=at_version)
+
+    def _fold(
+        self,
+        fold: Fold[S],
+        *,
+        as_of: dt.datetime | None,
+        known_at: dt.datetime | None,
+        at_version: int | None,
+    ) -> S:
         stop = self._stop(as_of)
         k = None if known_at is None else micros(known_at)
         checkpoints = self._ensure(fold, stop)
@@ -271,15 +291,17 @@ class History:
 
     def state(self) -> NegotiationState:
         """The full-knowledge state at the end of the timeline."""
-        if self._tip is None:
-            self._tip = self.fold(STATUS_FOLD)
-        return self._tip
+        with self._lock:
+            if self._tip is None:
+                self._tip = self._fold(STATUS_FOLD, as_of=None, known_at=None, at_version=None)
+            return self._tip
 
     @staticmethod
     def _usable(checkpoints: Sequence[_Checkpoint[Any]], stop: int, known: int | None, version: int | None) -> int:
         # Checkpoint horizons only grow with the index, so scan back from the
         # last checkpoint at or before ``stop`` to the first exact one.
-        i = bisect.bisect_right([c.index for c in checkpoints], stop) - 1
+        # Checkpoint k sits at index k * CHECKPOINT_INTERVAL (see _ensure).
+        i = min(len(checkpoints) - 1, stop // CHECKPOINT_INTERVAL)
         while i > 0:
             c = checkpoints[i]
             if (known is None or c.horizon_known <= known) and (version is None or c.horizon_seq <= version):
@@ -318,6 +340,10 @@ class History:
         Raises ``RuleViolationError`` or ``EventConflictError`` for the first
         refused event, or ``InvalidEventError`` for a malformed one.
         """
+        with self._lock:
+            return self._plan(events, now=now)
+
+    def _plan(self, events: Sequence[Event], *, now: dt.datetime) -> AppendPlan:
         tz_name = self.timezone
         if tz_name is None:
             opened = next((e for e in events if isinstance(e, NegotiationOpened)), None)
@@ -435,6 +461,10 @@ class History:
 
     def apply(self, plan: AppendPlan) -> None:
         """Take in a plan the store has accepted."""
+        with self._lock:
+            self._apply(plan)
+
+    def _apply(self, plan: AppendPlan) -> None:
         if plan.base_seq != len(self.records):
             msg = f"plan for version {plan.base_seq} applied at version {len(self.records)}"
             raise ValueError(msg)

@@ -353,7 +353,13 @@ class ReadModels:
                 builder.catch_up()
                 with self._lock:
                     builder.catch_up()  # the last few, while this instance takes nothing in
-                    old = self._projector.version
+                    pointer = self._db.pointer()
+                    old = pointer.active
+                    if old == version:  # another process finished this rebuild first
+                        self._activate()
+                        return version
+                    if pointer.building != version:
+                        raise ReadModelError(f"rebuild of version {version} was taken over by another process")
                     if self._db.switch(old, version):
                         builder.slot = "active"
                         builder.on_change = self.on_change
@@ -363,6 +369,10 @@ class ReadModels:
             else:
                 raise ReadModelError(f"rebuilt version {version} did not catch up in {attempts} attempts")
             self._db.drop(old)
+        except VersionMovedError:
+            if self._activate() and self._projector.version == version:
+                return version  # another process finished this rebuild first
+            raise ReadModelError(f"rebuild of version {version} was taken over by another process") from None
         except PersistenceError as e:
             raise StoreError(f"cannot rebuild the read models: {_first_line(e, self.config)}") from None
         self._log.info("read_models.rebuilt", version=version, old=old, position=builder.position)

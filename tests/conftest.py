@@ -53,7 +53,7 @@ def postgres_error() -> str | None:
         with psycopg.connect(POSTGRES_SERVER, connect_timeout=3):
             return None
     except Exception as e:  # noqa: BLE001 - any failure means "no usable server"
-        return f"{type(e).__name__}: {str(e).strip() or 'no detail'}"
+        return f"{type(e).__name__}: {' '.join(str(e).split()) or 'no detail'}"
 
 
 @pytest.fixture
