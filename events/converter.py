@@ -490,12 +490,16 @@ def _map_path(path: str) -> str:
 
 def parse_event(obj: object, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     """Build an event from a decoded JSON object of the spec's form."""
+    return _parse_object(obj, limits, check_strings=True)
+
+
+def _parse_object(obj: object, limits: Limits, *, check_strings: bool) -> Event:
     if not isinstance(obj, dict):
         raise InvalidEventError(f"got {type(obj).__name__}", expected="a JSON object per line")
     raw_id = obj.get("id")
     event_id = raw_id if _is_event_id(raw_id) else None
     try:
-        return _parse_event(obj, limits)
+        return _parse_event(obj, limits, check_strings=check_strings)
     except InvalidEventError as e:
         # One line, whatever the input held: field names and keys come from it.
         raise InvalidEventError(
@@ -507,7 +511,7 @@ def parse_event(obj: object, *, limits: Limits = DEFAULT_LIMITS) -> Event:
         ) from None
 
 
-def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
+def _parse_event(obj: dict[str, Any], limits: Limits, *, check_strings: bool) -> Event:
     for key in REQUIRED:
         if key not in obj:
             raise InvalidEventError("required field is missing", path=key, expected="a value")
@@ -527,7 +531,8 @@ def _parse_event(obj: dict[str, Any], limits: Limits) -> Event:
     data = obj["data"]
     if not isinstance(data, dict):
         raise InvalidEventError(f"got {_truncate(data)}", path="data", expected="an object")
-    _check_strings(obj, limits)
+    if check_strings:
+        _check_strings(obj, limits)
     clash = data.keys() & _ENVELOPE_FIELDS
     if clash:
         raise InvalidEventError(f"unknown field(s) {_names(clash)}", path="data", expected=f"the fields of {kind}")
@@ -578,7 +583,10 @@ def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
             expected="one UTF-8 JSON object per line",
             event_id=_readable_id(raw),
         ) from None
-    return parse_event(obj, limits=limits)
+    # Decoded from UTF-8 by orjson, no string holds a lone surrogate, and none
+    # is longer than the line: only a line longer than the string limit needs
+    # the (costly) walk over every string.
+    return _parse_object(obj, limits, check_strings=size > limits.max_string_bytes)
 
 
 # --- rendering -------------------------------------------------------------
