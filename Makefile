@@ -16,8 +16,63 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo`: replay both example logs into a fresh SQLite store and ask it questions with the
+# command line. DEMO_DB (default build/demo.db, gitignored) is deleted first; override it with
+# `make demo DEMO_DB=/tmp/x.db`. Tables fit 110 columns when the output is not a terminal.
+DEMO_DB ?= build/demo.db
+
+# Prints the wages lines of a `positions --json` answer (the demo's only filter).
+define DEMO_WAGES
+import json, sys, textwrap
+answer = json.load(sys.stdin)
+for party, issues in answer["positions"].items():
+    position = issues.get("wages")
+    if position:
+        value = position["value"] or {}
+        head = f"  {party:<6} {value.get('amount', '-')} {value.get('unit', '')}  [{position['event']}, since {position['since']}]"
+        print(head)
+        print(textwrap.fill(position["terms"], 100, initial_indent=" " * 9, subsequent_indent=" " * 9))
+endef
+export DEMO_WAGES
+
 demo: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	@set -e; \
+	rm -f "$(DEMO_DB)" "$(DEMO_DB)-wal" "$(DEMO_DB)-shm" "$(DEMO_DB)-journal"; \
+	mkdir -p "$(dir $(DEMO_DB))"; \
+	export NEGOTIATION_DB="$(DEMO_DB)" PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	[ -t 1 ] || export COLUMNS="$${COLUMNS:-110}"; \
+	h() { printf '\n== %s\n' "$$*"; }; \
+	run() { printf '$$ negotiation %s\n' "$$*"; negotiation "$$@"; }; \
+	wages() { printf '$$ negotiation positions %s --json   (wages only)\n' "$$*"; \
+	          negotiation positions "$$@" --json | "$(BIN)/python" -c "$$DEMO_WAGES"; }; \
+	h "A fresh store: NEGOTIATION_DB=$(DEMO_DB)"; \
+	run import --quiet examples/wga_amptp_2023.jsonl examples/sag_aftra_amptp_2023.jsonl; \
+	run list; \
+	h "WGA, 2023-05-01: talks broke off, the contract expired at midnight: impasse"; \
+	run status wga-amptp-2023 --at 2023-05-01; \
+	h "WGA, 2023-05-02: strike day 1"; \
+	run status wga-amptp-2023 --at 2023-05-02; \
+	h "WGA, 2023-08-11: strike day 102, talks resumed (the spec's JSON answer)"; \
+	run status wga-amptp-2023 --at 2023-08-11 --json; \
+	h "WGA, 2023-09-24: tentative agreement while the strike still runs"; \
+	run status wga-amptp-2023 --at 2023-09-24; \
+	h "WGA, 2023-10-09: ratified, strike over, new contract"; \
+	run status wga-amptp-2023 --at 2023-10-09; \
+	h "WGA wages: 6/5/5 against 4/3/2 when talks broke off..."; \
+	wages wga-amptp-2023 --at 2023-05-01; \
+	h "... and 5/4/3.5, accepted on 2023-09-24"; \
+	wages wga-amptp-2023 --at 2023-09-24; \
+	h "What we knew: on 2023-08-12 the AMPTP's Aug. 11 wage offer was not public yet (it was on Aug. 22)"; \
+	wages wga-amptp-2023 --at 2023-08-11 --known-at 2023-08-12; \
+	h "SAG-AFTRA, 2023-07-14: strike day 1"; \
+	run status sag-aftra-amptp-2023 --at 2023-07-14; \
+	h "SAG-AFTRA, 2023-11-08: tentative agreement on strike day 118"; \
+	run status sag-aftra-amptp-2023 --at 2023-11-08; \
+	h "Stoppages running on 2023-08-01: writers and actors on strike together"; \
+	run stoppages --on 2023-08-01; \
+	h "The end of the WGA strike, event by event"; \
+	run timeline wga-amptp-2023 --from 2023-09-24 --to 2023-10-09; \
+	printf '\nMore: negotiation --help, docs/tutorial.md. The store is %s.\n' "$(DEMO_DB)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check events negotiation projections tests examples benchmarks

@@ -90,7 +90,7 @@ def script(negotiation: str) -> list[Event]:
     def day(month: int, d: int) -> dt.date:
         return dt.date(2024, month, d)
 
-    common = {"negotiation": negotiation}
+    n = negotiation
     return [
         NegotiationOpened(
             id="open",
@@ -103,9 +103,9 @@ def script(negotiation: str) -> list[Event]:
             issues=(AgendaIssue(id="pay", title="Wages"), AgendaIssue(id="hours", title="Scheduling")),
             timezone="America/Chicago",
             contract_expires_on=day(2, 15),
-            **common,
+            negotiation=n,
         ),
-        TalksHeld(id="talks-1", occurred_at=day(1, 15), **common),
+        TalksHeld(id="talks-1", occurred_at=day(1, 15), negotiation=n),
         ProposalMade(
             id="union-pay-1",
             occurred_at=day(1, 15),
@@ -113,7 +113,7 @@ def script(negotiation: str) -> list[Event]:
             issue="pay",
             terms="6% a year",
             value=Value(amount=6, unit="percent"),
-            **common,
+            negotiation=n,
         ),
         ProposalMade(
             id="acme-pay-1",
@@ -122,13 +122,13 @@ def script(negotiation: str) -> list[Event]:
             issue="pay",
             terms="2% a year",
             value=Value(amount=2, unit="percent"),
-            **common,
+            negotiation=n,
         ),
-        TalksSuspended(id="walkout", occurred_at=day(2, 1), by="local-7", reason="no movement on pay", **common),
-        StrikeAuthorized(id="vote", occurred_at=day(2, 5), by="local-7", yes_share=0.91, turnout=0.8, **common),
-        ContractExpired(id="expired", occurred_at=day(2, 15), **common),
-        StrikeCalled(id="strike", occurred_at=day(2, 16), by="local-7", **common),
-        TalksResumed(id="talks-2", occurred_at=day(3, 1), note="with a federal mediator", **common),
+        TalksSuspended(id="walkout", occurred_at=day(2, 1), by="local-7", reason="no movement on pay", negotiation=n),
+        StrikeAuthorized(id="vote", occurred_at=day(2, 5), by="local-7", yes_share=0.91, turnout=0.8, negotiation=n),
+        ContractExpired(id="expired", occurred_at=day(2, 15), negotiation=n),
+        StrikeCalled(id="strike", occurred_at=day(2, 16), by="local-7", negotiation=n),
+        TalksResumed(id="talks-2", occurred_at=day(3, 1), note="with a federal mediator", negotiation=n),
         ProposalMade(
             id="acme-pay-2",
             occurred_at=day(3, 5),
@@ -137,12 +137,12 @@ def script(negotiation: str) -> list[Event]:
             terms="4.5% a year",
             value=Value(amount=4.5, unit="percent"),
             in_response_to="union-pay-1",
-            **common,
+            negotiation=n,
         ),
-        AgreementTentative(id="deal", occurred_at=day(3, 10), terms={"pay": "4.5% a year"}, **common),
-        StrikeEnded(id="back-to-work", occurred_at=day(3, 11), by="local-7", **common),
+        AgreementTentative(id="deal", occurred_at=day(3, 10), terms={"pay": "4.5% a year"}, negotiation=n),
+        StrikeEnded(id="back-to-work", occurred_at=day(3, 11), by="local-7", negotiation=n),
         RatificationCompleted(
-            id="ratified", occurred_at=day(3, 25), by="local-7", yes_share=0.84, outcome="ratified", **common
+            id="ratified", occurred_at=day(3, 25), by="local-7", yes_share=0.84, outcome="ratified", negotiation=n
         ),
     ]
 

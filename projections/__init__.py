@@ -17,7 +17,13 @@ keep the cost independent of history length:
 
 Nothing here does I/O or imports the facade: ``negotiation.queries`` resolves
 the histories and calls these functions.
+
+``projections.persisted`` keeps status, positions and catalog tables in the
+store's database for services (``ReadModels``). It does I/O, so it is loaded
+only when one of its names is first used.
 """
+
+from typing import Any
 
 from projections.answers import (
     catalog_json,
@@ -37,11 +43,24 @@ from projections.positions import POSITIONS_FOLD, Position, Positions, Proposal,
 from projections.status import Moment, RunningStoppage, Status, Stoppage, as_instant, status_of
 from projections.timeline import STATEMENTS_FOLD, TimelineEntry, statements_of, summarize, timeline_of
 
+_PERSISTED = frozenset({"EventSubscription", "OnChange", "ReadModelError", "ReadModelTimeoutError", "ReadModels"})
+
+
+def __getattr__(name: str) -> Any:
+    """Load the persisted read models on first use (they import the store)."""
+    if name in _PERSISTED:
+        from projections import persisted
+
+        return getattr(persisted, name)
+    raise AttributeError(f"module 'projections' has no attribute {name!r}")
+
+
 __all__ = [
     "POSITIONS_FOLD",
     "STATEMENTS_FOLD",
     "CatalogEntry",
     "Diff",
+    "EventSubscription",
     "FieldChange",
     "Gap",
     "GapMove",
@@ -49,10 +68,14 @@ __all__ = [
     "InvalidQueryError",
     "Moment",
     "NotOpenedError",
+    "OnChange",
     "Position",
     "PositionChange",
     "Positions",
     "Proposal",
+    "ReadModelError",
+    "ReadModelTimeoutError",
+    "ReadModels",
     "RunningStoppage",
     "Status",
     "Stoppage",

@@ -42,7 +42,6 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-import structlog
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
@@ -50,6 +49,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from events.errors import NegotiationError
 from negotiation.config import StoreConfig, resolve
 from negotiation.errors import ConfigurationError, StoreError
+from negotiation.logs import get_logger
 from negotiation.state import zone
 from negotiation.store import EventStore
 from projections.runner import (
@@ -61,7 +61,7 @@ from projections.runner import (
     Projector,
 )
 from projections.status import day_number
-from projections.views import MemoryViews, SQLiteViews, VersionMovedError, ViewDatabase
+from projections.views import MemoryViews, Slot, SQLiteViews, VersionMovedError, ViewDatabase
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -77,7 +77,7 @@ __all__ = [
     "ReadModels",
 ]
 
-logger = structlog.get_logger("projections.persisted")
+logger = get_logger("projections.persisted")
 
 DEFAULT_INTERVAL: Final = 0.1
 """Seconds between two polls of the SQLite follower."""
@@ -172,14 +172,15 @@ class ReadModels:
             return _memory_views(self.store)
         raise ConfigurationError(f"{self.config.display}: no persisted read models for this store")
 
-    def _projector_for(self, version: int, *, slot: str = "active") -> Projector:
+    def _projector_for(self, version: int, *, slot: Slot = "active") -> Projector:
         return Projector(
             self.store,
             self._db.tables(version),
-            slot="active" if slot == "active" else "building",
+            slot=slot,
             page_size=self.page_size,
             max_cached=self.max_cached,
             on_change=self.on_change if slot == "active" else None,
+            log=self._log,
         )
 
     def close(self) -> None:

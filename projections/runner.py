@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 import orjson
-import structlog
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -42,6 +41,7 @@ from eventsourcing.persistence import (
 
 from events.converter import converter
 from events.model import EVENT_TYPES, Event, EventRetracted
+from negotiation.logs import LibraryLogger, get_logger
 from negotiation.machine import evolve
 from negotiation.state import NegotiationState, Phase, phase
 from negotiation.store import APPLICATION_NAME, EventStore, StreamEvent
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CommitSignal", "EventSubscription", "Follower", "OnChange", "Projector"]
 
-logger = structlog.get_logger("projections.persisted")
+logger = get_logger("projections.persisted")
 
 OnChange = Callable[[str, Phase | None, Phase | None], None]
 """Called with (negotiation, old phase, new phase) after the change is committed; ``None``: not open."""
@@ -109,6 +109,7 @@ class Projector:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_cached: int = DEFAULT_MAX_CACHED,
         on_change: OnChange | None = None,
+        log: LibraryLogger | None = None,
     ) -> None:
         if page_size < 1 or max_cached < 1:
             raise ValueError("page_size and max_cached must be at least 1")
@@ -121,7 +122,7 @@ class Projector:
         self.position = 0
         """The tracked position as this projector last saw it."""
         self._cache: dict[str, _Entry] = {}
-        self._log = logger.bind(version=tables.version)
+        self._log = (log if log is not None else logger).bind(version=tables.version)
 
     @property
     def version(self) -> int:
@@ -481,7 +482,7 @@ class Follower:
         interval: float,
         recorder: ApplicationRecorder | None = None,
         name: str = "negotiation-read-models",
-        log: Any = None,
+        log: LibraryLogger | None = None,
     ) -> None:
         self.target = target
         self.interval = interval

@@ -201,7 +201,7 @@ def test_resume_after_a_crash(url: str) -> None:
         def fail(*args: object, **kwargs: object) -> None:
             raise OperationalError("disk I/O error")
 
-        crashed._projector.tables._write_rows = fail  # type: ignore[method-assign]  # the write dies mid-transaction
+        crashed._projector.tables._write_rows = fail  # type: ignore[attr-defined]  # the write dies mid-transaction
         with pytest.raises(StoreError, match="disk I/O error"):
             crashed.catch_up()
         status = crashed.status(NEGOTIATION)
