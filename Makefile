@@ -39,7 +39,7 @@ demo: $(STAMP)
 	@set -e; \
 	rm -f "$(DEMO_DB)" "$(DEMO_DB)-wal" "$(DEMO_DB)-shm" "$(DEMO_DB)-journal"; \
 	mkdir -p "$(dir $(DEMO_DB))"; \
-	export NEGOTIATION_DB="$(DEMO_DB)" PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	export NEGOTIATION_DB="$(DEMO_DB)" PATH="$(abspath $(BIN)):$$PATH"; \
 	[ -t 1 ] || export COLUMNS="$${COLUMNS:-110}"; \
 	h() { printf '\n== %s\n' "$$*"; }; \
 	run() { printf '$$ negotiation %s\n' "$$*"; negotiation "$$@"; }; \

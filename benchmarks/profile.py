@@ -105,7 +105,9 @@ def profile_asof(db: str, *, reps: int, top: int = 30) -> str:
                     count += 2
         profile.disable()
         total = time.perf_counter() - start
-    return _top(profile, total, count, top).replace("events", "queries").replace("/event", "/query")
+    text = _top(profile, total, count, top)
+    head, _, rest = text.partition("\n")
+    return head.replace("events", "queries").replace("/event", "/query") + "\n" + rest.replace("µs/ev", "µs/q ")
 
 
 def summarize_stacks(

@@ -4,6 +4,13 @@
 an ``InvalidEventError`` naming the field path, the event id and what was
 expected; ``render_line``/``render_event`` write the normalized form (envelope
 keys in spec order, absent optional fields left out, timestamps in RFC 3339).
+
+Schema evolution: each event class names its current schema version
+(``Event.SCHEMA``; ``proposal.made`` is at 2). A line of an older schema is
+upcast when it is read, one version at a time, by the functions of
+``UPCASTERS`` (keyed by type and the schema they read), so old files and old
+stores still load; rendering always writes the current schema. A schema newer
+than the class knows is refused.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from events.errors import InvalidEventError
-from events.model import EVENT_TYPES, Event, Source
+from events.model import EVENT_TYPES, Event, Source, Value
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "UPCASTERS",
     "Limits",
+    "Upcaster",
     "converter",
     "parse_datetime",
     "parse_event",
@@ -73,6 +82,7 @@ _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 # How much of an over-long line is searched for its event id.
 _ID_SEARCH_BYTES: Final = 4096
+_CURRENCY_RE: Final = re.compile(r"[A-Z]{3}")
 
 
 class _FieldError(ValueError):
@@ -293,9 +303,12 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(_is_optional_when, _render_optional_when)
 
     def omit_defaults(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        # Absent optional fields (None, or schema 1) are left out of the line.
+        # Absent optional fields (None) are left out of the line; ``schema`` is
+        # always unstructured, and left out by ``render_event`` when it is 1.
         overrides: dict[str, Any] = {
-            a.name: override(omit_if_default=True) for a in attrs.fields(cls) if a.default is not attrs.NOTHING
+            a.name: override(omit_if_default=True)
+            for a in attrs.fields(cls)
+            if a.default is not attrs.NOTHING and not (a.name == "schema" and issubclass(cls, Event))
         }
         return make_dict_unstructure_fn(cls, conv, **overrides)
 
@@ -426,6 +439,13 @@ def _check_names(event: Event) -> None:
         item = getattr(event, name, None)
         if item is not None and not isinstance(item, str):
             _check_slug(item.id, f"data.{name}.id")
+    value = getattr(event, "value", None)
+    if isinstance(value, Value) and value.currency is not None and not _CURRENCY_RE.fullmatch(value.currency):
+        raise InvalidEventError(
+            f"got {_truncate(value.currency)}",
+            path="data.value.currency",
+            expected="an ISO 4217 currency code such as USD",
+        )
     timezone = getattr(event, "timezone", None)
     if timezone is not None and not _known_zone(timezone):
         raise InvalidEventError(f"got {_truncate(timezone)}", path="data.timezone", expected="an IANA time zone name")
@@ -536,19 +556,70 @@ def _parse_event(obj: dict[str, Any], limits: Limits, *, check_strings: bool) ->
     clash = data.keys() & _ENVELOPE_FIELDS
     if clash:
         raise InvalidEventError(f"unknown field(s) {_names(clash)}", path="data", expected=f"the fields of {kind}")
+    schema = _schema_of(obj, cls)
+    while schema < cls.SCHEMA:
+        data = UPCASTERS[cls.TYPE, schema](data)
+        schema += 1
     merged = dict(data)
-    for key in ("id", "negotiation", "occurred_at", "recorded_at", "schema", "source"):
+    for key in ("id", "negotiation", "occurred_at", "recorded_at", "source"):
         if key in obj and obj[key] is not None:
             merged[key] = obj[key]
+    merged["schema"] = schema
     try:
         event = converter.structure(merged, cls)
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError, _FieldError) as e:
         path, reason, expected = _first_error(e, "")
         raise InvalidEventError(reason, path=_map_path(path), expected=expected) from None
-    if event.schema < 1:
-        raise InvalidEventError(f"got {event.schema}", path="schema", expected="a schema version >= 1")
     _check_names(event)
     return event
+
+
+# --- schema versions ---------------------------------------------------------
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+"""Reads the ``data`` object of one schema version and returns it in the next (a new dict).
+
+It may raise ``InvalidEventError`` (with a path) for data that the old schema
+did not allow; it runs before the data is structured, so it must not assume
+any field has the right type.
+"""
+
+
+def _proposal_made_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """``proposal.made`` 1 -> 2: ``value`` gained an optional ``currency``; schema 1 has none."""
+    value = data.get("value")
+    if isinstance(value, dict) and "currency" in value:
+        raise InvalidEventError(
+            "unknown field(s) currency",
+            path="data.value",
+            expected='no currency in schema 1 (write "schema": 2 for a value with a currency)',
+        )
+    return dict(data)
+
+
+UPCASTERS: Final[Mapping[tuple[str, int], Upcaster]] = {
+    ("proposal.made", 1): _proposal_made_1_to_2,
+}
+"""``(type, schema it reads)`` -> upcaster to the next schema; every type has one per version below its ``SCHEMA``."""
+
+
+def _schema_of(obj: Mapping[str, Any], cls: type[Event]) -> int:
+    """The line's schema version (absent or null: 1), refused unless 1 to the class's ``SCHEMA``."""
+    raw = obj.get("schema")
+    if raw is None:
+        return 1
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise InvalidEventError(f"got {_truncate(raw)}", path="schema", expected="an integer schema version")
+    if raw < 1:
+        raise InvalidEventError(f"got {raw}", path="schema", expected="a schema version >= 1")
+    if raw > cls.SCHEMA:
+        known = "schema 1" if cls.SCHEMA == 1 else f"schema 1 to {cls.SCHEMA}"
+        raise InvalidEventError(
+            f"schema {_truncate(raw)} is newer than this version of negotiation-log reads",
+            path="schema",
+            expected=f"{known} for {cls.TYPE}",
+        )
+    return raw
 
 
 def _readable_id(raw: bytes) -> str | None:
@@ -597,9 +668,13 @@ def render_event(event: Event) -> dict[str, Any]:
     flat: dict[str, Any] = converter.unstructure(event)
     out: dict[str, Any] = {"id": flat.pop("id"), "type": event.TYPE, "negotiation": flat.pop("negotiation")}
     out["occurred_at"] = flat.pop("occurred_at")
-    for key in ("recorded_at", "schema", "source"):
-        if key in flat:
-            out[key] = flat.pop(key)
+    if "recorded_at" in flat:
+        out["recorded_at"] = flat.pop("recorded_at")
+    schema = flat.pop("schema")
+    if schema != 1:  # the spec's default: absent means 1
+        out["schema"] = schema
+    if "source" in flat:
+        out["source"] = flat.pop("source")
     out["data"] = flat
     return out
 

@@ -86,23 +86,38 @@ class AgendaIssue:
 
 @attrs.frozen(kw_only=True)
 class Value:
-    """A number attached to a proposal, e.g. ``{"amount": 5, "unit": "percent"}``."""
+    """A number attached to a proposal, e.g. ``{"amount": 5, "unit": "percent", "currency": "USD"}``.
+
+    ``currency`` (an ISO 4217 code) came with schema 2 of ``proposal.made``;
+    values read from schema 1 have none.
+    """
 
     amount: int | float
     unit: str
+    currency: str | None = None
+
+
+def _current_schema(event: Event) -> int:
+    return type(event).SCHEMA
 
 
 @attrs.frozen(kw_only=True)
 class Event:
-    """The envelope every event carries."""
+    """The envelope every event carries.
+
+    ``SCHEMA`` is the current schema version of the class's ``data`` (1 unless
+    the type's form changed); ``schema`` defaults to it. Lines of older
+    schemas are upcast when they are read (``events.converter.UPCASTERS``).
+    """
 
     TYPE: ClassVar[str] = ""
+    SCHEMA: ClassVar[int] = 1
 
     id: str
     negotiation: str
     occurred_at: When
     recorded_at: dt.datetime | None = None
-    schema: int = 1
+    schema: int = attrs.field(default=attrs.Factory(_current_schema, takes_self=True))
     source: Source | None = None
 
 
@@ -188,9 +203,13 @@ class TalksResumed(Event):
 
 @attrs.frozen(kw_only=True)
 class ProposalMade(Event):
-    """The party's position on the issue from now on."""
+    """The party's position on the issue from now on.
+
+    Schema 2 added ``value.currency``.
+    """
 
     TYPE: ClassVar[str] = "proposal.made"
+    SCHEMA: ClassVar[int] = 2
 
     by: str
     issue: str

@@ -30,7 +30,7 @@ from negotiation.errors import (
     RefusedEventError,
     StoreError,
 )
-from negotiation.importer import ImportReport, Progress, import_files
+from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
 from negotiation.logs import get_logger
 from negotiation.queries import QueriesMixin
 from negotiation.store import EventStore, StreamEvent
@@ -220,10 +220,21 @@ class Negotiations(QueriesMixin):
         limits: Limits = DEFAULT_LIMITS,
         progress: Progress | None = None,
         now: dt.datetime | None = None,
+        chunk_size: int | None = None,
     ) -> ImportReport:
-        """Replay JSON Lines files (``-`` = stdin): atomic unless ``skip_invalid``; see ``negotiation.importer``."""
+        """Replay JSON Lines files (``-`` = stdin): atomic unless ``skip_invalid``; see ``negotiation.importer``.
+
+        ``chunk_size``: events per transaction of the storing pass (default ``importer.CHUNK_SIZE``).
+        """
         return import_files(
-            self, paths, skip_invalid=skip_invalid, dry_run=dry_run, limits=limits, progress=progress, now=now
+            self,
+            paths,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            limits=limits,
+            progress=progress,
+            now=now,
+            chunk_size=chunk_size or CHUNK_SIZE,
         )
 
     def verify(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:

@@ -535,8 +535,12 @@ Examples:
     "--skip-invalid", is_flag=True, help="Store the valid lines and report the refused ones (default: all or nothing)."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+# Undocumented, for the crash tests: events per transaction of the storing pass.
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True)
 @click.pass_context
-def import_(ctx: click.Context, *, files: tuple[str, ...], skip_invalid: bool, quiet: bool) -> None:
+def import_(
+    ctx: click.Context, *, files: tuple[str, ...], skip_invalid: bool, quiet: bool, chunk_size: int | None
+) -> None:
     """Append the events of FILE... to the store.
 
     Atomic by default: if any line is refused, nothing is stored and every
@@ -546,7 +550,13 @@ def import_(ctx: click.Context, *, files: tuple[str, ...], skip_invalid: bool, q
     """
     app = _open(ctx)
     with _progress_callback(quiet=quiet) as progress:
-        report = app.import_files(files, skip_invalid=skip_invalid, limits=_settings(ctx).limits, progress=progress)
+        report = app.import_files(
+            files,
+            skip_invalid=skip_invalid,
+            limits=_settings(ctx).limits,
+            progress=progress,
+            chunk_size=chunk_size,
+        )
     _report_refusals(report)
     summary = (
         f"{_plural(report.stored, 'event')} stored, {report.duplicates:,} already present, "

@@ -36,7 +36,7 @@ from negotiation.logs import get_logger
 from negotiation.store import EventStore
 from negotiation.timeline import History
 
-__all__ = ["ImportReport", "Progress", "Refusal", "import_files", "read_lines"]
+__all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files", "read_lines"]
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(stage, events)`` with stage ``"checking"`` or ``"storing"``."""

@@ -909,12 +909,13 @@ def test_parse_event_refuses_python_values_json_cannot_carry(event: Event, data:
 
 @pytest.mark.parametrize("cls", [TalksHeld, ProposalMade])
 def test_render_event_is_the_parsed_object(cls: type[Event]) -> None:
-    """render_event returns the JSON object that parse_event reads back."""
-    obj = {
+    """render_event returns the JSON object that parse_event reads back (in the type's current schema)."""
+    obj: dict[str, Any] = {
         "id": "e-3",
         "type": cls.TYPE,
         "negotiation": "n",
         "occurred_at": "2023-05-01",
+        **({"schema": cls.SCHEMA} if cls.SCHEMA != 1 else {}),  # proposal.made is at schema 2
         "data": {"note": "x"} if cls is TalksHeld else {"by": "a", "issue": "b", "terms": "t"},
     }
     assert render_event(parse_event(obj)) == obj
