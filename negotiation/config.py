@@ -110,6 +110,8 @@ def _postgres(url: str) -> StoreConfig:
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",
         "ORIGINATOR_ID_TYPE": "text",
+        # Large inserts in slices: eventsourcing's single statement hangs (negotiation.postgres).
+        "APPLICATION_RECORDER_TOPIC": "negotiation.postgres:SlicedPostgresApplicationRecorder",
     }
     if schema:
         env["POSTGRES_SCHEMA"] = schema

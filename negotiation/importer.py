@@ -175,7 +175,10 @@ def import_files(
     try:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             with tempfile.TemporaryFile() as spool:
-                checked = _check(app, sources, spool, limits=limits, now=moment, progress=progress)
+                try:
+                    checked = _check(app, sources, spool, limits=limits, now=moment, progress=progress)
+                except StoreError as e:
+                    raise StoreError(f"{e}; nothing was stored by this run: run the import again") from None
                 report = ImportReport(
                     lines=checked.lines,
                     accepted=checked.accepted,
@@ -186,7 +189,7 @@ def import_files(
                 if dry_run or (checked.refused and not skip_invalid) or not checked.accepted:
                     return report
                 try:
-                    stored = _store(app, spool, chunk_size=chunk_size, progress=progress)
+                    stored = _store(app, spool, total=checked.accepted, chunk_size=chunk_size, progress=progress)
                 except IntegrityError:
                     # Another writer appended meanwhile; what we stored so far is kept and
                     # is recognised as already present when checking again.
@@ -321,7 +324,7 @@ def _spooled(spool: BinaryIO) -> Iterator[tuple[StoredEvent, bool]]:
         yield StoredEvent(originator_id=negotiation, originator_version=seq, topic=topic, state=state), bool(may_cut)
 
 
-def _store(app: _Store, spool: BinaryIO, *, chunk_size: int, progress: Progress | None) -> int:
+def _store(app: _Store, spool: BinaryIO, *, total: int, chunk_size: int, progress: Progress | None) -> int:
     chunk: list[StoredEvent] = []
     stored = 0
 
@@ -332,8 +335,10 @@ def _store(app: _Store, spool: BinaryIO, *, chunk_size: int, progress: Progress 
         except IntegrityError:
             raise
         except PersistenceError as e:
+            # Each chunk is one transaction that ends where every stored prefix is valid.
+            done = f"{stored:,} of {total:,} new events were stored" if stored else "no new event was stored"
             raise StoreError(
-                f"the store failed after {stored} events were stored: {app.clean_error(e)}; "
+                f"the store failed: {app.clean_error(e)}; {done} (the store is consistent); "
                 "run the import again to complete it"
             ) from None
         stored += len(chunk)

@@ -45,7 +45,7 @@ from events.model import (
     TalksSuspended,
 )
 from negotiation.errors import RuleViolationError
-from negotiation.state import NegotiationState, ProposalRef, instant
+from negotiation.state import NegotiationState, ProposalRef, instant, replace
 
 __all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
 
@@ -65,10 +65,17 @@ class Rule:
 
 @attrs.frozen
 class Transition:
-    """What an event type must satisfy and what it does to the state."""
+    """What an event type must satisfy and what it does to the state.
+
+    ``commutes``: the effect only counts the event or adds an entry keyed by
+    the event's own id, and no rule can refuse a later event because of it.
+    Such an event, recorded late, needs checking only where it lands in the
+    timeline, not against everything after it.
+    """
 
     rules: tuple[Rule, ...]
     effect: Effect
+    commutes: bool = False
 
 
 # --- rules -------------------------------------------------------------------
@@ -294,12 +301,12 @@ TRANSITIONS: Final[Mapping[type[Event], Transition]] = {
     TalksHeld: Transition(_OPEN, _talks("active", started=True)),
     TalksSuspended: Transition(_OPEN, _talks("suspended")),
     TalksResumed: Transition((*_OPEN, BREAK_IN_TALKS), _talks("active", started=True)),
-    ProposalMade: Transition(_OPEN, _proposal_made),
-    ProposalWithdrawn: Transition(_OPEN, _unchanged),
-    ProposalAccepted: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged),
-    ProposalRejected: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged),
-    StatementIssued: Transition((OPENED_FIRST, KNOWN_PARTIES), _unchanged),
-    StrikeAuthorized: Transition(_OPEN, _unchanged),
+    ProposalMade: Transition(_OPEN, _proposal_made, commutes=True),
+    ProposalWithdrawn: Transition(_OPEN, _unchanged, commutes=True),
+    ProposalAccepted: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged, commutes=True),
+    ProposalRejected: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged, commutes=True),
+    StatementIssued: Transition((OPENED_FIRST, KNOWN_PARTIES), _unchanged, commutes=True),
+    StrikeAuthorized: Transition(_OPEN, _unchanged, commutes=True),
     StrikeCalled: Transition((*_OPEN, UNION_STRIKES, STRIKE_NOT_RUNNING), _start("strikes")),
     StrikeEnded: Transition((*_OPEN, UNION_STRIKES, STRIKE_RUNNING), _end("strikes")),
     LockoutDeclared: Transition((*_OPEN, EMPLOYER_LOCKOUTS, LOCKOUT_NOT_RUNNING), _start("lockouts")),
@@ -334,7 +341,8 @@ def check(state: NegotiationState, event: Event) -> None:
 def evolve(state: NegotiationState, event: Event) -> NegotiationState:
     """The state after ``event``; assumes ``check`` passed."""
     changes = TRANSITIONS[type(event)].effect(state, event)
-    return attrs.evolve(state, events_applied=state.events_applied + 1, **changes)
+    changes["events_applied"] = state.events_applied + 1
+    return replace(state, changes)
 
 
 def fold(events: Iterable[Event], state: NegotiationState | None = None, *, checked: bool = True) -> NegotiationState:

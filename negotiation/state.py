@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import immutables
@@ -29,6 +29,7 @@ __all__ = [
     "instant",
     "local_date",
     "phase",
+    "replace",
     "zone",
 ]
 
@@ -105,6 +106,24 @@ class NegotiationState:
     def closed(self) -> bool:
         """Ratified: only statements and retractions are accepted any more."""
         return self.agreement == "ratified"
+
+
+_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(NegotiationState))
+_new = object.__new__
+_set = object.__setattr__
+
+
+def replace(state: NegotiationState, changes: dict[str, Any]) -> NegotiationState:
+    """``state`` with ``changes``: what ``attrs.evolve`` does, several times faster.
+
+    Every fold step of every query and every import goes through here, and
+    ``attrs.evolve`` re-reads the class's fields and calls ``__init__`` each
+    time. The state has no validators or converters to bypass.
+    """
+    new = _new(NegotiationState)
+    for name in _FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(state, name))
+    return new
 
 
 def phase(state: NegotiationState) -> Phase:

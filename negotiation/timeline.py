@@ -17,14 +17,14 @@ import bisect
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
 from events.model import Event, EventRetracted, NegotiationOpened
 from negotiation.errors import EventConflictError, RuleViolationError
-from negotiation.machine import check, evolve
+from negotiation.machine import TRANSITIONS, check, evolve
 from negotiation.state import NegotiationState, instant, zone
 
 __all__ = [
@@ -132,6 +132,8 @@ class AppendPlan:
     """How many events were stored when the plan was made (optimistic concurrency)."""
     end_state: NegotiationState
     """The full-knowledge state at the end of the timeline, with the batch in."""
+    commutes: bool = False
+    """One late event that only needs checking where it lands (see ``Transition.commutes``)."""
 
 
 class History:
@@ -147,6 +149,8 @@ class History:
         """Target id -> the retraction that retracts it."""
         self.timezone: str | None = None
         self._checkpoints: dict[Hashable, list[_Checkpoint[Any]]] = {}
+        self._indexes: dict[Hashable, list[int]] = {}
+        """Per fold, the ``index`` of each checkpoint (for bisection)."""
         self._tip: NegotiationState | None = NegotiationState()
         # Queries extend checkpoints and appends reshape the indexes: one
         # History may be shared by threads (a service's readers and writer).
@@ -186,7 +190,8 @@ class History:
         added = [Recorded.of(event, start + i + 1, tz) for i, event in enumerate(events)]
         self._take(added)
 
-    def _take(self, added: Sequence[Recorded]) -> None:
+    def _take(self, added: Sequence[Recorded], *, commutes: bool = False) -> None:
+        """Index ``added``; ``commutes``: one late event whose effect commutes (see ``Transition``)."""
         if not added:
             return
         lowest = len(self.order)
@@ -208,14 +213,49 @@ class History:
                 self.retractions[record.event.target] = record
                 if target is not None:
                     lowest = min(lowest, bisect.bisect_left(self.keys, target.key))
-        self._invalidate(lowest)
+        if commutes and len(added) == 1:
+            self._shift(lowest, added[0])
+        else:
+            self._invalidate(lowest)
 
     def _invalidate(self, index: int) -> None:
         """Drop every checkpoint that has events at or after ``index`` behind it."""
-        for checkpoints in self._checkpoints.values():
+        for name, checkpoints in self._checkpoints.items():
+            indexes = self._indexes[name]
             while checkpoints and checkpoints[-1].index > index:
                 checkpoints.pop()
+                indexes.pop()
         self._tip = None
+
+    def _shift(self, index: int, record: Recorded) -> None:
+        """Take one late, commuting event in without refolding the core state after it.
+
+        Every later core checkpoint gains the event's effect and moves one place
+        on; other folds cannot be patched in general and lose those checkpoints.
+        """
+        core = STATUS_FOLD.name
+        self._invalidate_others(index, core)
+        checkpoints = self._checkpoints.get(core, [])
+        indexes = self._indexes.get(core, [])
+        first = bisect.bisect_right(indexes, index)
+        for i in range(first, len(checkpoints)):
+            c = checkpoints[i]
+            checkpoints[i] = _Checkpoint(
+                c.index + 1,
+                evolve(c.state, record.event),
+                max(c.horizon_known, record.known_us),
+                max(c.horizon_seq, record.seq),
+            )
+            indexes[i] = c.index + 1
+
+    def _invalidate_others(self, index: int, keep: Hashable) -> None:
+        for name, checkpoints in self._checkpoints.items():
+            if name == keep:
+                continue
+            indexes = self._indexes[name]
+            while checkpoints and checkpoints[-1].index > index:
+                checkpoints.pop()
+                indexes.pop()
 
     def events(self) -> list[Event]:
         """The stored events in append order."""
@@ -281,7 +321,7 @@ class History:
         stop = self._stop(as_of)
         k = None if known_at is None else micros(known_at)
         checkpoints = self._ensure(fold, stop)
-        start = self._usable(checkpoints, stop, k, at_version)
+        start = self._usable(fold.name, stop, k, at_version)
         state: S = checkpoints[start].state
         step = fold.step
         for record in self.order[checkpoints[start].index : stop]:
@@ -296,12 +336,11 @@ class History:
                 self._tip = self._fold(STATUS_FOLD, as_of=None, known_at=None, at_version=None)
             return self._tip
 
-    @staticmethod
-    def _usable(checkpoints: Sequence[_Checkpoint[Any]], stop: int, known: int | None, version: int | None) -> int:
-        # Checkpoint horizons only grow with the index, so scan back from the
-        # last checkpoint at or before ``stop`` to the first exact one.
-        # Checkpoint k sits at index k * CHECKPOINT_INTERVAL (see _ensure).
-        i = min(len(checkpoints) - 1, stop // CHECKPOINT_INTERVAL)
+    def _usable(self, name: Hashable, stop: int, known: int | None, version: int | None) -> int:
+        """The last checkpoint at or before ``stop`` that is exact for that knowledge and version."""
+        checkpoints = self._checkpoints[name]
+        # Horizons only grow with the index: scan back to the first exact one.
+        i = bisect.bisect_right(self._indexes[name], stop) - 1
         while i > 0:
             c = checkpoints[i]
             if (known is None or c.horizon_known <= known) and (version is None or c.horizon_seq <= version):
@@ -310,27 +349,40 @@ class History:
         return max(i, 0)
 
     def _ensure(self, fold: Fold[S], stop: int) -> list[_Checkpoint[S]]:
-        """Extend the fold's full-knowledge checkpoints to cover ``stop``."""
+        """Extend the fold's full-knowledge checkpoints to within an interval of ``stop``."""
         checkpoints: list[_Checkpoint[S]] = self._checkpoints.setdefault(fold.name, [])
+        indexes = self._indexes.setdefault(fold.name, [])
         if not checkpoints:
             checkpoints.append(_Checkpoint(0, fold.initial(), -(1 << 62), 0))
+            indexes.append(0)
         last = checkpoints[-1]
-        if stop - last.index < CHECKPOINT_INTERVAL:
+        interval = CHECKPOINT_INTERVAL
+        if stop - last.index < interval:
             return checkpoints
         state, known, seq = last.state, last.horizon_known, last.horizon_seq
         index = last.index
         step = fold.step
-        target = stop - stop % CHECKPOINT_INTERVAL
-        while index < target:
-            record = self.order[index]
-            hk, hs = self._horizon(record)
-            known, seq = max(known, hk), max(seq, hs)
-            if record.event.id not in self.retractions:
-                state = step(state, record)
-            index += 1
-            if index % CHECKPOINT_INTERVAL == 0:
-                checkpoints.append(_Checkpoint(index, state, known, seq))
+        retractions = self.retractions
+        while index + interval <= stop:
+            for record in self.order[index : index + interval]:
+                hk, hs = self._horizon(record)
+                known, seq = max(known, hk), max(seq, hs)
+                if record.event.id not in retractions:
+                    state = step(state, record)
+            index += interval
+            checkpoints.append(_Checkpoint(index, state, known, seq))
+            indexes.append(index)
         return checkpoints
+
+    def _state_before(self, index: int) -> NegotiationState:
+        """The full-knowledge core state before the event at ``index`` of the valid-time order."""
+        checkpoints = self._ensure(STATUS_FOLD, index)
+        i = self._usable(STATUS_FOLD.name, index, None, None)
+        state = checkpoints[i].state
+        for record in self.order[checkpoints[i].index : index]:
+            if record.event.id not in self.retractions:
+                state = evolve(state, record.event)
+        return state
 
     # --- appending -----------------------------------------------------------
 
@@ -394,14 +446,34 @@ class History:
                 retracting[stored_form.target] = record
             seen[event.id] = stored_form
             new.append(record)
-        end_state = self._validate(new, retracting) if new else self.state()
+        commutes = self._commutes_late(new, retracting)
+        if commutes:
+            end_state = self._validate_commuting(new[0])
+        else:
+            end_state = self._validate(new, retracting) if new else self.state()
         return AppendPlan(
             negotiation=self.negotiation,
             new=tuple(new),
             duplicates=tuple(duplicates),
             base_seq=len(self.records),
             end_state=end_state,
+            commutes=commutes,
         )
+
+    def _commutes_late(self, new: Sequence[Recorded], retracting: Mapping[str, Recorded]) -> bool:
+        """One late event whose effect commutes with everything after it (``Transition.commutes``)."""
+        return (
+            len(new) == 1
+            and not retracting
+            and bool(self.keys)
+            and new[0].key < self.keys[-1]
+            and TRANSITIONS[type(new[0].event)].commutes
+        )
+
+    def _validate_commuting(self, record: Recorded) -> NegotiationState:
+        """Check a late, commuting event where it lands; nothing after it can break."""
+        check(self._state_before(bisect.bisect_left(self.keys, record.key)), record.event)
+        return evolve(self.state(), record.event)
 
     def _check_retraction(self, record: Recorded, retracting: dict[str, Recorded], seen: dict[str, Event]) -> None:
         event = record.event
@@ -450,15 +522,6 @@ class History:
             state = evolve(state, record.event)
         return state
 
-    def _state_before(self, index: int) -> NegotiationState:
-        checkpoints = self._ensure(STATUS_FOLD, index)
-        i = self._usable(checkpoints, index, None, None)
-        state = checkpoints[i].state
-        for record in self.order[checkpoints[i].index : index]:
-            if record.event.id not in self.retractions:
-                state = evolve(state, record.event)
-        return state
-
     def apply(self, plan: AppendPlan) -> None:
         """Take in a plan the store has accepted."""
         with self._lock:
@@ -473,7 +536,7 @@ class History:
                 if isinstance(record.event, NegotiationOpened):
                     self.timezone = record.event.timezone or "UTC"
                     break
-        self._take(plan.new)
+        self._take(plan.new, commutes=plan.commutes)
         self._tip = plan.end_state
 
 

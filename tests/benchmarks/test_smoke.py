@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def test_datasets_have_the_requested_size(report: dict[str, Any]) -> None:
 def test_every_import_stored_every_event(report: dict[str, Any]) -> None:
     """Each import exits 0, stores exactly the file's events, at a positive rate and RSS."""
     rows = report["import"]
+    if os.environ.get("NEGOTIATION_REQUIRE_POSTGRES") == "1":
+        assert not report.get("postgres_note"), report.get("postgres_note")
     backends = {"sqlite"} if report.get("postgres_note") else {"sqlite", "postgres"}
     assert {(r["dataset"], r["backend"]) for r in rows} == {(d, b) for d in ("multi", "single") for b in backends}
     for row in rows:
