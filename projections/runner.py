@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
-import orjson
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -39,8 +38,9 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from events.converter import converter
-from events.model import EVENT_TYPES, Event, EventRetracted
+from events.converter import parse_trusted
+from events.errors import InvalidEventError
+from events.model import Event, EventRetracted
 from negotiation.logs import LibraryLogger, get_logger
 from negotiation.machine import evolve
 from negotiation.state import NegotiationState, Phase, phase
@@ -212,24 +212,16 @@ class Projector:
         """(negotiation, version, event) of a stored record.
 
         The store validated every event before writing its normalized line, so
-        the line is structured by the project's converter without checking it
-        again; anything unexpected (another schema version) goes through the
-        store's mapper, which validates, upcasts and names errors.
+        the line is read back without checking it again (``parse_trusted``);
+        anything unexpected (another schema version) goes through the store's
+        mapper, which validates, upcasts and names errors.
         """
         try:
-            line = orjson.loads(stored.state)
-            if line.get("schema") is None and line.get("type") == stored.topic:
-                fields = line["data"]
-                for key in _ENVELOPE_FIELDS:
-                    value = line.get(key)
-                    if value is not None:
-                        fields[key] = value
-                event = converter.structure(fields, EVENT_TYPES[stored.topic])
-                return str(stored.originator_id), stored.originator_version, event
-        except Exception:  # noqa: BLE001, S110 - the mapper below reads it again and reports what is wrong
-            pass
-        stream_event = _stream_event(self.store.mapper, stored)
-        return stream_event.originator_id, stream_event.originator_version, stream_event.event
+            event = parse_trusted(stored.state)
+        except InvalidEventError:
+            stream_event = _stream_event(self.store.mapper, stored)
+            return stream_event.originator_id, stream_event.originator_version, stream_event.event
+        return str(stored.originator_id), stored.originator_version, event
 
     def _load(self, negotiation: str, version: int) -> _Entry:
         """A negotiation's entry with versions 1..version-1 read from the store."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,14 +72,12 @@ def test_processes_append_concurrently(store_url: str) -> None:
     start = ctx.Barrier(WORKERS)
     results = ctx.Queue()
     processes = [ctx.Process(target=worker_main, args=(store_url, w, start, results)) for w in range(WORKERS)]
-    began = time.monotonic()
     for p in processes:
         p.start()
     reports = [results.get(timeout=60) for _ in processes]
     for p in processes:
         p.join(timeout=30)
         assert p.exitcode == 0
-    elapsed = time.monotonic() - began
     errors = [(w, err) for w, _, _, err in reports if err is not None]
     assert errors == []
 
@@ -102,7 +99,6 @@ def test_processes_append_concurrently(store_url: str) -> None:
         assert [e for _, e in first.follow()] == events
         state = first.history(NEGOTIATION).state()
         assert state.events_applied == len(events)
-    assert elapsed < 20, f"the concurrent appends took {elapsed:.1f} s"
 
 
 def test_two_facades_in_one_process_share_a_store(tmp_path: os.PathLike[str]) -> None:
