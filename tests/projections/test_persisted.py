@@ -470,7 +470,6 @@ def test_persisted_rows_equal_the_pure_answers(scenario: tuple[list[list[Event]]
 
 def test_the_example_service_runs(url: str) -> None:
     """``examples/embed_in_service.py`` follows the store, reacts to phase changes and exits 0."""
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "embed_in_service.py"), "--db", url],
         capture_output=True,
@@ -482,4 +481,3 @@ def test_the_example_service_runs(url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "strike started" in done.stdout
     assert "tentative agreement reached" in done.stdout
-    assert time.monotonic() - started < 30
