@@ -75,7 +75,7 @@ demo: $(STAMP)
 	printf '\nMore: negotiation --help, docs/tutorial.md. The store is %s.\n' "$(DEMO_DB)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check events negotiation projections tests examples benchmarks
+	$(BIN)/ruff check events negotiation projections tests examples benchmarks scripts
 	$(BIN)/ruff format --check events negotiation projections
 
 typecheck: $(STAMP)

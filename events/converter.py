@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 import re
 import reprlib
@@ -664,6 +665,26 @@ def _readable_id(raw: bytes) -> str | None:
     return text if _is_event_id(text) else None
 
 
+_BIG_INT_RE: Final = re.compile(rb"\d{19}")
+"""A run of 19 digits: the line may hold an integer orjson reads as a float."""
+
+
+def _refuse_inexact_integers(raw: bytes, *, event_id: object) -> None:
+    """Refuse integers beyond 64 bits: orjson would read them as floats, silently changing them."""
+
+    def exact(text: str) -> int:
+        value = int(text)
+        if not -(2**63) <= value < 2**64:
+            raise InvalidEventError(
+                f"integer {_truncate(text)} is too large to be read exactly",
+                expected="an integer within 64 bits (or a string)",
+                event_id=event_id if _is_event_id(event_id) else None,
+            )
+        return value
+
+    json.loads(raw, parse_int=exact)
+
+
 def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     """Parse one JSON Lines line (without the decision to skip blanks/comments)."""
     # A str may hold lone surrogates: keep them, as bytes orjson will refuse.
@@ -687,7 +708,10 @@ def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     # Decoded from UTF-8 by orjson, no string holds a lone surrogate, and none
     # is longer than the line: only a line longer than the string limit needs
     # the (costly) walk over every string.
-    return _parse_object(obj, limits, check_strings=size > limits.max_string_bytes)
+    event = _parse_object(obj, limits, check_strings=size > limits.max_string_bytes)
+    if _BIG_INT_RE.search(raw):
+        _refuse_inexact_integers(raw, event_id=event.id)
+    return event
 
 
 # --- rendering -------------------------------------------------------------

@@ -289,7 +289,7 @@ def _stored_form(event: Event) -> Event:
         return parse_line(render_line(event))
     except InvalidEventError:
         raise
-    except (TypeError, ValueError) as e:  # e.g. orjson cannot write a value
+    except (TypeError, ValueError, AttributeError) as e:  # orjson cannot write a value; a str where a Party belongs
         event_id = event.id if isinstance(event.id, str) and event.id.isprintable() else None
         raise InvalidEventError(f"cannot be written as an event-log line: {e}", event_id=event_id) from None
 

@@ -249,9 +249,15 @@ def _refusal_of_line(path: str, number: int, line: bytes, limits: Limits) -> Ref
     try:
         parse_line(line, limits=limits)
     except InvalidEventError as e:
-        return Refusal(path=path, line=number, event_id=e.event_id, rule=e.rule, reason=e.message)
+        return _format_refusal(path, number, e)
     # The line parses after all (it cannot, as its negotiation was unusable): refuse it plainly.
     return Refusal(path=path, line=number, event_id=None, rule="format", reason="no usable negotiation id")
+
+
+def _format_refusal(path: str, number: int, error: InvalidEventError) -> Refusal:
+    """A malformed line's refusal: where, what was found and what was expected."""
+    reason = error.message if error.expected is None else f"{error.message} (expected {error.expected})"
+    return Refusal(path=path, line=number, event_id=error.event_id, rule=error.rule, reason=reason)
 
 
 def _check(
@@ -278,9 +284,7 @@ def _check(
                 event = parse_line(source.line_at(offset), limits=limits)
                 plan = history.plan([event], now=now)
             except InvalidEventError as e:
-                checked.refused.append(
-                    Refusal(path=source.name, line=number, event_id=e.event_id, rule=e.rule, reason=e.message)
-                )
+                checked.refused.append(_format_refusal(source.name, number, e))
                 continue
             except RefusedEventError as e:
                 checked.refused.append(

@@ -43,7 +43,13 @@ def _instant(moment: dt.datetime, tz: dt.tzinfo | None = None) -> str:
 
 
 def _value(value: Value | None) -> JSON | None:
-    return None if value is None else {"amount": value.amount, "unit": value.unit}
+    if value is None:
+        return None
+    # ``currency`` (schema 2) is added only when given: the spec's shape stays as it was.
+    shown: JSON = {"amount": value.amount, "unit": value.unit}
+    if value.currency is not None:
+        shown["currency"] = value.currency
+    return shown
 
 
 def _party(party: Party) -> JSON:
@@ -270,10 +276,11 @@ def _move(move: GapMove) -> JSON:
 def gaps_json(gaps: Sequence[Gap], *, negotiation: str | None = None) -> JSON:
     """``{"negotiation", "gaps": [...]}``, sorted by issue, union, employer.
 
-    Each gap: ``{"issue", "unit", "distance", "union": side, "employer": side,
-    "moves": [...]}``; a side is ``{"party", "amount", "event", "since",
-    "conceded"}``; a move is ``{"at", "date", "party", "event", "from", "to",
-    "concession", "distance"}`` (``null`` where a side had no number).
+    Each gap: ``{"issue", "unit", "currency", "distance", "union": side,
+    "employer": side, "moves": [...]}`` (``currency`` null unless both sides
+    gave it); a side is ``{"party", "amount", "event", "since", "conceded"}``;
+    a move is ``{"at", "date", "party", "event", "from", "to", "concession",
+    "distance"}`` (``null`` where a side had no number).
     """
     return {
         "negotiation": negotiation if negotiation is not None else gaps[0].negotiation if gaps else None,
@@ -281,6 +288,7 @@ def gaps_json(gaps: Sequence[Gap], *, negotiation: str | None = None) -> JSON:
             {
                 "issue": g.issue,
                 "unit": g.unit,
+                "currency": g.currency,
                 "distance": g.distance,
                 "union": _side(g.union),
                 "employer": _side(g.employer),

@@ -1,7 +1,8 @@
 """The distance between the sides on an issue, and who moved how far to close it.
 
 A gap exists on an issue for each (union, employer) pair whose standing
-proposals on it both carry a numeric value in the same unit. Its ``moves`` are
+proposals on it both carry a numeric value in the same unit (and currency, when
+one is given). Its ``moves`` are
 every change of either party's number on the issue in that unit, in valid-time
 order: ``before`` and ``after`` are the party's amounts, ``concession`` how far
 it moved towards the other side's standing amount at that moment (negative
@@ -75,6 +76,8 @@ class Gap:
     negotiation: str
     issue: str
     unit: str
+    currency: str | None = None
+    """The currency of both sides' values (schema 2 of ``proposal.made``), if given."""
     union: GapSide
     employer: GapSide
     distance: Amount
@@ -82,9 +85,9 @@ class Gap:
     moves: tuple[GapMove, ...]
 
 
-def _amount(link: Link, unit: str) -> Amount | None:
+def _amount(link: Link, measure: tuple[str, str | None]) -> Amount | None:
     proposal = link.proposal
-    if proposal is None or proposal.value is None or proposal.value.unit != unit:
+    if proposal is None or proposal.value is None or (proposal.value.unit, proposal.value.currency) != measure:
         return None
     return proposal.value.amount
 
@@ -93,7 +96,7 @@ def _oldest_first(link: Link) -> list[Link]:
     return list(reversed(list(link)))
 
 
-def _moves(union: Position, employer: Position, unit: str, tz: dt.tzinfo) -> tuple[GapMove, ...]:
+def _moves(union: Position, employer: Position, measure: tuple[str, str | None], tz: dt.tzinfo) -> tuple[GapMove, ...]:
     current: dict[str, Amount | None] = {union.party: None, employer.party: None}
     other = {union.party: employer.party, employer.party: union.party}
     merged: Iterator[tuple[int, str, Link]] = heapq.merge(
@@ -103,7 +106,7 @@ def _moves(union: Position, employer: Position, unit: str, tz: dt.tzinfo) -> tup
     )
     moves = []
     for _, party, link in merged:
-        before, after = current[party], _amount(link, unit)
+        before, after = current[party], _amount(link, measure)
         current[party] = after
         if before == after:
             continue
@@ -148,15 +151,19 @@ def gaps_from(negotiation: str, positions: tuple[Position, ...], roles: Mapping[
     gaps = []
     for u in unions:
         for e in employers:
-            if u.issue != e.issue or u.value is None or e.value is None or u.value.unit != e.value.unit:
+            if u.issue != e.issue or u.value is None or e.value is None:
+                continue
+            measure = (u.value.unit, u.value.currency)
+            if (e.value.unit, e.value.currency) != measure:
                 continue
             unit = u.value.unit
-            moves = _moves(u, e, unit, tz)
+            moves = _moves(u, e, measure, tz)
             gaps.append(
                 Gap(
                     negotiation=negotiation,
                     issue=u.issue,
                     unit=unit,
+                    currency=u.value.currency,
                     union=_side(u, u.value.amount, moves),
                     employer=_side(e, e.value.amount, moves),
                     distance=_clean(abs(u.value.amount - e.value.amount)),

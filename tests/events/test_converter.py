@@ -919,3 +919,20 @@ def test_render_event_is_the_parsed_object(cls: type[Event]) -> None:
         "data": {"note": "x"} if cls is TalksHeld else {"by": "a", "issue": "b", "terms": "t"},
     }
     assert render_event(parse_event(obj)) == obj
+
+
+def test_integer_beyond_64_bits_is_refused_not_rounded() -> None:
+    """An integer orjson would silently read as a float is refused, naming the event."""
+    big = b"123456789012345678901234567890"
+    raw = line(edit(PROPOSAL, "data.value.amount", "BIG")).replace(b'"BIG"', big)
+    assert big in raw
+    err = refused(raw)
+    assert "too large to be read exactly" in err.reason
+    assert err.event_id == PROPOSAL["id"]
+
+
+def test_long_digit_runs_inside_strings_are_text() -> None:
+    """Digits inside a string are not numbers: a long run of them is accepted as it is."""
+    digits = "123456789012345678901234567890"
+    event = parse_line(line(edit(PROPOSAL, "data.terms", digits)))
+    assert event.terms == digits  # type: ignore[attr-defined]

@@ -16,6 +16,10 @@ Shared by ``tests/reliability/test_crash.py`` (a few trials) and
 5. checks the result (``check_complete``): stored rows and ``negotiation
    export`` byte-identical to the clean import's, the read models (caught up
    across the crash) equal to the pure fold of the facade.
+
+``python -m tests.reliability.crash reference|trial ...`` runs a step in a
+process of its own: the test runs its trials side by side that way, on every
+core and outside the coverage tracer of the pytest process.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ Rows = dict[str, list[tuple[int, str, bytes]]]
 """Stored events per negotiation: (version, topic, state), in version order."""
 
 SUMMARY_RE = re.compile(r"([\d,]+) events? stored, ([\d,]+) already present, ([\d,]+) refused")
-NOW = dt.datetime.now(dt.UTC)
-"""The moment the pure fold and the read models are compared at (all generated events are older)."""
+NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+"""The moment every process compares the pure fold and the read models at: after every generated event."""
 
 
 def script() -> str:
@@ -78,7 +82,7 @@ def stored_count(conn: sqlite3.Connection | None) -> int:
     if conn is None:
         return 0
     try:
-        row = conn.execute("SELECT count(*) FROM stored_events").fetchone()
+        row = conn.execute("SELECT coalesce(max(rowid), 0) FROM stored_events").fetchone()  # nothing is deleted
     except sqlite3.Error:
         return 0
     return int(row[0])
@@ -92,19 +96,68 @@ class Reference:
     db: Path
     events: int
     rows: Rows
-    export: bytes
+
+    def export(self, *, timeout: float = 600) -> bytes:
+        """``negotiation export`` of the clean store (waits for the process that writes it)."""
+        return _wait_for(_export_path(self.db), timeout).read_bytes()
+
+    def fold(self, *, timeout: float = 600) -> dict[str, Any]:
+        """The facade's status and positions of every negotiation (``fold``) in the clean store, at ``NOW``."""
+        folded: dict[str, Any] = orjson.loads(_wait_for(_fold_path(self.db), timeout).read_bytes())
+        return folded
+
+
+def _wait_for(path: Path, timeout: float) -> Path:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} not written after {timeout} s")
+        time.sleep(0.05)
+    return path
+
+
+def _publish(path: Path, data: bytes) -> None:
+    """Write ``path`` so that it appears whole: other processes wait for it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def clean_import(log: Path, db: Path, *, chunk_size: int) -> Reference:
-    """Import ``log`` into the fresh store ``db`` without interruption; export it."""
+    """Import ``log`` into the fresh store ``db`` without interruption; export it (also to ``db.export``)."""
     done = run_cli("--db", str(db), "import", "-q", "--chunk-size", str(chunk_size), str(log))
     if done.returncode != 0:
         raise AssertionError(f"the clean import failed: {done.stderr.decode(errors='replace')}")
-    export = run_cli("--db", str(db), "export")
+    _publish(_imported_path(db), b"")
+    with subprocess.Popen(  # runs while this process folds
+        [script(), "--db", str(db), "export"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as export:
+        with Negotiations(str(db)) as app:
+            _publish(_fold_path(db), orjson.dumps(fold(app)))
+        out, err = export.communicate(timeout=300)
     if export.returncode != 0:
-        raise AssertionError(f"the clean export failed: {export.stderr.decode(errors='replace')}")
+        raise AssertionError(f"the clean export failed: {err.decode(errors='replace')}")
+    _publish(_export_path(db), out)
+    return load_reference(log, db)
+
+
+def _imported_path(db: Path) -> Path:
+    return db.with_name(db.name + ".imported")
+
+
+def _export_path(db: Path) -> Path:
+    return db.with_name(db.name + ".export")
+
+
+def _fold_path(db: Path) -> Path:
+    return db.with_name(db.name + ".fold.json")
+
+
+def load_reference(log: Path, db: Path, *, timeout: float = 600) -> Reference:
+    """The clean import in ``db``, once it is complete (waits up to ``timeout`` seconds)."""
+    _wait_for(_imported_path(db), timeout)
     rows = stored_rows(db)
-    return Reference(log=log, db=db, events=sum(len(s) for s in rows.values()), rows=rows, export=export.stdout)
+    return Reference(log=log, db=db, events=sum(len(s) for s in rows.values()), rows=rows)
 
 
 @attrs.frozen(kw_only=True)
@@ -123,7 +176,7 @@ def import_and_kill(
 ) -> Kill:
     """Start the import, SIGKILL it at the chosen moment, return what the store holds then."""
     began = time.monotonic()
-    process = subprocess.Popen(  # noqa: S603 - our own console script
+    process = subprocess.Popen(
         [script(), "--db", str(db), "import", "-q", "--chunk-size", str(chunk_size), str(log)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -223,41 +276,30 @@ def catch_up(db: Path) -> int:
         return models.catch_up()
 
 
-def check_complete(db: Path, reference: Reference) -> None:
-    """After the resumed import: rows and export byte-identical to the clean import, read models = fold."""
+def check_complete(db: Path, reference: Reference, *, own_fold: bool = False) -> None:
+    """After the resumed import: rows and export byte-identical to the clean import, read models = fold.
+
+    The fold is the clean store's (its rows are asserted identical first), or with ``own_fold`` this store's.
+    """
     rows = stored_rows(db)
     assert rows.keys() == reference.rows.keys()
     for negotiation, stream in rows.items():
         assert stream == reference.rows[negotiation], f"{negotiation}: differs from the clean import"
     # The export runs in a subprocess while this one folds: two cores at work.
-    with subprocess.Popen(  # noqa: S603 - our own console script
+    with subprocess.Popen(
         [script(), "--db", str(db), "export"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as export:
         with Negotiations(str(db)) as app, ReadModels(app) as models:
             models.catch_up()
             assert models.position() == app.position()
-            expected = fold(app)
+            expected = fold(app) if own_fold else reference.fold()
             assert persisted(models, list(expected)) == expected
         out, err = export.communicate(timeout=300)
     assert export.returncode == 0, err
-    assert out == reference.export, "the export differs from the clean import's"
+    assert out == reference.export(), "the export differs from the clean import's"
 
 
-@attrs.frozen(kw_only=True)
-class Trial:
-    """One trial's outcome, for the soak report."""
-
-    kill_at: int | None
-    kill_after: float | None
-    chunk_size: int
-    killed: bool
-    stored_at_kill: int
-    projected_before_resume: int
-    stored_by_resume: int
-    seconds: float
-
-
-def recover(reference: Reference, db: Path, kill: Kill, *, chunk_size: int) -> tuple[int, int]:
+def recover(reference: Reference, db: Path, kill: Kill, *, chunk_size: int, own_fold: bool = False) -> tuple[int, int]:
     """Steps 3-5 after a kill: check the partial store, catch up, resume, check the result.
 
     Returns (events the read models took in before the resume, events the resume stored).
@@ -267,29 +309,49 @@ def recover(reference: Reference, db: Path, kill: Kill, *, chunk_size: int) -> t
     projected = catch_up(db) if stored else 0
     stored_now, present = resume(reference.log, db, chunk_size=chunk_size, already=stored)
     assert stored_now + present == reference.events
-    check_complete(db, reference)
+    check_complete(db, reference, own_fold=own_fold)
     return projected, stored_now
 
 
-def trial(
-    reference: Reference,
-    db: Path,
-    *,
-    chunk_size: int,
-    kill_at: int | None = None,
-    kill_after: float | None = None,
-) -> Trial:
-    """One whole trial on the fresh store ``db`` (see the module docstring); raises AssertionError on a failure."""
-    began = time.monotonic()
-    kill = import_and_kill(reference.log, db, chunk_size=chunk_size, kill_at=kill_at, kill_after=kill_after)
-    projected, stored_now = recover(reference, db, kill, chunk_size=chunk_size)
-    return Trial(
-        kill_at=kill_at,
-        kill_after=kill_after,
-        chunk_size=chunk_size,
-        killed=kill.killed,
-        stored_at_kill=kill.stored,
-        projected_before_resume=projected,
-        stored_by_resume=stored_now,
-        seconds=time.monotonic() - began,
-    )
+def main(argv: Sequence[str] | None = None) -> int:
+    """``reference LOG DB CHUNK`` or ``trial LOG REFERENCE_DB DB CHUNK at:N|after:SECONDS [own-fold]``.
+
+    Prints the outcome as one JSON object; exit status 1 (and ``{"error": ...}``) when a check failed.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, log, db = args[0], Path(args[1]), Path(args[2])
+    try:
+        if command == "reference":
+            began = time.monotonic()
+            reference = clean_import(log, db, chunk_size=int(args[3]))
+            outcome = {"events": reference.events, "seconds": round(time.monotonic() - began, 3)}
+            sys.stdout.write(orjson.dumps(outcome).decode() + "\n")
+            return 0
+        target, chunk_size, (how, _, amount) = Path(args[3]), int(args[4]), args[5].partition(":")
+        began = time.monotonic()
+        kill = import_and_kill(
+            log,
+            target,
+            chunk_size=chunk_size,
+            kill_at=int(amount) if how == "at" else None,
+            kill_after=float(amount) if how == "after" else None,
+        )
+        reference = load_reference(log, db)
+        projected, resumed = recover(reference, target, kill, chunk_size=chunk_size, own_fold="own-fold" in args[6:])
+    except AssertionError as e:
+        sys.stdout.write(orjson.dumps({"error": f"AssertionError: {e}"}).decode() + "\n")
+        return 1
+    outcome = {
+        "killed": kill.killed,
+        "stored": kill.stored,
+        "projected": projected,
+        "resumed": resumed,
+        "kill_seconds": round(kill.seconds, 3),
+        "seconds": round(time.monotonic() - began, 3),
+    }
+    sys.stdout.write(orjson.dumps(outcome).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
