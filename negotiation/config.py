@@ -2,7 +2,9 @@
 
 - a file path or ``sqlite:///PATH``: the embedded SQLite file store (default
   ``negotiations.db`` in the current directory);
-- ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=NAME]``: PostgreSQL;
+- ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=NAME&connect_timeout=S]``:
+  PostgreSQL (``connect_timeout`` defaults to 5 s per attempt; eventsourcing
+  retries a failed write up to 10 times);
 - ``memory:``: an in-memory store that lives as long as the process (tests).
 
 The result is the explicit eventsourcing environment; the process environment
@@ -93,6 +95,9 @@ def _postgres(url: str) -> StoreConfig:
         raise ConfigurationError(f"{redact(url)}: expected postgresql://USER@HOST:PORT/DBNAME")
     query = parse_qs(parts.query)
     schema = query.get("schema", [""])[0]
+    timeout = query.get("connect_timeout", ["5"])[0]
+    if not timeout.isdigit() or int(timeout) < 1:
+        raise ConfigurationError(f"{redact(url)}: connect_timeout must be a whole number of seconds >= 1")
     if schema and not _SCHEMA_RE.fullmatch(schema):
         raise ConfigurationError(f"{redact(url)}: schema must match {_SCHEMA_RE.pattern}")
     try:
@@ -106,7 +111,7 @@ def _postgres(url: str) -> StoreConfig:
         "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": timeout,
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",
         "ORIGINATOR_ID_TYPE": "text",

@@ -211,3 +211,16 @@ def test_store_errors_do_not_show_the_password() -> None:
         Negotiations("postgresql://writer:hunter2@127.0.0.1:1/nowhere")
     assert "hunter2" not in str(info.value)
     assert "writer:***@127.0.0.1:1" in str(info.value)
+
+
+def test_postgres_connect_timeout_is_read_from_the_url() -> None:
+    """``?connect_timeout=S`` sets the seconds per connection attempt; 5 by default."""
+    assert resolve("postgresql://u@h/db").env["POSTGRES_CONNECT_TIMEOUT"] == "5"
+    assert resolve("postgresql://u@h/db?connect_timeout=1").env["POSTGRES_CONNECT_TIMEOUT"] == "1"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_postgres_connect_timeout_must_be_positive_seconds(value: str) -> None:
+    """A connect timeout that is not a whole number of seconds >= 1 is a configuration error."""
+    with pytest.raises(ConfigurationError):
+        resolve(f"postgresql://u@h/db?connect_timeout={value}")
