@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO, TypeVar
 
 import attrs
 import click
@@ -382,6 +382,24 @@ _KNOWN_AT_HELP: Final = (
 )
 _JSON_HELP: Final = "Print the spec's JSON answer on stdout instead of a table."
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+_as_of_option = click.option("--at", "as_of", type=MOMENT, metavar="DATE|TIME", help=_AT_HELP)
+_known_at_option = click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
+_json_option = click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+_version_option = click.option(
+    "--version",
+    "at_version",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Count only the first N events appended to the negotiation (its stream version N).",
+)
+
+
+def _point_in_time_options(command: F) -> F:
+    """``--at``, ``--known-at`` and ``--version``: the three ways to say when (see docs/bitemporal.md)."""
+    return _as_of_option(_known_at_option(_version_option(command)))
+
 
 def _print_json(document: object) -> None:
     click.echo(_json_text(document))
@@ -685,9 +703,9 @@ Examples:
   negotiation list
   negotiation list --at 2023-08-11 --json""",
 )
-@click.option("--at", "as_of", type=MOMENT, metavar="DATE|TIME", help=_AT_HELP)
-@click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
-@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@_as_of_option
+@_known_at_option
+@_json_option
 @click.pass_context
 def list_(ctx: click.Context, *, as_of: Moment | None, known_at: Moment | None, as_json: bool) -> None:
     """List the negotiations in the store with their phase."""
@@ -719,16 +737,8 @@ Examples:
   negotiation status wga-amptp-2023 --version 10""",
 )
 @click.argument("negotiation")
-@click.option("--at", "as_of", type=MOMENT, metavar="DATE|TIME", help=_AT_HELP)
-@click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
-@click.option(
-    "--version",
-    "at_version",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Count only the first N events appended to the negotiation (its stream version N).",
-)
-@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@_point_in_time_options
+@_json_option
 @click.pass_context
 def status(
     ctx: click.Context,
@@ -767,16 +777,8 @@ Examples:
   negotiation positions wga-amptp-2023 --at 2023-09-24 --json""",
 )
 @click.argument("negotiation")
-@click.option("--at", "as_of", type=MOMENT, metavar="DATE|TIME", help=_AT_HELP)
-@click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
-@click.option(
-    "--version",
-    "at_version",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Count only the first N events appended to the negotiation (its stream version N).",
-)
-@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@_point_in_time_options
+@_json_option
 @click.pass_context
 def positions(
     ctx: click.Context,
@@ -823,8 +825,8 @@ Examples:
     "--from", "start", type=MOMENT, metavar="DATE|TIME", help="Only events from this date (inclusive) or time on."
 )
 @click.option("--to", "end", type=MOMENT, metavar="DATE|TIME", help="Only events up to this date (inclusive) or time.")
-@click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
-@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@_known_at_option
+@_json_option
 @click.pass_context
 def timeline(
     ctx: click.Context,
@@ -859,8 +861,8 @@ Examples:
 @click.argument("negotiation")
 @click.option("--from", "start", type=MOMENT, required=True, metavar="DATE|TIME", help="The earlier time.")
 @click.option("--to", "end", type=MOMENT, required=True, metavar="DATE|TIME", help="The later time.")
-@click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
-@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@_known_at_option
+@_json_option
 @click.pass_context
 def diff(
     ctx: click.Context,
@@ -909,8 +911,8 @@ Examples:
 @click.option(
     "--on", "on", type=MOMENT, required=True, metavar="DATE|TIME", help="The date (or the instant) to look at."
 )
-@click.option("--known-at", type=MOMENT, metavar="DATE|TIME", help=_KNOWN_AT_HELP)
-@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@_known_at_option
+@_json_option
 @click.pass_context
 def stoppages(ctx: click.Context, *, on: Moment, known_at: Moment | None, as_json: bool) -> None:
     """The strikes and lockouts running on a date, in all negotiations."""
