@@ -1,10 +1,13 @@
 """Replaying JSON Lines event logs into the store.
 
-Two passes. The first parses and checks every line against a simulation of
-the store (the stored events plus the lines accepted so far), the way separate
-appends would be checked, and reports every refused line. Only when nothing
-was refused (or ``skip_invalid`` is set) does the second pass store the
-accepted events, in chunks of one transaction each.
+Two passes. The first parses every line and checks each negotiation's lines
+against the events already stored, as one appended batch (what
+``Negotiations.append`` does): a file whose timeline is valid as a whole is
+accepted, whatever the order of its lines. When a line is refused, that
+negotiation's lines are checked again one by one, in input order, so that
+every refused line is reported. Only when nothing was refused (or
+``skip_invalid`` is set) does the second pass store the accepted events, in
+input order, in chunks of one transaction each.
 
 A chunk ends only where every negotiation's stored prefix is a valid timeline
 by itself, so an import cut short (Ctrl-C, kill -9, a lost connection) leaves
@@ -277,30 +280,16 @@ def _check(
         checked.negotiations.append(negotiation)
         history = History(negotiation, app.stored_events(negotiation))
         base = history.version
-        safe = True
+        parsed: list[tuple[str, int, Event]] = []
         for index, offset, number in zip(group.sources, group.offsets, group.numbers, strict=True):
             source = sources[index]
             try:
-                event = parse_line(source.line_at(offset), limits=limits)
-                plan = history.plan([event], now=now)
+                parsed.append((source.name, number, parse_line(source.line_at(offset), limits=limits)))
             except InvalidEventError as e:
                 checked.refused.append(_format_refusal(source.name, number, e))
-                continue
-            except RefusedEventError as e:
-                checked.refused.append(
-                    Refusal(path=source.name, line=number, event_id=e.event_id, rule=e.rule, reason=e.reason)
-                )
-                logger.info("event.refused", negotiation=negotiation, event_id=e.event_id, rule=e.rule, line=number)
-                continue
-            if not plan.new:
-                checked.duplicates += 1
-                continue
-            record = plan.new[0]
-            # Late events and retractions change what came before: such a
-            # negotiation's batch must be stored in one transaction.
-            if (history.keys and record.key < history.keys[-1]) or isinstance(record.event, EventRetracted):
-                safe = False
-            history.apply(plan)
+        safe = _check_batch(history, parsed, checked, now=now)
+        if safe is None:
+            safe = _check_one_by_one(history, parsed, checked, now=now)
         if progress is not None:
             progress("checking", len(group.offsets))
         new = history.records[base:]
@@ -315,6 +304,57 @@ def _check(
             spool.write(state)
         checked.accepted += len(new)
     return checked
+
+
+def _check_batch(
+    history: History, parsed: Sequence[tuple[str, int, Event]], checked: _Checked, *, now: dt.datetime
+) -> bool | None:
+    """Check a negotiation's lines as one appended batch, as ``Negotiations.append`` would.
+
+    Returns whether any prefix of the batch may be stored on its own (no late
+    event, no retraction), or ``None`` when an event is refused: then the
+    lines are checked one by one, to report every refused line.
+    """
+    if not parsed:
+        return True
+    try:
+        plan = history.plan([event for _, _, event in parsed], now=now)
+    except RefusedEventError:
+        return None
+    checked.duplicates += len(plan.duplicates)
+    last = history.keys[-1] if history.keys else -1
+    safe = True
+    for record in plan.new:
+        if record.key < last or isinstance(record.event, EventRetracted):
+            safe = False
+            break
+        last = record.key
+    history.apply(plan)
+    return safe
+
+
+def _check_one_by_one(
+    history: History, parsed: Sequence[tuple[str, int, Event]], checked: _Checked, *, now: dt.datetime
+) -> bool:
+    """Check each line as its own append, in input order; refused lines are reported and left out."""
+    safe = True
+    for path, number, event in parsed:
+        try:
+            plan = history.plan([event], now=now)
+        except RefusedEventError as e:
+            checked.refused.append(Refusal(path=path, line=number, event_id=e.event_id, rule=e.rule, reason=e.reason))
+            logger.info("event.refused", negotiation=history.negotiation, event_id=e.event_id, rule=e.rule, line=number)
+            continue
+        if not plan.new:
+            checked.duplicates += 1
+            continue
+        record = plan.new[0]
+        # Late events and retractions change what came before: such a
+        # negotiation's batch must be stored in one transaction.
+        if (history.keys and record.key < history.keys[-1]) or isinstance(record.event, EventRetracted):
+            safe = False
+        history.apply(plan)
+    return safe
 
 
 def _spooled(spool: BinaryIO) -> Iterator[tuple[StoredEvent, bool]]:

@@ -1,0 +1,61 @@
+"""The importer checks each negotiation's lines as one batch, and one by one when a line is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from events import Event, render_line
+from negotiation import Negotiations
+from tests.negotiation.helpers import EMPLOYER, NEGOTIATION, NOW, at, opened, statement, strike_called, strike_ended
+
+
+def _write(path: Path, events: list[Event]) -> Path:
+    path.write_bytes(b"".join(render_line(e) + b"\n" for e in events))
+    return path
+
+
+def _recorded(event: Event) -> Event:
+    """The event with a ``recorded_at``, so that re-reading it gives equal events."""
+    return attrs.evolve(event, recorded_at=at(30))
+
+
+def test_a_file_valid_as_a_whole_is_stored_in_file_order(tmp_path: Path) -> None:
+    """Lines out of valid-time order are accepted when the file's timeline is valid, and keep their order."""
+    lines = [_recorded(e) for e in (opened("o", 0), strike_ended("end", 9), strike_called("call", 5))]
+    with Negotiations("memory:") as app:
+        report = app.import_files([_write(tmp_path / "f.jsonl", lines)], now=NOW)
+        assert (report.stored, report.refused) == (3, ())
+        assert [e.id for e in app.events(NEGOTIATION)] == ["o", "end", "call"]
+        assert not app.history(NEGOTIATION).state().strikes
+
+
+def test_every_refused_line_is_reported_and_nothing_is_stored(tmp_path: Path) -> None:
+    """With refused lines, each is reported with its line number, and an atomic import stores nothing."""
+    lines = [
+        _recorded(e)
+        for e in (
+            opened("o", 0),
+            strike_ended("no-strike", 2),
+            statement("fine", 3),
+            strike_called("by-employer", 4, by=EMPLOYER),
+        )
+    ]
+    with Negotiations("memory:") as app:
+        report = app.import_files([_write(tmp_path / "f.jsonl", lines)], now=NOW)
+        assert [(r.line, r.event_id, r.rule) for r in report.refused] == [
+            (2, "no-strike", "stoppage-running"),
+            (4, "by-employer", "union-strikes"),
+        ]
+        assert report.stored == 0
+        assert app.negotiation_ids() == []
+
+
+def test_skip_invalid_stores_the_lines_that_pass_one_by_one(tmp_path: Path) -> None:
+    """With ``skip_invalid`` the lines that pass, checked in file order, are stored."""
+    lines = [_recorded(e) for e in (opened("o", 0), strike_ended("no-strike", 2), statement("fine", 3))]
+    with Negotiations("memory:") as app:
+        report = app.import_files([_write(tmp_path / "f.jsonl", lines)], skip_invalid=True, now=NOW)
+        assert (report.stored, [r.event_id for r in report.refused]) == (2, ["no-strike"])
+        assert [e.id for e in app.events(NEGOTIATION)] == ["o", "fine"]
