@@ -39,7 +39,7 @@ from negotiation.logs import get_logger
 from negotiation.store import EventStore
 from negotiation.timeline import History
 
-__all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files", "read_lines"]
+__all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files"]
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(stage, events)`` with stage ``"checking"`` or ``"storing"``."""
@@ -96,14 +96,6 @@ class ImportReport:
     def ok(self) -> bool:
         """No line was refused."""
         return not self.refused
-
-
-def read_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line number, line)`` for each line that holds an event."""
-    for number, raw in enumerate(source, start=1):
-        line = raw.strip()
-        if line and not line.startswith(b"#"):
-            yield number, line
 
 
 class _Source:
