@@ -14,6 +14,7 @@ takes the plan in once the store has accepted it. No I/O happens here.
 from __future__ import annotations
 
 import bisect
+import collections
 import datetime as dt
 import itertools
 import threading
@@ -41,6 +42,9 @@ S = TypeVar("S")
 
 CHECKPOINT_INTERVAL: Final = 128
 """Events between two checkpoints of a fold: bounds the work of any query."""
+
+KNOWN_SERIES: Final = 8
+"""How many knowledge times keep checkpoint series of their own (least recently used out)."""
 
 CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 """How far in the future a ``recorded_at`` may lie before it counts as the future."""
@@ -150,6 +154,8 @@ class History:
         self.timezone: str | None = None
         self._checkpoints: dict[Hashable, list[_Checkpoint[Any]]] = {}
         self._indexes: dict[Hashable, list[int]] = {}
+        self._known: collections.OrderedDict[tuple[Hashable, int], list[tuple[int, Any]]] = collections.OrderedDict()
+        """Checkpoint series of folds as known at a given time, least recently used first."""
         """Per fold, the ``index`` of each checkpoint (for bisection)."""
         self._tip: NegotiationState | None = NegotiationState()
         # Queries extend checkpoints and appends reshape the indexes: one
@@ -194,6 +200,7 @@ class History:
         """Index ``added``; ``commutes``: one late event whose effect commutes (see ``Transition``)."""
         if not added:
             return
+        self._known.clear()
         lowest = len(self.order)
         in_order = all(a.key < b.key for a, b in itertools.pairwise(added))
         if in_order and (not self.keys or added[0].key > self.keys[-1]):
@@ -322,12 +329,39 @@ class History:
         k = None if known_at is None else micros(known_at)
         checkpoints = self._ensure(fold, stop)
         start = self._usable(fold.name, stop, k, at_version)
-        state: S = checkpoints[start].state
+        begin, state = checkpoints[start].index, checkpoints[start].state
+        if k is not None and at_version is None and stop - begin > 2 * CHECKPOINT_INTERVAL:
+            # Events recorded after ``known_at`` (late ones) sit in the prefix of
+            # the full-knowledge checkpoints near ``stop``: this knowledge time
+            # keeps checkpoints of its own, so asking it again costs little.
+            begin, state = self._known_checkpoint(fold, k, stop)
         step = fold.step
-        for record in self.order[checkpoints[start].index : stop]:
+        for record in self.order[begin:stop]:
             if self._is_visible(record, k, at_version):
                 state = step(state, record)
         return state
+
+    def _known_checkpoint(self, fold: Fold[S], known: int, stop: int) -> tuple[int, S]:
+        """The last checkpoint at or before ``stop`` of the fold as known at ``known`` (µs)."""
+        key = (fold.name, known)
+        series: list[tuple[int, Any]] | None = self._known.pop(key, None)
+        if series is None:
+            series = [(0, fold.initial())]
+        self._known[key] = series
+        while len(self._known) > KNOWN_SERIES:
+            self._known.popitem(last=False)
+        index, state = series[-1]
+        step = fold.step
+        interval = CHECKPOINT_INTERVAL
+        while index + interval <= stop:
+            for record in self.order[index : index + interval]:
+                if self._is_visible(record, known, None):
+                    state = step(state, record)
+            index += interval
+            series.append((index, state))
+        # Series checkpoint k sits at index k * interval: they are never shifted, only dropped.
+        found: tuple[int, S] = series[min(len(series) - 1, stop // interval)]
+        return found
 
     def state(self) -> NegotiationState:
         """The full-knowledge state at the end of the timeline."""

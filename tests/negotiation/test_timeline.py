@@ -506,3 +506,23 @@ def test_shuffled_batches_are_accepted_exactly_when_the_timeline_stays_valid(dat
                 assert err.breaks is None or err.breaks in ids(stored)
         assert ids(history.events()) == ids(stored)
         assert history.state() == fold(_valid_time_order(stored))
+
+
+def test_a_knowledge_time_before_an_old_correction_keeps_checkpoints_of_its_own() -> None:
+    """Asked as known before a late correction near the start, answers equal a naive fold and reuse one series."""
+    late = statement("late", 1, recorded_at=at(300))
+    events = [
+        opened("open", 0, recorded_at=at(0)),
+        late,
+        *(statement(f"s{i}", 2 + i, recorded_at=at(2 + i)) for i in range(60)),
+    ]
+    with mock.patch.object(timeline, "CHECKPOINT_INTERVAL", 4):
+        history = history_of(events)
+        known_at = at(100)
+        for day in (20, 40, 61):
+            visible = [e for e in events if instant(e.occurred_at, dt.UTC) <= at(day) and e is not late]
+            assert history.fold(STATUS_FOLD, as_of=at(day), known_at=known_at) == fold(visible, checked=False)
+        # One series for that knowledge time, reused by the three questions (white-box: the cache).
+        assert list(history._known) == [(STATUS_FOLD.name, timeline.micros(known_at))]
+        history.apply(history.plan([statement("new", 70, recorded_at=at(70))], now=NOW))
+        assert not history._known, "new events drop the knowledge-time series"
