@@ -565,11 +565,7 @@ def _parse_event(obj: dict[str, Any], limits: Limits, *, check_strings: bool) ->
     while schema < cls.SCHEMA:
         data = UPCASTERS[cls.TYPE, schema](data)
         schema += 1
-    merged = dict(data)
-    for key in ("id", "negotiation", "occurred_at", "recorded_at", "source"):
-        if key in obj and obj[key] is not None:
-            merged[key] = obj[key]
-    merged["schema"] = schema
+    merged = _flat(obj, data, schema)
     try:
         event = _fast.structure(merged, cls)
     except Exception:  # noqa: BLE001 - any refusal is structured again below, for its path
@@ -580,6 +576,17 @@ def _parse_event(obj: dict[str, Any], limits: Limits, *, check_strings: bool) ->
             raise InvalidEventError(reason, path=_map_path(path), expected=expected) from None
     _check_names(event)
     return event
+
+
+def _flat(obj: Mapping[str, Any], data: Mapping[str, Any], schema: int) -> dict[str, Any]:
+    """The fields of an event class: ``data``'s, the envelope's that are present, and ``schema``."""
+    merged = dict(data)
+    for key in ("id", "negotiation", "occurred_at", "recorded_at", "source"):
+        value = obj.get(key)
+        if value is not None:
+            merged[key] = value
+    merged["schema"] = schema
+    return merged
 
 
 def parse_trusted(line: bytes) -> Event:
@@ -593,12 +600,7 @@ def parse_trusted(line: bytes) -> Event:
         obj = orjson.loads(line)
         cls = EVENT_TYPES[obj["type"]]
         if obj.get("schema", 1) == cls.SCHEMA:
-            fields = dict(obj["data"])
-            for key in ("id", "negotiation", "occurred_at", "recorded_at", "schema", "source"):
-                value = obj.get(key)
-                if value is not None:
-                    fields[key] = value
-            event: Event = _fast.structure(fields, cls)
+            event: Event = _fast.structure(_flat(obj, obj["data"], cls.SCHEMA), cls)
             return event
     except Exception:  # noqa: BLE001, S110 - parse_line reads it again and says what is wrong
         pass

@@ -37,7 +37,7 @@ from events.model import Event, EventRetracted
 from negotiation.errors import ConcurrencyError, RefusedEventError, StoreError
 from negotiation.logs import get_logger
 from negotiation.store import EventStore
-from negotiation.timeline import History
+from negotiation.timeline import History, Recorded
 
 __all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files"]
 
@@ -166,6 +166,9 @@ def import_files(
     the storing pass in a temporary spool file.
     """
     moment = now or dt.datetime.now(dt.UTC)
+    rank: dict[str, int] = {}
+    for name in paths_text(paths):
+        rank.setdefault(name, len(rank))
     sources = [_Source(path) for path in paths]
     try:
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -178,7 +181,7 @@ def import_files(
                     lines=checked.lines,
                     accepted=checked.accepted,
                     duplicates=checked.duplicates,
-                    refused=tuple(sorted(checked.refused, key=lambda r: (paths_text(paths).index(r.path), r.line))),
+                    refused=tuple(sorted(checked.refused, key=lambda r: (rank[r.path], r.line))),
                     negotiations=tuple(checked.negotiations),
                 )
                 if dry_run or (checked.refused and not skip_invalid) or not checked.accepted:
@@ -314,15 +317,24 @@ def _check_batch(
     except RefusedEventError:
         return None
     checked.duplicates += len(plan.duplicates)
-    last = history.keys[-1] if history.keys else -1
-    safe = True
-    for record in plan.new:
-        if record.key < last or isinstance(record.event, EventRetracted):
-            safe = False
-            break
-        last = record.key
+    safe = _stays_in_order(history, plan.new)
     history.apply(plan)
     return safe
+
+
+def _stays_in_order(history: History, new: Sequence[Recorded]) -> bool:
+    """Whether ``new`` only adds to the end of the timeline and retracts nothing.
+
+    Then every prefix of it is a valid timeline by itself and may be stored on
+    its own; late events and retractions change what came before, so their
+    negotiation's events must be stored in one transaction.
+    """
+    last = history.keys[-1] if history.keys else -1
+    for record in new:
+        if record.key < last or isinstance(record.event, EventRetracted):
+            return False
+        last = record.key
+    return True
 
 
 def _check_one_by_one(
@@ -340,11 +352,7 @@ def _check_one_by_one(
         if not plan.new:
             checked.duplicates += 1
             continue
-        record = plan.new[0]
-        # Late events and retractions change what came before: such a
-        # negotiation's batch must be stored in one transaction.
-        if (history.keys and record.key < history.keys[-1]) or isinstance(record.event, EventRetracted):
-            safe = False
+        safe = _stays_in_order(history, plan.new) and safe
         history.apply(plan)
     return safe
 

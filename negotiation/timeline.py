@@ -225,9 +225,11 @@ class History:
         else:
             self._invalidate(lowest)
 
-    def _invalidate(self, index: int) -> None:
-        """Drop every checkpoint that has events at or after ``index`` behind it."""
+    def _invalidate(self, index: int, *, keep: Hashable | None = None) -> None:
+        """Drop every checkpoint that has events at or after ``index`` behind it (but the fold ``keep``'s)."""
         for name, checkpoints in self._checkpoints.items():
+            if name == keep:
+                continue
             indexes = self._indexes[name]
             while checkpoints and checkpoints[-1].index > index:
                 checkpoints.pop()
@@ -241,7 +243,7 @@ class History:
         on; other folds cannot be patched in general and lose those checkpoints.
         """
         core = STATUS_FOLD.name
-        self._invalidate_others(index, core)
+        self._invalidate(index, keep=core)
         checkpoints = self._checkpoints.get(core, [])
         indexes = self._indexes.get(core, [])
         first = bisect.bisect_right(indexes, index)
@@ -254,15 +256,6 @@ class History:
                 max(c.horizon_seq, record.seq),
             )
             indexes[i] = c.index + 1
-
-    def _invalidate_others(self, index: int, keep: Hashable) -> None:
-        for name, checkpoints in self._checkpoints.items():
-            if name == keep:
-                continue
-            indexes = self._indexes[name]
-            while checkpoints and checkpoints[-1].index > index:
-                checkpoints.pop()
-                indexes.pop()
 
     def events(self) -> list[Event]:
         """The stored events in append order."""
