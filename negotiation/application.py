@@ -77,7 +77,7 @@ class Negotiations(QueriesMixin):
         try:
             self.store = EventStore(self.config.env)
         except (PersistenceError, OSError) as e:
-            raise StoreError(f"cannot open store {self.config.display}: {_clean(e, self.config)}") from None
+            raise StoreError(f"cannot open store {self.config.display}: {self.config.error_text(e)}") from None
         self._histories: dict[str, History] = {}
         self._lock = threading.RLock()
 
@@ -104,7 +104,7 @@ class Negotiations(QueriesMixin):
             try:
                 fresh = self.store.stream(negotiation, after=history.version)
             except PersistenceError as e:
-                raise StoreError(f"cannot read {negotiation!r}: {_clean(e, self.config)}") from None
+                raise StoreError(f"cannot read {negotiation!r}: {self.config.error_text(e)}") from None
             if fresh:
                 history.load(fresh)
             return history
@@ -133,7 +133,7 @@ class Negotiations(QueriesMixin):
 
     def clean_error(self, error: BaseException) -> str:
         """A store error's first line, with the password masked."""
-        return _clean(error, self.config)
+        return self.config.error_text(error)
 
     def events(self, negotiation: str) -> list[Event]:
         """The stored events of a negotiation, in append order."""
@@ -147,7 +147,7 @@ class Negotiations(QueriesMixin):
             try:
                 page = self.store.notifications(after=after, limit=1000, topics=["negotiation.opened"])
             except PersistenceError as e:
-                raise StoreError(f"cannot read the store: {_clean(e, self.config)}") from None
+                raise StoreError(f"cannot read the store: {self.config.error_text(e)}") from None
             ids.extend(str(n.originator_id) for n in page)
             if len(page) < 1000:
                 return list(dict.fromkeys(ids))
@@ -192,7 +192,7 @@ class Negotiations(QueriesMixin):
                     continue
                 except PersistenceError as e:
                     self._histories.clear()
-                    raise StoreError(f"cannot store events: {_clean(e, self.config)}; nothing was stored") from None
+                    raise StoreError(f"cannot store events: {self.config.error_text(e)}; nothing was stored") from None
                 for plan in plans:
                     self._histories[plan.negotiation].apply(plan)
                     if plan.new:
@@ -292,10 +292,3 @@ def _stored_form(event: Event) -> Event:
     except (TypeError, ValueError, AttributeError) as e:  # orjson cannot write a value; a str where a Party belongs
         event_id = event.id if isinstance(event.id, str) and event.id.isprintable() else None
         raise InvalidEventError(f"cannot be written as an event-log line: {e}", event_id=event_id) from None
-
-
-def _clean(error: BaseException, config: StoreConfig) -> str:
-    """The error's text with the store's password masked."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    password = config.env.get("POSTGRES_PASSWORD")
-    return text.replace(password, "***") if password else text

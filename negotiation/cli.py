@@ -16,6 +16,7 @@ default (warnings and above on stderr), JSON lines on stderr with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -237,12 +238,8 @@ def configure_logging(*, log_json: bool) -> None:
 def _mask(text: str, settings: _Settings | None) -> str:
     """``text`` with the store's password and any URL password masked."""
     if settings is not None:
-        try:
-            password = resolve(settings.db).env.get("POSTGRES_PASSWORD")
-        except NegotiationError:
-            password = None
-        if password:
-            text = text.replace(password, "***")
+        with contextlib.suppress(NegotiationError):
+            text = resolve(settings.db).mask(text)
     return redact(text)
 
 

@@ -49,6 +49,16 @@ class StoreConfig:
         """The URL with any password masked, safe for logs and errors."""
         return redact(self.url)
 
+    def mask(self, text: str) -> str:
+        """``text`` with this store's password replaced by ``***``."""
+        password = self.env.get("POSTGRES_PASSWORD")
+        return text.replace(password, "***") if password else text
+
+    def error_text(self, error: BaseException) -> str:
+        """A store error's first line, with the password masked: safe for a user."""
+        text = str(error).strip()
+        return self.mask(text.splitlines()[0] if text else type(error).__name__)
+
 
 def redact(url: str) -> str:
     """Mask the password of a URL (``postgresql://u:***@h/db``)."""

@@ -127,7 +127,7 @@ class ReadModels:
             try:
                 self.store = EventStore(source.env)
             except (PersistenceError, OSError) as e:
-                raise StoreError(f"cannot open store {source.display}: {_first_line(e, source)}") from None
+                raise StoreError(f"cannot open store {source.display}: {source.error_text(e)}") from None
             self._owns_store = True
         else:
             self.config = source.config
@@ -152,7 +152,7 @@ class ReadModels:
         except PersistenceError as e:
             self._close_store()
             raise StoreError(
-                f"cannot set up read models in {self.config.display}: {_first_line(e, self.config)}"
+                f"cannot set up read models in {self.config.display}: {self.config.error_text(e)}"
             ) from None
 
     # --- lifecycle -----------------------------------------------------------
@@ -229,7 +229,7 @@ class ReadModels:
                 except PersistenceError as e:
                     if self._activate():
                         continue  # the version we wrote was switched away (and dropped) meanwhile
-                    raise StoreError(f"cannot update the read models: {_first_line(e, self.config)}") from None
+                    raise StoreError(f"cannot update the read models: {self.config.error_text(e)}") from None
                 self._advance(projector.position)
                 return done
         raise ReadModelError("the read models' active version kept changing; try again")
@@ -239,7 +239,7 @@ class ReadModels:
         try:
             active = self._db.pointer().active
         except PersistenceError as e:
-            raise StoreError(f"cannot read the read models' pointer: {_first_line(e, self.config)}") from None
+            raise StoreError(f"cannot read the read models' pointer: {self.config.error_text(e)}") from None
         if active == self._projector.version:
             return False
         self._log.info("read_models.version_moved", old=self._projector.version, new=active)
@@ -261,7 +261,7 @@ class ReadModels:
         try:
             position = self._db.position()
         except PersistenceError as e:
-            raise StoreError(f"cannot read the read models' position: {_first_line(e, self.config)}") from None
+            raise StoreError(f"cannot read the read models' position: {self.config.error_text(e)}") from None
         self._advance(position)
         return position
 
@@ -375,7 +375,7 @@ class ReadModels:
                 return version  # another process finished this rebuild first
             raise ReadModelError(f"rebuild of version {version} was taken over by another process") from None
         except PersistenceError as e:
-            raise StoreError(f"cannot rebuild the read models: {_first_line(e, self.config)}") from None
+            raise StoreError(f"cannot rebuild the read models: {self.config.error_text(e)}") from None
         self._log.info("read_models.rebuilt", version=version, old=old, position=builder.position)
         return version
 
@@ -442,7 +442,7 @@ class ReadModels:
         try:
             return query()
         except PersistenceError as e:
-            raise StoreError(f"cannot read the read models: {_first_line(e, self.config)}") from None
+            raise StoreError(f"cannot read the read models: {self.config.error_text(e)}") from None
 
 
 _MEMORY_VIEWS: weakref.WeakKeyDictionary[EventStore, MemoryViews] = weakref.WeakKeyDictionary()
@@ -456,11 +456,3 @@ def _memory_views(store: EventStore) -> MemoryViews:
         if views is None:
             views = _MEMORY_VIEWS[store] = MemoryViews()
         return views
-
-
-def _first_line(error: BaseException, config: StoreConfig) -> str:
-    """The error's first line, with the store's password masked."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    password = config.env.get("POSTGRES_PASSWORD")
-    return line.replace(password, "***") if password else line
