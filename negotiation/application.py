@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
@@ -33,7 +33,7 @@ from negotiation.errors import (
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
 from negotiation.logs import get_logger
 from negotiation.queries import QueriesMixin
-from negotiation.store import EventStore, StreamEvent
+from negotiation.store import EventStore, StreamEvent, is_busy
 from negotiation.timeline import AppendPlan, History
 
 __all__ = ["AppendResult", "Negotiations"]
@@ -184,8 +184,14 @@ class Negotiations(QueriesMixin):
                 records = [StreamEvent(plan.negotiation, r.seq, r.event) for plan in plans for r in plan.new]
                 try:
                     positions = self.store.put(records) if records else []
-                except IntegrityError:
-                    # Another writer took one of our stream versions: re-read and re-validate.
+                except (IntegrityError, OperationalError) as e:
+                    if isinstance(e, OperationalError) and not is_busy(e):
+                        self._histories.clear()
+                        raise StoreError(
+                            f"cannot store events: {self.config.error_text(e)}; nothing was stored"
+                        ) from None
+                    # Another writer took one of our stream versions, or held SQLite's
+                    # write lock past the timeout: re-read, re-validate, try again.
                     self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans])
                     self._histories.clear()
                     time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter, not crypto

@@ -29,14 +29,14 @@ from typing import BinaryIO, Final, Protocol
 
 import attrs
 import orjson
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, StoredEvent
 
 from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
 from negotiation.errors import ConcurrencyError, RefusedEventError, StoreError
 from negotiation.logs import get_logger
-from negotiation.store import EventStore
+from negotiation.store import EventStore, is_busy
 from negotiation.timeline import History, Recorded
 
 __all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files"]
@@ -188,9 +188,12 @@ def import_files(
                     return report
                 try:
                     stored = _store(app, spool, total=checked.accepted, chunk_size=chunk_size, progress=progress)
-                except IntegrityError:
-                    # Another writer appended meanwhile; what we stored so far is kept and
-                    # is recognised as already present when checking again.
+                except (IntegrityError, OperationalError) as e:
+                    if not (isinstance(e, IntegrityError) or is_busy(e)):
+                        raise
+                    # Another writer appended meanwhile (or held SQLite's write lock past
+                    # the timeout); what we stored so far is kept and is recognised as
+                    # already present when checking again.
                     logger.info("import.conflict", attempt=attempt)
                     continue
                 finally:
@@ -376,9 +379,9 @@ def _store(app: _Store, spool: BinaryIO, *, total: int, chunk_size: int, progres
         nonlocal chunk, stored
         try:
             app.store.put_stored(chunk)
-        except IntegrityError:
-            raise
         except PersistenceError as e:
+            if isinstance(e, IntegrityError) or is_busy(e):
+                raise  # another writer: import_files checks again and retries
             # Each chunk is one transaction that ends where every stored prefix is valid.
             done = f"{stored:,} of {total:,} new events were stored" if stored else "no new event was stored"
             raise StoreError(

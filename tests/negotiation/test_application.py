@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 import structlog
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from events import Event, parse_line
 from negotiation import (
@@ -167,6 +167,40 @@ def test_conflicting_writer_is_retried_and_the_batch_stays_atomic(
     assert ids(app.events(NEGOTIATION)) == ["open", "p1", "strike", "intruder", "mine"]
     assert ids(app.events(OTHER)) == ["open", "mine-other"]
     assert [e.id for _, e in app.follow()].count("mine-other") == 1
+
+
+def test_a_busy_sqlite_lock_is_retried(app: Negotiations, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's "database is locked" (another process held the write lock) is retried like a conflict."""
+    app.append(opening_batch(), now=NOW)
+    put = app.store.put
+    calls: list[int] = []
+
+    def busy_once(records: list[StreamEvent]) -> list[int]:
+        calls.append(len(records))
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return put(records)
+
+    monkeypatch.setattr(app.store, "put", busy_once)
+    result = app.append([statement("s", 4)], now=NOW)
+    assert calls == [1, 1]
+    assert ids(result.stored) == ["s"]
+    assert ids(app.events(NEGOTIATION))[-1] == "s"
+
+
+def test_other_operational_errors_are_store_errors(app: Negotiations, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operational error that is not a busy lock is not retried: StoreError, nothing stored."""
+    app.append(opening_batch(), now=NOW)
+    before = snapshot(app)
+
+    def disk_full(records: list[StreamEvent]) -> list[int]:
+        raise OperationalError("database or disk is full")
+
+    monkeypatch.setattr(app.store, "put", disk_full)
+    with pytest.raises(StoreError, match="disk is full"):
+        app.append([statement("s", 4)], now=NOW)
+    monkeypatch.undo()
+    assert snapshot(app) == before
 
 
 def test_conflicts_that_never_end_raise_concurrency_error(app: Negotiations, monkeypatch: pytest.MonkeyPatch) -> None:
