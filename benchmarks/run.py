@@ -13,7 +13,7 @@ On the same generated data (``benchmarks.generate``), one run measures:
   (``benchmarks.peer``), on a prefix of the feed;
 - as-of queries: ``status`` and ``positions`` p50/p99 at 10%, 50% and 90% of
   the long negotiation, with and without a knowledge time, against a full
-  refold from scratch (``negotiation.machine.fold`` over ``History.visible``);
+  refold from scratch (``negotiation.core.machine.fold`` over ``History.visible``);
 - catch-up: a persisted projection built from scratch, when the library has one.
 
 Targets are reported as measured, PASS or FAIL; nothing is tuned to them.
@@ -399,7 +399,7 @@ def _query_api(app: Any, negotiation: str) -> tuple[str, Callable[..., Any], Cal
         status_of = importlib.import_module("projections.status").status_of
         positions_of = importlib.import_module("projections.positions").positions_of
     except (ImportError, AttributeError):
-        from negotiation.timeline import STATUS_FOLD
+        from negotiation.core.history import STATUS_FOLD
 
         return (
             "History.fold(STATUS_FOLD)",
@@ -430,7 +430,7 @@ def _positions_initial() -> Any:
 
 
 def _make_positions_fold() -> Any:
-    from negotiation.timeline import Fold
+    from negotiation.core.history import Fold
 
     return Fold("benchmarks.positions", _positions_initial, _positions_step)
 
@@ -440,7 +440,7 @@ _POSITIONS_FOLD = _make_positions_fold()
 
 def refold_status(history: Any, as_of: dt.datetime, known_at: dt.datetime | None) -> Any:
     """The baseline: the state machine folded from scratch over the visible events."""
-    from negotiation.machine import fold
+    from negotiation.core.machine import fold
 
     return fold((r.event for r in history.visible(as_of=as_of, known_at=known_at)), checked=False)
 

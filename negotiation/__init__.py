@@ -1,24 +1,31 @@
 """Labor negotiations as an event-sourced state machine: the domain core and the facade.
 
-The pure core (``state``, ``machine``, ``timeline``) does no I/O; the facade
+The pure core (``negotiation.core``: state, machine, history) does no I/O; the facade
 ``Negotiations`` stores events through eventsourcing and answers temporal
 queries.
 """
 
-from negotiation.errors import (
+from negotiation.core import (
+    RULES,
+    TRANSITIONS,
     ConcurrencyError,
     ConfigurationError,
     EventConflictError,
+    Fold,
+    History,
     InvalidEventError,
     NegotiationError,
     NegotiationNotFoundError,
+    NegotiationState,
+    Recorded,
     RefusedEventError,
     RuleViolationError,
     StoreError,
+    check,
+    evolve,
+    fold,
+    phase,
 )
-from negotiation.machine import RULES, TRANSITIONS, check, evolve, fold
-from negotiation.state import NegotiationState, phase
-from negotiation.timeline import Fold, History, Recorded
 
 from negotiation.application import AppendResult, Negotiations  # isort: skip  # the facade comes last
 

@@ -22,19 +22,19 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
-from negotiation.config import StoreConfig, resolve
-from negotiation.errors import (
+from negotiation.core.errors import (
     ConcurrencyError,
     InvalidEventError,
     NegotiationNotFoundError,
     RefusedEventError,
     StoreError,
 )
+from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
-from negotiation.logs import get_logger
 from negotiation.queries import QueriesMixin
-from negotiation.store import EventStore, StreamEvent, is_busy
-from negotiation.timeline import AppendPlan, History
+from negotiation.store.config import StoreConfig, resolve
+from negotiation.store.eventstore import EventStore, StreamEvent, is_busy
+from negotiation.store.logs import get_logger
 
 __all__ = ["AppendResult", "Negotiations"]
 
@@ -66,7 +66,7 @@ class Negotiations(QueriesMixin):
     >>> app.append(events)                                # doctest: +SKIP
     >>> app.status("wga-amptp-2023", as_of=...)           # doctest: +SKIP
 
-    ``db`` chooses the store (see ``negotiation.config``): a SQLite file path
+    ``db`` chooses the store (see ``negotiation.store.config``): a SQLite file path
     (default ``negotiations.db``), ``sqlite:///PATH``, ``postgresql://...`` or
     ``memory:``. Use as a context manager, or call ``close()``.
     """

@@ -34,8 +34,8 @@ import click
 import structlog
 
 from events.converter import DEFAULT_LIMITS, Limits
-from negotiation.config import DEFAULT_DB, ENV_VAR, redact, resolve
-from negotiation.errors import NegotiationError
+from negotiation.core.errors import NegotiationError
+from negotiation.store.config import DEFAULT_DB, ENV_VAR, redact, resolve
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -34,10 +34,10 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
-from negotiation.errors import ConcurrencyError, RefusedEventError, StoreError
-from negotiation.logs import get_logger
-from negotiation.store import EventStore, is_busy
-from negotiation.timeline import History, Recorded
+from negotiation.core.errors import ConcurrencyError, RefusedEventError, StoreError
+from negotiation.core.history import History, Recorded
+from negotiation.store.eventstore import EventStore, is_busy
+from negotiation.store.logs import get_logger
 
 __all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files"]
 

@@ -10,7 +10,7 @@ zone (all of that day's events count); a ``datetime`` is used as given.
 n events appended to the negotiation; by default everything stored counts and
 the answer reports now as its ``as_of`` and ``known_at``.
 
-``projections`` imports ``negotiation.state`` and ``negotiation.timeline``;
+``projections`` imports ``negotiation.core.state`` and ``negotiation.core.history``;
 importing it here at module level would make ``import projections`` (which
 first initializes the ``negotiation`` package, and so this module) circular.
 The read models are therefore imported when a query runs.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Protocol
 
-from negotiation.timeline import History
+from negotiation.core.history import History
 
 if TYPE_CHECKING:
     from projections.catalog import CatalogEntry, StoppageEntry

@@ -1,6 +1,6 @@
 """Read models of negotiations: pure, checkpointed folds answering temporal queries.
 
-Every read model is a ``negotiation.timeline.Fold`` over the events that count
+Every read model is a ``negotiation.core.history.Fold`` over the events that count
 at a point in valid time (``as_of``), knowledge time (``known_at``) and
 version (``at_version``), answered through ``History.fold`` so that checkpoints
 keep the cost independent of history length:

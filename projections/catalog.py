@@ -23,8 +23,8 @@ from events.model import (
     StrikeCalled,
     StrikeEnded,
 )
-from negotiation.state import Phase, StoppageKind, end_of_day, instant, local_date
-from negotiation.timeline import History, Recorded
+from negotiation.core.history import History, Recorded
+from negotiation.core.state import Phase, StoppageKind, end_of_day, instant, local_date
 from projections.errors import NotOpenedError
 from projections.status import Moment, Stoppage, When, day_number, parties_of, running_stoppages, status_of
 from projections.timeline import counts

@@ -13,7 +13,7 @@ from typing import Final, Literal
 
 import attrs
 
-from negotiation.timeline import STATUS_FOLD, History
+from negotiation.core.history import STATUS_FOLD, History
 from projections.errors import NotOpenedError
 from projections.positions import POSITIONS_FOLD, Position, standing
 from projections.status import Moment, Status, Stoppage, When, status_from

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from events.errors import NegotiationError
-from negotiation.errors import NegotiationNotFoundError
+from negotiation.core.errors import NegotiationNotFoundError
 
 __all__ = ["InvalidQueryError", "NotOpenedError"]
 

@@ -22,8 +22,8 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
-from negotiation.state import local_date
-from negotiation.timeline import History
+from negotiation.core.history import History
+from negotiation.core.state import local_date
 from projections.positions import POSITIONS_FOLD, Link, Position, standing
 from projections.status import Moment, When
 

@@ -47,11 +47,11 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
 from events.errors import NegotiationError
-from negotiation.config import StoreConfig, resolve
-from negotiation.errors import ConfigurationError, StoreError
-from negotiation.logs import get_logger
-from negotiation.state import zone
-from negotiation.store import EventStore
+from negotiation.core.errors import ConfigurationError, StoreError
+from negotiation.core.state import zone
+from negotiation.store.config import StoreConfig, resolve
+from negotiation.store.eventstore import EventStore
+from negotiation.store.logs import get_logger
 from projections.runner import (
     DEFAULT_MAX_CACHED,
     DEFAULT_PAGE_SIZE,

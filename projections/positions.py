@@ -21,8 +21,8 @@ import attrs
 import immutables
 
 from events.model import ProposalMade, ProposalWithdrawn, Value
-from negotiation.state import local_date
-from negotiation.timeline import Fold, History, Recorded
+from negotiation.core.history import Fold, History, Recorded
+from negotiation.core.state import local_date
 from projections.status import Moment, When
 
 __all__ = [

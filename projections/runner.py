@@ -41,11 +41,11 @@ from eventsourcing.persistence import (
 from events.converter import parse_trusted
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
-from negotiation.logs import LibraryLogger, get_logger
-from negotiation.machine import evolve
-from negotiation.state import NegotiationState, Phase, phase
-from negotiation.store import APPLICATION_NAME, EventStore, StreamEvent
-from negotiation.timeline import STATUS_FOLD, History
+from negotiation.core.history import STATUS_FOLD, History
+from negotiation.core.machine import evolve
+from negotiation.core.state import NegotiationState, Phase, phase
+from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
+from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
 from projections.positions import POSITIONS_FOLD, PositionsLog, standing
 from projections.status import parties_of, stoppage_of

@@ -1,6 +1,6 @@
 """Where a negotiation stood: the spec's ``status`` answer, at any valid and knowledge time.
 
-The status reuses the core fold (``negotiation.timeline.STATUS_FOLD``), so the
+The status reuses the core fold (``negotiation.core.history.STATUS_FOLD``), so the
 checkpoints the state machine keeps for validation also answer queries. This
 module also resolves the times of a temporal query (``Moment``) for the other
 read models: a ``datetime.date`` means the END of that day in the negotiation's
@@ -16,7 +16,8 @@ from typing import TypeVar
 import attrs
 
 from events.model import Party
-from negotiation.state import (
+from negotiation.core.history import STATUS_FOLD, Fold, History
+from negotiation.core.state import (
     AgreementState,
     ContractState,
     NegotiationState,
@@ -29,7 +30,6 @@ from negotiation.state import (
     phase,
     zone,
 )
-from negotiation.timeline import STATUS_FOLD, Fold, History
 from projections.errors import InvalidQueryError, NotOpenedError
 
 __all__ = [

@@ -48,8 +48,8 @@ from events.model import (
     TalksSuspended,
     Value,
 )
-from negotiation.state import local_date
-from negotiation.timeline import Fold, History, Recorded, micros
+from negotiation.core.history import Fold, History, Recorded, micros
+from negotiation.core.state import local_date
 from projections.status import Moment, When, as_instant, start_instant
 
 __all__ = [

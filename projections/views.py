@@ -39,7 +39,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from negotiation.store import APPLICATION_NAME
+from negotiation.store.eventstore import APPLICATION_NAME
 
 __all__ = [
     "KINDS",

@@ -19,7 +19,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
 
-from negotiation.store import APPLICATION_NAME
+from negotiation.store.eventstore import APPLICATION_NAME
 from projections.views import (
     KINDS,
     POINTER_KEY,

@@ -3,7 +3,7 @@
 Layers, bottom up:
 
 - ``events``: the vocabulary (event classes, JSON Lines converter); imports nothing of ours but itself;
-- the pure core ``negotiation.state``, ``machine``, ``timeline``, ``errors``: no I/O;
+- the pure core ``negotiation.core.state``, ``machine``, ``timeline``, ``errors``: no I/O;
 - the pure read models ``projections.*`` (all but ``persisted``, ``runner``, ``views*``): no I/O;
 - the persisted read models ``projections.persisted`` and its helpers; no read model imports the facade;
 - the facade ``negotiation.application`` (with ``queries``, ``importer``, ``store``, ``config``, ``logs``);
@@ -38,10 +38,18 @@ FACADE_MODULES = frozenset(
 """What no projections module may import: the facade, its importer and queries, the CLI.
 
 The persisted read models work at the edge and read the event store itself
-(``negotiation.store``); the pure read models may not, which
+(``negotiation.store.eventstore``); the pure read models may not, which
 ``test_pure_modules_import_only_pure_modules_of_ours`` checks."""
 
-PURE_CORE = frozenset({"negotiation.state", "negotiation.machine", "negotiation.timeline", "negotiation.errors"})
+PURE_CORE = frozenset(
+    {
+        "negotiation.core",
+        "negotiation.core.state",
+        "negotiation.core.machine",
+        "negotiation.core.history",
+        "negotiation.core.errors",
+    }
+)
 IMPURE_PROJECTIONS = frozenset(
     {"projections.persisted", "projections.runner", "projections.views", "projections.views_postgres"}
 )
@@ -268,12 +276,12 @@ def test_pure_modules_import_only_pure_modules_of_ours(module: str) -> None:
     assert bad == []
 
 
-LOGGING_MODULES = frozenset({"negotiation.logs", "negotiation.cli"})
-"""The library logs only through ``negotiation.logs``; only the command line configures logging."""
+LOGGING_MODULES = frozenset({"negotiation.store.logs", "negotiation.cli"})
+"""The library logs only through ``negotiation.store.logs``; only the command line configures logging."""
 
 
 def test_only_the_cli_configures_logging() -> None:
-    """structlog is imported only by negotiation.logs and the CLI, and only the CLI configures logging."""
+    """structlog is imported only by negotiation.store.logs and the CLI, and only the CLI configures logging."""
     bad = [
         str(i)
         for m in our_modules()

@@ -45,7 +45,7 @@ from events import (
     TalksScheduled,
     TalksSuspended,
 )
-from negotiation.timeline import History
+from negotiation.core.history import History
 
 E = TypeVar("E", bound=Event)
 

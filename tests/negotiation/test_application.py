@@ -22,8 +22,8 @@ from negotiation import (
     StoreError,
 )
 from negotiation import application as application_module
-from negotiation.errors import ConcurrencyError
-from negotiation.store import StreamEvent
+from negotiation.core.errors import ConcurrencyError
+from negotiation.store.eventstore import StreamEvent
 from tests.negotiation.helpers import (
     NEGOTIATION,
     NOW,
@@ -419,7 +419,7 @@ def test_importing_the_library_configures_no_logging() -> None:
     """Importing negotiation leaves structlog and the stdlib logging unconfigured."""
     code = (
         "import logging, structlog\n"
-        "import negotiation, negotiation.application, negotiation.store, negotiation.config\n"
+        "import negotiation, negotiation.application, negotiation.store.eventstore, negotiation.store.config\n"
         "assert not structlog.is_configured(), 'structlog was configured'\n"
         "root = logging.getLogger()\n"
         "assert root.handlers == [], root.handlers\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from negotiation import ConfigurationError, Negotiations, StoreError
-from negotiation.config import DEFAULT_DB, ENV_VAR, StoreConfig, redact, resolve
+from negotiation.store.config import DEFAULT_DB, ENV_VAR, StoreConfig, redact, resolve
 from tests.negotiation.helpers import NEGOTIATION, NOW, opened
 
 

@@ -18,9 +18,9 @@ import pytest
 
 from events import EVENT_TYPES, Event
 from negotiation import RULES, TRANSITIONS, RuleViolationError, check, evolve, fold
-from negotiation.errors import EventConflictError, RefusedEventError
-from negotiation.state import NegotiationState, phase
-from negotiation.timeline import CLOCK_SKEW
+from negotiation.core.errors import EventConflictError, RefusedEventError
+from negotiation.core.history import CLOCK_SKEW
+from negotiation.core.state import NegotiationState, phase
 from tests.negotiation.helpers import (
     AI,
     EMPLOYER,

@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from events import AgendaIssue, NegotiationOpened, Party, StatementIssued
 from negotiation import Negotiations
-from negotiation import postgres as sliced
+from negotiation.store import postgres as sliced
 
 pytestmark = pytest.mark.postgres
 

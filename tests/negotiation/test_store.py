@@ -14,7 +14,7 @@ from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError
 
 from events import EVENT_TYPES, Event, Source, Value, render_line
 from negotiation import Negotiations
-from negotiation.store import APPLICATION_NAME, EventMapper, StreamEvent
+from negotiation.store.eventstore import APPLICATION_NAME, EventMapper, StreamEvent
 from tests.negotiation.helpers import (
     AI,
     EMPLOYER,
@@ -164,7 +164,7 @@ def test_stored_data_names_no_python_module(store_url: str) -> None:
         assert line["type"] == topic
         assert line["negotiation"] == NEGOTIATION
         assert not PYTHON_TOPIC.search(state), state
-        for name in (b"events.model", b"negotiation.store", b"StreamEvent", b"__"):
+        for name in (b"events.model", b"negotiation.store.eventstore", b"StreamEvent", b"__"):
             assert name not in state
 
 

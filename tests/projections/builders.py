@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from events import Event, parse_event
-from negotiation.state import instant, zone
-from negotiation.timeline import History
+from negotiation.core.history import History
+from negotiation.core.state import instant, zone
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 """The fixed "now" of the pure tests: after every hand-written event."""

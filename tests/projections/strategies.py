@@ -51,7 +51,7 @@ from events import (
     TalksSuspended,
     Value,
 )
-from negotiation.state import zone
+from negotiation.core.state import zone
 
 __all__ = ["NEGOTIATION", "Drawn", "negotiations"]
 

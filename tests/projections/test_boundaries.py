@@ -13,7 +13,7 @@ import projections
 
 ROOT = Path(__file__).resolve().parents[2]
 READ_MODELS = ("status", "positions", "gap", "timeline", "catalog", "diff", "answers", "errors", "__init__")
-FORBIDDEN = ("negotiation.application", "negotiation.cli", "negotiation.store", "negotiation.queries")
+FORBIDDEN = ("negotiation.application", "negotiation.cli", "negotiation.store.eventstore", "negotiation.queries")
 
 
 def _imports(path: Path) -> set[str]:

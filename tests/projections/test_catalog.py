@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from negotiation.timeline import History
+from negotiation.core.history import History
 from projections import catalog_json, catalog_of, involving_of, stoppages_json, stoppages_on
 from tests.projections.builders import NOW, Log
 from tests.projections.timelines import SAG, WGA, sag, wga

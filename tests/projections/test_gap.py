@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from negotiation.timeline import History
+from negotiation.core.history import History
 from projections import gaps_json, gaps_of
 from tests.projections.builders import NOW, Log
 from tests.projections.timelines import WGA, wga

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from events import Event, Value
 from negotiation import ConfigurationError, Negotiations, RuleViolationError, StoreError
-from negotiation.errors import NegotiationError
-from negotiation.timeline import History
+from negotiation.core.errors import NegotiationError
+from negotiation.core.history import History
 from projections.answers import positions_json, status_json
 from projections.catalog import catalog_of
 from projections.errors import NotOpenedError

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from events import Value
-from negotiation.timeline import History
+from negotiation.core.history import History
 from projections import NotOpenedError, positions_json, positions_of
 from tests.projections.builders import NOW, Log
 from tests.projections.timelines import WGA, wga

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from negotiation.timeline import History
+from negotiation.core.history import History
 from projections import NotOpenedError, Status, status_json, status_of
 from projections.errors import InvalidQueryError
 from tests.projections.builders import NOW, Log, moment

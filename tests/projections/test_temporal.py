@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events import Event, ProposalMade, ProposalWithdrawn
-from negotiation import timeline as core_timeline
-from negotiation.timeline import STATUS_FOLD, Fold, History
+from negotiation.core import history as core_timeline
+from negotiation.core.history import STATUS_FOLD, Fold, History
 from projections import POSITIONS_FOLD, STATEMENTS_FOLD, positions_json, positions_of, status_json, timeline_of
 from projections.errors import NotOpenedError
 from projections.status import status_of

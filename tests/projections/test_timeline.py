@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 from events import Event
-from negotiation.timeline import History
+from negotiation.core.history import History
 from projections import NotOpenedError, statements_json, statements_of, summarize, timeline_json, timeline_of
 from tests.projections.builders import NOW, Log
 from tests.projections.timelines import WGA, wga

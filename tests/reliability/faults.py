@@ -24,11 +24,11 @@ from pathlib import Path
 import attrs
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool
 
-import negotiation.config
-from negotiation.config import StoreConfig
+import negotiation.store.config
+from negotiation.store.config import StoreConfig
 
 _create_connection = SQLiteConnectionPool._create_connection
-_postgres = negotiation.config._postgres
+_postgres = negotiation.store.config._postgres
 
 
 def page_count(db: Path) -> int:
@@ -62,11 +62,11 @@ def connect_timeout(seconds: int) -> Iterator[None]:
         config = _postgres(url)
         return attrs.evolve(config, env={**config.env, "POSTGRES_CONNECT_TIMEOUT": str(seconds)})
 
-    negotiation.config._postgres = postgres
+    negotiation.store.config._postgres = postgres
     try:
         yield
     finally:
-        negotiation.config._postgres = _postgres
+        negotiation.store.config._postgres = _postgres
 
 
 def main() -> None:

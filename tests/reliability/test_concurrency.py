@@ -28,7 +28,7 @@ import pytest
 
 from events import Event, render_line
 from negotiation import Negotiations
-from negotiation.errors import ConcurrencyError, EventConflictError, RuleViolationError
+from negotiation.core.errors import ConcurrencyError, EventConflictError, RuleViolationError
 from projections.answers import positions_json, status_json
 from projections.persisted import ReadModels
 from tests.negotiation.helpers import at, lockout_declared, opened, statement, strike_called

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from events import EVENT_TYPES, AgendaIssue, Event, InvalidEventError, IssueTabled, Limits, parse_line
 from negotiation import Negotiations
 from negotiation.cli import cli
-from negotiation.errors import NegotiationError, RefusedEventError
+from negotiation.core.errors import NegotiationError, RefusedEventError
 from tests.reliability.helpers import TERMINAL_BYTES, error_lines, export, run
 from tests.reliability.hostile import (
     BASE,

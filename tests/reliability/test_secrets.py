@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from negotiation import Negotiations
-from negotiation.errors import NegotiationError
+from negotiation.core.errors import NegotiationError
 from tests.negotiation.helpers import opened, statement
 from tests.reliability.helpers import error_lines, run
 

@@ -10,7 +10,7 @@ negotiation would hang an import.
 
 This recorder keeps the one transaction and the table lock, and sends the rows
 in slices, syncing the pipeline after each. Only loaded for PostgreSQL stores
-(``negotiation.config`` names it by topic), so psycopg stays optional.
+(``negotiation.store.config`` names it by topic), so psycopg stays optional.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 
-from negotiation.errors import ConfigurationError
+from negotiation.core.errors import ConfigurationError
 
 __all__ = ["DEFAULT_DB", "ENV_VAR", "StoreConfig", "redact", "resolve"]
 
@@ -125,8 +125,8 @@ def _postgres(url: str) -> StoreConfig:
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",
         "ORIGINATOR_ID_TYPE": "text",
-        # Large inserts in slices: eventsourcing's single statement hangs (negotiation.postgres).
-        "APPLICATION_RECORDER_TOPIC": "negotiation.postgres:SlicedPostgresApplicationRecorder",
+        # Large inserts in slices: eventsourcing's single statement hangs (negotiation.store.postgres).
+        "APPLICATION_RECORDER_TOPIC": "negotiation.store.postgres:SlicedPostgresApplicationRecorder",
     }
     if schema:
         env["POSTGRES_SCHEMA"] = schema

@@ -44,8 +44,8 @@ from events.model import (
     TalksScheduled,
     TalksSuspended,
 )
-from negotiation.errors import RuleViolationError
-from negotiation.state import NegotiationState, ProposalRef, instant, replace
+from negotiation.core.errors import RuleViolationError
+from negotiation.core.state import NegotiationState, ProposalRef, instant, replace
 
 __all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
 
@@ -316,7 +316,7 @@ TRANSITIONS: Final[Mapping[type[Event], Transition]] = {
     AgreementTentative: Transition(_OPEN, _tentative),
     RatificationCompleted: Transition((*_OPEN, AGREEMENT_PENDING), _ratification),
     # Whether the target exists is a question of the whole stream, not of the
-    # fold so far: the timeline checks it (negotiation.timeline).
+    # fold so far: the timeline checks it (negotiation.core.history).
     EventRetracted: Transition((OPENED_FIRST,), _unchanged),
 }
 

@@ -24,9 +24,9 @@ from typing import Any, Final, Generic, TypeVar
 import attrs
 
 from events.model import Event, EventRetracted, NegotiationOpened
-from negotiation.errors import EventConflictError, RuleViolationError
-from negotiation.machine import TRANSITIONS, check, evolve
-from negotiation.state import NegotiationState, instant, zone
+from negotiation.core.errors import EventConflictError, RuleViolationError
+from negotiation.core.machine import TRANSITIONS, check, evolve
+from negotiation.core.state import NegotiationState, instant, zone
 
 __all__ = [
     "CHECKPOINT_INTERVAL",
@@ -120,7 +120,7 @@ def _core_step(state: NegotiationState, record: Recorded) -> NegotiationState:
     return evolve(state, record.event)
 
 
-STATUS_FOLD: Final[Fold[NegotiationState]] = Fold("negotiation.state", NegotiationState, _core_step)
+STATUS_FOLD: Final[Fold[NegotiationState]] = Fold("negotiation.core.state", NegotiationState, _core_step)
 
 
 @attrs.frozen(kw_only=True)

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events import Event, Party
-from negotiation import timeline
-from negotiation.errors import EventConflictError, RuleViolationError
-from negotiation.machine import check, evolve, fold
-from negotiation.state import NegotiationState, instant
-from negotiation.timeline import CLOCK_SKEW, STATUS_FOLD, History
+from negotiation.core import history as timeline
+from negotiation.core.errors import EventConflictError, RuleViolationError
+from negotiation.core.history import CLOCK_SKEW, STATUS_FOLD, History
+from negotiation.core.machine import check, evolve, fold
+from negotiation.core.state import NegotiationState, instant
 from tests.negotiation.helpers import (
     AI,
     EMPLOYER,
