@@ -17,7 +17,9 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "EventConflictError",
+    "ExpectedVersionError",
     "InvalidEventError",
+    "InvalidMomentError",
     "NegotiationError",
     "NegotiationNotFoundError",
     "RefusedEventError",
@@ -105,3 +107,22 @@ class ConfigurationError(NegotiationError, ValueError):
 
 class StoreError(NegotiationError, OSError):
     """The database failed (unreachable, read-only, full); nothing was half-written."""
+
+
+class ExpectedVersionError(NegotiationError, RuntimeError):
+    """An append said which version the negotiation must have, and it has another; nothing was stored."""
+
+    def __init__(self, negotiation: str, *, expected: int, actual: int) -> None:
+        self.negotiation = negotiation
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"negotiation {negotiation!r} is at version {actual}, not {expected}; nothing was stored")
+
+
+class InvalidMomentError(NegotiationError, ValueError):
+    """A moment given by a user (``--at``, ``?known_at=``) is not a date or time we accept, or out of range."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{value!r}: {reason}")
