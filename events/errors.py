@@ -6,7 +6,7 @@ the other packages subclass it in their own ``errors`` modules.
 
 from __future__ import annotations
 
-__all__ = ["InvalidEventError", "NegotiationError"]
+__all__ = ["InvalidEventError", "InvalidMomentError", "NegotiationError"]
 
 
 class NegotiationError(Exception):
@@ -59,3 +59,12 @@ class InvalidEventError(NegotiationError, ValueError):
             line=self.line if line is None else line,
             expected=self.expected,
         )
+
+
+class InvalidMomentError(NegotiationError, ValueError):
+    """A moment given by a user (``--at``, ``?known_at=``) is not a date or time we accept, or out of range."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{value!r}: {reason}")

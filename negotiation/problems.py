@@ -11,13 +11,12 @@ from typing import Final
 
 import attrs
 
-from events.errors import InvalidEventError, NegotiationError
+from events.errors import InvalidEventError, InvalidMomentError, NegotiationError
 from negotiation.core.errors import (
     ConcurrencyError,
     ConfigurationError,
     EventConflictError,
     ExpectedVersionError,
-    InvalidMomentError,
     NegotiationNotFoundError,
     RefusedEventError,
     StoreError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from events.errors import InvalidEventError, NegotiationError
+from events.errors import InvalidEventError, InvalidMomentError, NegotiationError
 
 if TYPE_CHECKING:
     from events.model import Event
@@ -117,12 +117,3 @@ class ExpectedVersionError(NegotiationError, RuntimeError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"negotiation {negotiation!r} is at version {actual}, not {expected}; nothing was stored")
-
-
-class InvalidMomentError(NegotiationError, ValueError):
-    """A moment given by a user (``--at``, ``?known_at=``) is not a date or time we accept, or out of range."""
-
-    def __init__(self, value: str, reason: str) -> None:
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{value!r}: {reason}")
