@@ -13,17 +13,18 @@ import datetime as dt
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
 import attrs
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
-from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
+from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.model import Event
 from negotiation.core.errors import (
     ConcurrencyError,
+    ExpectedVersionError,
     InvalidEventError,
     NegotiationNotFoundError,
     RefusedEventError,
@@ -36,7 +37,7 @@ from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.eventstore import EventStore, StreamEvent, is_busy
 from negotiation.store.logs import get_logger
 
-__all__ = ["AppendResult", "Negotiations"]
+__all__ = ["AppendResult", "EventPage", "Negotiations"]
 
 MAX_ATTEMPTS: Final = 20
 
@@ -53,6 +54,18 @@ class AppendResult:
     """Events already stored with identical content: nothing was done."""
     positions: tuple[int, ...] = ()
     """The commit-order positions of the stored events."""
+    versions: dict[str, int] = attrs.field(factory=dict)
+    """Each negotiation of the batch with its stream version after the append."""
+
+
+@attrs.frozen(kw_only=True)
+class EventPage:
+    """A page of stored events in commit order (``Negotiations.events_after``)."""
+
+    events: tuple[tuple[int, Event], ...]
+    """``(position, event)`` pairs, in commit order."""
+    next_after: int
+    """The position to ask for next: the last one read (or skipped by the filter)."""
 
 
 def _now() -> dt.datetime:
@@ -110,7 +123,13 @@ class Negotiations(QueriesMixin):
             return history
 
     def existing(self, negotiation: str) -> History:
-        """Like ``history``, but raise ``NegotiationNotFoundError`` for an empty stream."""
+        """Like ``history``, but raise ``NegotiationNotFoundError`` for an empty stream.
+
+        An id that is not a slug cannot be stored: it is not found, without asking
+        the store (PostgreSQL refuses NUL characters in text, libpq stops at one).
+        """
+        if not SLUG_RE.fullmatch(negotiation):
+            raise NegotiationNotFoundError(negotiation)
         history = self.history(negotiation)
         if not history.version:
             with self._lock:
@@ -166,21 +185,96 @@ class Negotiations(QueriesMixin):
 
     def position(self) -> int:
         """The commit position of the last stored event (0 for an empty store)."""
-        return self.store.max_position()
+        try:
+            return self.store.max_position()
+        except PersistenceError as e:
+            raise StoreError(f"cannot read the store: {self.config.error_text(e)}") from None
+
+    def caught_up(self, position: int) -> bool:
+        """Whether the answers of the queries include every event up to commit ``position``.
+
+        Queries read the store itself, so that is whether the store holds it; a
+        read side that lags behind the store answers for itself here.
+        """
+        return self.position() >= position
+
+    def events_after(
+        self, *, after: int = 0, limit: int = 1000, negotiation: str | None = None, scan: int = 10_000
+    ) -> EventPage:
+        """At most ``limit`` stored events after commit position ``after``, in commit order.
+
+        With ``negotiation``, only that negotiation's events: at most ``scan``
+        stored events are looked at per call, and ``next_after`` says where the
+        next call goes on, so a rare negotiation costs pages, never one endless read.
+        """
+        if negotiation is not None and not SLUG_RE.fullmatch(negotiation):
+            return EventPage(events=(), next_after=after)
+        found: list[tuple[int, Event]] = []
+        cursor = after
+        budget = max(scan, limit)
+        try:
+            while len(found) < limit and budget > 0:
+                want = limit - len(found) if negotiation is None else min(budget, 1000)
+                page = self.store.notifications(after=cursor, limit=want)
+                budget -= len(page)
+                for notification in page:
+                    cursor = notification.id
+                    if negotiation is None or notification.originator_id == negotiation:
+                        found.append((notification.id, self.store.event_of(notification)))
+                        if len(found) == limit:
+                            break
+                if len(page) < want:
+                    break
+        except PersistenceError as e:
+            raise StoreError(f"cannot read the store: {self.config.error_text(e)}") from None
+        return EventPage(events=tuple(found), next_after=cursor)
+
+    def watch(self, wake: threading.Event) -> Callable[[], None] | None:
+        """Set ``wake`` whenever the store records new events; returns the function that stops it.
+
+        ``None`` when the store cannot say (SQLite): the caller polls ``position()``.
+        On PostgreSQL this is LISTEN/NOTIFY (eventsourcing's subscription).
+        """
+        from projections.runner import CommitSignal
+
+        signal = CommitSignal(self.store.recorder, wake, name="negotiation-watch")
+        try:
+            started = signal.start()
+        except PersistenceError as e:
+            raise StoreError(f"cannot watch the store: {self.config.error_text(e)}") from None
+        return signal.stop if started else None
 
     # --- writing --------------------------------------------------------------
 
-    def append(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
+    def append(
+        self,
+        events: Iterable[Event],
+        *,
+        now: dt.datetime | None = None,
+        expected_version: int | None = None,
+    ) -> AppendResult:
         """Store ``events`` atomically: all of them or, on any refusal, none.
 
-        Idempotent by event id. Raises ``RuleViolationError``,
-        ``EventConflictError`` (same id, other content), ``ConcurrencyError``
-        (retries ran out) or ``StoreError``.
+        Idempotent by event id. ``expected_version``: every event must target one
+        negotiation, whose stored version must be this one when anything new is
+        stored (checked in the same transaction: a concurrent writer makes the
+        store refuse it, and the check runs again); a batch of duplicates only is
+        accepted whatever the version, so a retried append succeeds. Raises
+        ``RuleViolationError``, ``EventConflictError`` (same id, other content),
+        ``ExpectedVersionError``, ``ConcurrencyError`` (retries ran out) or ``StoreError``.
         """
         batch = list(events)
+        if expected_version is not None and len({e.negotiation for e in batch}) > 1:
+            raise InvalidEventError("expected_version needs every event of the batch to target one negotiation")
         for attempt in range(1, MAX_ATTEMPTS + 1):
             with self._lock:
                 plans = self._plan(batch, now=now or _now())
+                if expected_version is not None:
+                    for plan in plans:
+                        if plan.new and plan.base_seq != expected_version:
+                            raise ExpectedVersionError(
+                                plan.negotiation, expected=expected_version, actual=plan.base_seq
+                            )
                 records = [StreamEvent(plan.negotiation, r.seq, r.event) for plan in plans for r in plan.new]
                 try:
                     positions = self.store.put(records) if records else []
@@ -213,6 +307,7 @@ class Negotiations(QueriesMixin):
                     stored=tuple(r.event for plan in plans for r in plan.new),
                     duplicates=tuple(e for plan in plans for e in plan.duplicates),
                     positions=tuple(positions),
+                    versions={plan.negotiation: self._histories[plan.negotiation].version for plan in plans},
                 )
         negotiation = batch[0].negotiation if batch else ""
         raise ConcurrencyError(negotiation, MAX_ATTEMPTS)

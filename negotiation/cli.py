@@ -937,3 +937,8 @@ def stoppages(ctx: click.Context, *, on: Moment, known_at: Moment | None, as_jso
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script ``negotiation``."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="negotiation")
+
+
+from negotiation.serve_command import serve  # noqa: E402 - registered after the group exists
+
+cli.add_command(serve)

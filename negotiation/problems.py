@@ -23,13 +23,65 @@ from negotiation.core.errors import (
 )
 from projections.errors import InvalidQueryError
 
-__all__ = ["EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "PROBLEMS", "Problem", "problem_for"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "PROBLEMS",
+    "BadRequestError",
+    "BodyTooLargeError",
+    "ForbiddenError",
+    "NotAcceptableError",
+    "NotReadyError",
+    "Problem",
+    "RequestError",
+    "RouteNotFoundError",
+    "UnauthorizedError",
+    "UnsupportedBodyError",
+    "problem_for",
+]
 
 EXIT_OK: Final = 0
 EXIT_REFUSED: Final = 1
 """Input refused, negotiation not found, the store failed."""
 EXIT_USAGE: Final = 2
 """The command was called wrongly (a bad option, an unparsable moment)."""
+
+
+class RequestError(NegotiationError):
+    """A request to an interface (the HTTP service) that cannot be served as asked; nothing was done."""
+
+
+class BadRequestError(RequestError):
+    """An unparsable or unknown query parameter or header."""
+
+
+class UnauthorizedError(RequestError):
+    """No token, or a token that is not in the token file."""
+
+
+class ForbiddenError(RequestError):
+    """The token (or the open, token-less service) may not do this: a write with read scope."""
+
+
+class RouteNotFoundError(RequestError):
+    """No such route, or no such method on it."""
+
+
+class BodyTooLargeError(RequestError):
+    """The request body, or one of its lines, is over the limit; it was not read further."""
+
+
+class UnsupportedBodyError(RequestError):
+    """The body is neither JSON Lines nor a JSON array."""
+
+
+class NotAcceptableError(RequestError):
+    """The ``Accept`` header asks for a representation the service does not give."""
+
+
+class NotReadyError(RequestError):
+    """The answer cannot be given yet (``Min-Position`` not reached in time); try again."""
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +111,17 @@ PROBLEMS: Final[tuple[tuple[type[BaseException], Problem], ...]] = (
         NegotiationNotFoundError,
         Problem(exit_code=EXIT_REFUSED, status=404, slug="not-found", title="Negotiation not found"),
     ),
+    (BadRequestError, Problem(exit_code=EXIT_USAGE, status=400, slug="bad-request", title="Bad request")),
+    (UnauthorizedError, Problem(exit_code=EXIT_USAGE, status=401, slug="unauthorized", title="Unauthorized")),
+    (ForbiddenError, Problem(exit_code=EXIT_USAGE, status=403, slug="forbidden", title="Forbidden")),
+    (RouteNotFoundError, Problem(exit_code=EXIT_USAGE, status=404, slug="no-route", title="No such route")),
+    (BodyTooLargeError, Problem(exit_code=EXIT_REFUSED, status=413, slug="too-large", title="Body too large")),
+    (
+        UnsupportedBodyError,
+        Problem(exit_code=EXIT_REFUSED, status=415, slug="unsupported-body", title="Unsupported body"),
+    ),
+    (NotAcceptableError, Problem(exit_code=EXIT_USAGE, status=406, slug="not-acceptable", title="Not acceptable")),
+    (NotReadyError, Problem(exit_code=EXIT_REFUSED, status=503, slug="not-ready", title="Not ready")),
     (InvalidMomentError, Problem(exit_code=EXIT_USAGE, status=400, slug="invalid-moment", title="Invalid moment")),
     (InvalidQueryError, Problem(exit_code=EXIT_USAGE, status=400, slug="invalid-query", title="Invalid query")),
     (

@@ -124,6 +124,10 @@ class EventStore(Application[str]):
         to_event = self._to_stream_event
         return [to_event(r).event for r in records]
 
+    def event_of(self, stored: StoredEvent) -> Event:
+        """The event of a stored record (a notification), upcast to the current schema."""
+        return self._to_stream_event(stored).event
+
     def _to_stream_event(self, stored: StoredEvent) -> StreamEvent:
         stream_event = self.mapper.to_domain_event(stored)
         assert isinstance(stream_event, StreamEvent)  # noqa: S101 - EventMapper makes only these

@@ -1,0 +1,82 @@
+"""Query parameters and headers, parsed as the command line parses its options.
+
+Dates and times follow the command line: ``YYYY-MM-DD`` (the end of that day
+in the negotiation's time zone) or RFC 3339 with an offset. Anything else,
+and any parameter a route does not know, is a 400 problem naming it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Mapping
+from typing import Final
+
+from events.errors import InvalidMomentError
+from negotiation.problems import BadRequestError
+
+__all__ = ["check_known", "moment", "optional_moment", "position_header", "whole_number"]
+
+_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+_DIGITS_RE: Final = re.compile(r"[0-9]{1,18}")
+_SHOWN: Final = 60
+
+
+def _shown(value: str) -> str:
+    text = value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
+    return repr(text)
+
+
+def moment(name: str, value: str) -> dt.date | dt.datetime:
+    """``YYYY-MM-DD`` as a date, RFC 3339 with an offset as an aware datetime; else ``InvalidMomentError``."""
+    try:
+        if _DATE_RE.fullmatch(value):
+            return dt.date.fromisoformat(value)
+        if _DATETIME_RE.fullmatch(value):
+            parsed = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+            if parsed.tzinfo is not None:
+                return parsed
+    except ValueError:
+        pass
+    raise InvalidMomentError(
+        value if len(value) <= _SHOWN else value[:_SHOWN] + "…",
+        f"{name}: not a date YYYY-MM-DD or an RFC 3339 time with offset (2023-08-11T09:30:00-07:00)",
+    )
+
+
+def optional_moment(name: str, value: str | None) -> dt.date | dt.datetime | None:
+    """``moment`` of a parameter that may be left out."""
+    return None if value is None else moment(name, value)
+
+
+def whole_number(name: str, value: str | None, *, default: int, maximum: int | None = None) -> int:
+    """A non-negative integer parameter, at most ``maximum``."""
+    if value is None:
+        return default
+    if not _DIGITS_RE.fullmatch(value):
+        msg = f"{name}={_shown(value)}: not a whole number"
+        raise BadRequestError(msg)
+    number = int(value)
+    if maximum is not None and number > maximum:
+        msg = f"{name}={number}: at most {maximum}"
+        raise BadRequestError(msg)
+    return number
+
+
+def position_header(name: str, value: str | None) -> int | None:
+    """A position header (``Last-Event-ID``, ``Min-Position``): digits only, else 400."""
+    if value is None:
+        return None
+    if not _DIGITS_RE.fullmatch(value.strip()):
+        msg = f"header {name}: {_shown(value)} is not a position (digits)"
+        raise BadRequestError(msg)
+    return int(value.strip())
+
+
+def check_known(params: Mapping[str, object], known: Collection[str]) -> None:
+    """Refuse a query parameter the route does not take (a typo would silently change the answer)."""
+    for key in params:
+        if key not in known:
+            msg = f"unknown query parameter {_shown(key)}; this route takes: {', '.join(sorted(known)) or 'none'}"
+            raise BadRequestError(msg)

@@ -1,0 +1,442 @@
+"""The routes: thin handlers that parse a request, call the facade and render its answer.
+
+Every answer comes from ``projections.answers``, the code behind the command
+line's ``--json``: one answer, two interfaces. The facade is synchronous; its
+calls run in worker threads. Each handler's ``opt`` says the scope it needs
+(``auth``) and the query parameters it takes (``query``); the guard checks both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import anyio.to_thread
+import attrs
+import orjson
+from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import ResponseHeader
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from events.converter import Limits
+from negotiation.application import Negotiations
+from negotiation.core.errors import RefusedEventError
+from negotiation.problems import NotAcceptableError, NotReadyError
+from negotiation.server.accesslog import ACCESS_KEY
+from negotiation.server.auth import Tokens
+from negotiation.server.body import parse_body, read_body
+from negotiation.server.params import check_known, moment, optional_moment, position_header, whole_number
+from negotiation.server.problem import MEDIA_TYPE, ProblemDocument
+from negotiation.server.settings import ServerSettings
+from negotiation.server.stream import Watcher, event_line, sse_messages
+from projections.answers import (
+    catalog_json,
+    diff_json,
+    gaps_json,
+    positions_json,
+    status_json,
+    stoppages_json,
+    timeline_json,
+)
+
+__all__ = ["ROUTES", "AppendBody", "guard"]
+
+T = TypeVar("T")
+
+MAX_LIMIT: Final = 10_000
+JSON: Final = "application/json"
+LINES: Final = "application/x-ndjson"
+
+
+def _problems(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(ProblemDocument, description="A problem document (RFC 9457)", media_type=MEDIA_TYPE)
+        for status in statuses
+    }
+
+
+READ_PROBLEMS: Final = _problems(400, 401, 403, 404, 406, 503)
+WRITE_PROBLEMS: Final = _problems(400, 401, 403, 404, 409, 413, 415, 422, 503)
+
+
+# --- the guard -----------------------------------------------------------------------
+
+
+def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Authenticate (section 2 of the contract), then refuse query parameters the route does not take."""
+    tokens: Tokens = connection.app.state.tokens
+    name = tokens.authorize(connection.headers.get("authorization"), handler.opt.get("auth"))
+    facts = connection.scope.get(ACCESS_KEY)  # type: ignore[call-overload,unused-ignore]  # our own scope key
+    if isinstance(facts, dict):
+        facts["token"] = name
+    check_known(connection.query_params, handler.opt.get("query", ()))
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _facade(request: Request[Any, Any, Any]) -> Negotiations:
+    app: Negotiations = request.app.state.negotiations
+    return app
+
+
+async def _run(function: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(function)
+
+
+def _wants_csv(request: Request[Any, Any, Any]) -> None:
+    """406 for ``Accept: text/csv`` (or anything but JSON): CSV is not served yet."""
+    accept = request.headers.get("accept")
+    if not accept:
+        return
+    best = request.accept.best_match([JSON])
+    if best is None:
+        msg = "this answer is available as application/json only (text/csv is not served yet)"
+        raise NotAcceptableError(msg)
+
+
+async def _read_your_writes(request: Request[Any, Any, Any]) -> None:
+    """Wait until the state read includes ``Min-Position`` (at most ``min_position_wait`` seconds)."""
+    wanted = position_header("Min-Position", request.headers.get("min-position"))
+    if wanted is None:
+        return
+    app = _facade(request)
+    watcher: Watcher = request.app.state.watcher
+    settings: ServerSettings = request.app.state.settings
+    deadline = time.monotonic() + settings.min_position_wait
+    while True:
+        changed = watcher.changed()
+        if await _run(lambda: app.caught_up(wanted)):
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            msg = f"position {wanted} is not readable yet; try again"
+            raise NotReadyError(msg)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout=min(left, 0.05))
+
+
+def _json(document: object, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(content=orjson.dumps(document), media_type=JSON, status_code=status, headers=headers)
+
+
+async def _answer(request: Request[Any, Any, Any], build: Callable[[Negotiations], object]) -> Response[bytes]:
+    _wants_csv(request)
+    await _read_your_writes(request)
+    app = _facade(request)
+    return _json(await _run(lambda: build(app)))
+
+
+# --- health -----------------------------------------------------------------------------
+
+
+@get("/healthz", opt={"auth": None}, tags=["health"], summary="200 while the process runs (no auth)")
+async def healthz() -> dict[str, str]:
+    """Liveness."""
+    return {"status": "ok"}
+
+
+@get(
+    "/readyz",
+    opt={"auth": "read"},
+    tags=["health"],
+    summary="200 when the store answers, else 503",
+    responses=_problems(401, 403, 503),
+)
+async def readyz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Readiness: the store answers."""
+    app = _facade(request)
+    position = await _run(app.position)
+    return {"status": "ready", "position": position}
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AppendBody:
+    """What an append did."""
+
+    stored: int
+    """Events stored by this request."""
+    duplicates: int
+    """Events already stored with identical content (not stored again)."""
+    positions: list[int]
+    """The commit positions of the stored events, in order."""
+    versions: dict[str, int]
+    """Each negotiation of the batch with its stream version after the append."""
+
+
+@post(
+    "/v1/events",
+    opt={"auth": "write", "query": ("expected_version",)},
+    tags=["events"],
+    summary="Append events (JSON Lines or a JSON array); atomic, idempotent by event id",
+    status_code=201,
+    responses={200: ResponseSpec(AppendBody, description="Everything was a duplicate"), **WRITE_PROBLEMS},
+)
+async def append(
+    request: Request[Any, Any, Any],
+    expected_version: str | None = Parameter(
+        default=None, description="409 unless the one negotiation of the batch is at this version"
+    ),
+) -> Response[AppendBody]:
+    """Append events: all stored or none; 201, or 200 when everything was a duplicate."""
+    settings: ServerSettings = request.app.state.settings
+    expected = None if expected_version is None else whole_number("expected_version", expected_version, default=0)
+    body = await read_body(
+        request.stream(), content_length=request.headers.get("content-length"), limit=settings.max_body_bytes
+    )
+    limits = Limits(max_line_bytes=settings.max_line_bytes)
+    app = _facade(request)
+
+    def store() -> AppendBody:
+        batch = parse_body(body, content_type=request.headers.get("content-type"), limits=limits)
+        lines: dict[str, int] = {}
+        for number, event in batch:
+            lines.setdefault(event.id, number)
+        try:
+            result = app.append([event for _, event in batch], expected_version=expected)
+        except RefusedEventError as e:
+            e.line = lines.get(e.event_id)
+            raise
+        return AppendBody(
+            stored=len(result.stored),
+            duplicates=len(result.duplicates),
+            positions=list(result.positions),
+            versions=dict(result.versions),
+        )
+
+    answer = await _run(store)
+    return Response(  # type: ignore[return-value,unused-ignore]  # documented as AppendBody, rendered in key order
+        content=orjson.dumps(  # type: ignore[arg-type]
+            {
+                "stored": answer.stored,
+                "duplicates": answer.duplicates,
+                "positions": answer.positions,
+                "versions": answer.versions,
+            }
+        ),
+        status_code=201 if answer.stored else 200,
+        media_type=JSON,
+    )
+
+
+@get(
+    "/v1/events",
+    opt={"auth": "read", "query": ("after", "limit", "negotiation")},
+    tags=["events"],
+    summary="Stored events after a position, in commit order, as JSON Lines",
+    media_type=LINES,
+    response_headers=[
+        ResponseHeader(name="Next-After", description="The position to ask for next", documentation_only=True)
+    ],
+    responses=READ_PROBLEMS,
+)
+async def events(
+    request: Request[Any, Any, Any],
+    after: str | None = Parameter(default=None, description="Commit position (default 0)"),
+    limit: str | None = Parameter(default=None, description="At most this many events (default 1000, max 10000)"),
+    negotiation: str | None = Parameter(default=None, description="Only this negotiation's events"),
+) -> Response[bytes]:
+    """Each line: the event line plus ``"position"``; header ``Next-After``."""
+    start = whole_number("after", after, default=0)
+    count = whole_number("limit", limit, default=1000, maximum=MAX_LIMIT)
+    await _read_your_writes(request)
+    app = _facade(request)
+    page = await _run(lambda: app.events_after(after=start, limit=count, negotiation=negotiation))
+    body = b"".join(event_line(position, event) + b"\n" for position, event in page.events)
+    return Response(content=body, media_type=LINES, headers={"Next-After": str(page.next_after)})
+
+
+@get(
+    "/v1/events/stream",
+    opt={"auth": "read", "query": ("after", "negotiation")},
+    tags=["events"],
+    summary="Server-sent events: what is stored after a position, then each new event (resume: Last-Event-ID)",
+    media_type="text/event-stream",
+    responses=_problems(400, 401, 403, 503),
+)
+async def stream(
+    request: Request[Any, Any, Any],
+    after: str | None = Parameter(default=None, description="Commit position (default 0)"),
+    negotiation: str | None = Parameter(default=None, description="Only this negotiation's events"),
+) -> Stream:
+    """Live events; a comment line at least every heartbeat interval."""
+    last = position_header("Last-Event-ID", request.headers.get("last-event-id"))
+    start = last if last is not None else whole_number("after", after, default=0)
+    settings: ServerSettings = request.app.state.settings
+    messages = sse_messages(
+        _facade(request),
+        request.app.state.watcher,
+        after=start,
+        negotiation=negotiation,
+        heartbeat=settings.heartbeat,
+        stopping=request.app.state.stopping,
+    )
+    return Stream(
+        messages,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# --- answers ------------------------------------------------------------------------------
+
+_AT = Parameter(default=None, description="Valid time: YYYY-MM-DD (end of that day) or RFC 3339 with offset")
+_KNOWN = Parameter(default=None, description="Knowledge time: YYYY-MM-DD (end of that day) or RFC 3339 with offset")
+
+
+@get(
+    "/v1/negotiations",
+    opt={"auth": "read", "query": ("at", "known_at")},
+    tags=["answers"],
+    summary="The catalog (negotiation list --json)",
+    responses=READ_PROBLEMS,
+)
+async def catalog(
+    request: Request[Any, Any, Any], at: str | None = _AT, known_at: str | None = _KNOWN
+) -> Response[dict[str, Any]]:
+    """Every negotiation open at that point."""
+    as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
+    return await _answer(request, lambda app: catalog_json(app.catalog(as_of=as_of, known_at=known)))  # type: ignore[return-value]
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/status",
+    opt={"auth": "read", "query": ("at", "known_at")},
+    tags=["answers"],
+    summary="The status answer (event-log.md section 3)",
+    responses=READ_PROBLEMS,
+)
+async def status(
+    request: Request[Any, Any, Any], negotiation: str, at: str | None = _AT, known_at: str | None = _KNOWN
+) -> Response[dict[str, Any]]:
+    """Where the negotiation stood."""
+    as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
+    return await _answer(request, lambda app: status_json(app.status(negotiation, as_of=as_of, known_at=known)))  # type: ignore[return-value]
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/positions",
+    opt={"auth": "read", "query": ("at", "known_at")},
+    tags=["answers"],
+    summary="The positions answer (event-log.md section 3)",
+    responses=READ_PROBLEMS,
+)
+async def positions(
+    request: Request[Any, Any, Any], negotiation: str, at: str | None = _AT, known_at: str | None = _KNOWN
+) -> Response[dict[str, Any]]:
+    """Each party's standing proposal on each issue."""
+    as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
+    return await _answer(  # type: ignore[return-value]
+        request, lambda app: positions_json(app.positions(negotiation, as_of=as_of, known_at=known))
+    )
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/timeline",
+    opt={"auth": "read", "query": ("from", "to", "known_at")},
+    tags=["answers"],
+    summary="The timeline (negotiation timeline --json)",
+    responses=READ_PROBLEMS,
+)
+async def timeline(
+    request: Request[Any, Any, Any],
+    negotiation: str,
+    start: str | None = Parameter(query="from", default=None, description="From this date (inclusive) or time"),
+    end: str | None = Parameter(query="to", default=None, description="Up to this date (inclusive) or time"),
+    known_at: str | None = _KNOWN,
+) -> Response[dict[str, Any]]:
+    """The events in valid-time order with one-line summaries."""
+    first, last = optional_moment("from", start), optional_moment("to", end)
+    known = optional_moment("known_at", known_at)
+    return await _answer(  # type: ignore[return-value]
+        request,
+        lambda app: timeline_json(
+            app.timeline(negotiation, start=first, end=last, known_at=known), negotiation=negotiation
+        ),
+    )
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/diff",
+    opt={"auth": "read", "query": ("from", "to", "known_at")},
+    tags=["answers"],
+    summary="What changed between two times (negotiation diff --json)",
+    responses=READ_PROBLEMS,
+)
+async def diff(
+    request: Request[Any, Any, Any],
+    negotiation: str,
+    start: str = Parameter(query="from", description="The earlier time"),
+    end: str = Parameter(query="to", description="The later time"),
+    known_at: str | None = _KNOWN,
+) -> Response[dict[str, Any]]:
+    """Status and positions changes."""
+    first, last = moment("from", start), moment("to", end)
+    known = optional_moment("known_at", known_at)
+    return await _answer(  # type: ignore[return-value]
+        request, lambda app: diff_json(app.diff(negotiation, start=first, end=last, known_at=known))
+    )
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/gap",
+    opt={"auth": "read", "query": ("at", "known_at")},
+    tags=["answers"],
+    summary="The distance between union and employer numbers per issue (negotiation gap --json)",
+    responses=READ_PROBLEMS,
+)
+async def gap(
+    request: Request[Any, Any, Any], negotiation: str, at: str | None = _AT, known_at: str | None = _KNOWN
+) -> Response[dict[str, Any]]:
+    """Gaps and their moves."""
+    as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
+    return await _answer(  # type: ignore[return-value]
+        request,
+        lambda app: gaps_json(app.gaps(negotiation, as_of=as_of, known_at=known), negotiation=negotiation),
+    )
+
+
+@get(
+    "/v1/stoppages",
+    opt={"auth": "read", "query": ("on", "known_at")},
+    tags=["answers"],
+    summary="The strikes and lockouts running on a date (negotiation stoppages --json)",
+    responses=READ_PROBLEMS,
+)
+async def stoppages(
+    request: Request[Any, Any, Any],
+    on: str = Parameter(description="The date (or instant) to look at"),
+    known_at: str | None = _KNOWN,
+) -> Response[dict[str, Any]]:
+    """Stoppages across negotiations."""
+    day, known = moment("on", on), optional_moment("known_at", known_at)
+    return await _answer(  # type: ignore[return-value]
+        request,
+        lambda app: stoppages_json(app.stoppages(on=day, known_at=known), on=day),
+    )
+
+
+ROUTES: Final = [
+    healthz,
+    readyz,
+    append,
+    events,
+    stream,
+    catalog,
+    status,
+    positions,
+    timeline,
+    diff,
+    gap,
+    stoppages,
+]

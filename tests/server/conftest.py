@@ -1,0 +1,81 @@
+"""Fixtures of the HTTP tests: a store URL per backend, a token file, a live server.
+
+Starting a server takes a second or two, so most tests share one per module
+and backend (``shared``); tests that need a fresh store or other options start
+their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.server.live import LiveServer, write_tokens
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def postgres_schema(error: str | None) -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema, dropped afterwards (skip or fail without a server)."""
+    if error is not None:
+        message = f"PostgreSQL not reachable at 127.0.0.1:5432: {error}"
+        if os.environ.get("NEGOTIATION_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    import psycopg
+    from psycopg import sql
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield f"{POSTGRES_SERVER}?schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def fresh_db(kind: str, directory: Path, postgres_error: str | None) -> Iterator[str]:
+    """A fresh store of ``kind`` (``sqlite`` or ``postgres``)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'store-{uuid.uuid4().hex[:8]}.db'}"
+    else:
+        with postgres_schema(postgres_error) as url:
+            yield url
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path, postgres_error: str | None) -> Iterator[str]:
+    """A fresh store for one test: a SQLite file, or a PostgreSQL schema of its own."""
+    with fresh_db(request.param, tmp_path, postgres_error) as url:
+        yield url
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> Path:
+    return write_tokens(tmp_path / "tokens.txt")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, postgres_error: str | None
+) -> Iterator[LiveServer]:
+    """One server (one worker, the test tokens) per module and backend, with the WGA example stored."""
+    directory = tmp_path_factory.mktemp("server")
+    with fresh_db(request.param, directory, postgres_error) as url:
+        live = LiveServer.start(url, tokens=write_tokens(directory / "tokens.txt"))
+        try:
+            yield live
+        finally:
+            live.stop()
