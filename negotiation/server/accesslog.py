@@ -10,6 +10,7 @@ process only (the library never configures logging on import).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
@@ -48,7 +49,7 @@ def configure() -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(20),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),  # one write per line: workers share stderr
         cache_logger_on_first_use=True,
     )
 
@@ -95,4 +96,5 @@ class AccessLog:
                     status=facts["status"],
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     token=facts["token"],
+                    pid=os.getpid(),
                 )

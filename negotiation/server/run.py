@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import sys
 from typing import Final
 
@@ -63,6 +64,10 @@ def check(settings: ServerSettings) -> str:
         raise StartupError(str(e), exit_code=1) from None
 
 
+def _ignore(signum: int, frame: object) -> None:
+    """A SIGTERM after shutdown: nothing left to do."""
+
+
 def run(settings: ServerSettings) -> None:
     """Serve until SIGTERM or SIGINT (then finish the requests in flight, bounded, and return)."""
     store = check(settings)
@@ -92,6 +97,10 @@ def run(settings: ServerSettings) -> None:
         f"({settings.workers} worker{'s' if settings.workers != 1 else ''}, store {store})\n"
     )
     sys.stderr.flush()
+    # uvicorn re-raises SIGTERM once it has shut down, to end with the default
+    # action (killed by a signal); the contract says exit 0: let that re-raise find
+    # a handler that does nothing.
+    signal.signal(signal.SIGTERM, _ignore)
     server = uvicorn.Server(config)
     if settings.workers > 1:
         Multiprocess(config, sockets=[sock]).run()
