@@ -31,6 +31,7 @@ __all__ = [
     "BadRequestError",
     "BodyTooLargeError",
     "ForbiddenError",
+    "MethodNotAllowedError",
     "NotAcceptableError",
     "NotReadyError",
     "Problem",
@@ -66,6 +67,10 @@ class ForbiddenError(RequestError):
 
 class RouteNotFoundError(RequestError):
     """No such route, or no such method on it."""
+
+
+class MethodNotAllowedError(RequestError):
+    """The route exists, the method does not."""
 
 
 class BodyTooLargeError(RequestError):
@@ -115,6 +120,10 @@ PROBLEMS: Final[tuple[tuple[type[BaseException], Problem], ...]] = (
     (UnauthorizedError, Problem(exit_code=EXIT_USAGE, status=401, slug="unauthorized", title="Unauthorized")),
     (ForbiddenError, Problem(exit_code=EXIT_USAGE, status=403, slug="forbidden", title="Forbidden")),
     (RouteNotFoundError, Problem(exit_code=EXIT_USAGE, status=404, slug="no-route", title="No such route")),
+    (
+        MethodNotAllowedError,
+        Problem(exit_code=EXIT_USAGE, status=405, slug="method-not-allowed", title="Method not allowed"),
+    ),
     (BodyTooLargeError, Problem(exit_code=EXIT_REFUSED, status=413, slug="too-large", title="Body too large")),
     (
         UnsupportedBodyError,

@@ -35,7 +35,11 @@ logger = get_logger("negotiation.server")
 
 
 def _problem_response(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    extra: dict[str, str] = {}
     if isinstance(error, HTTPException):
+        allow = (error.headers or {}).get("allow")
+        if allow:
+            extra["Allow"] = allow
         translated = http_error(error.status_code, str(error.detail))
         if translated is not None:
             error = translated
@@ -43,7 +47,7 @@ def _problem_response(request: Request[Any, Any, Any], error: Exception) -> Resp
     if doc.status >= 500 and doc.status != 503:
         logger.error("http.internal_error", route=request.scope.get("path_template"), error=type(error).__name__)
     body, headers = render(doc)
-    return Response(content=body, status_code=doc.status, media_type=MEDIA_TYPE, headers=headers)
+    return Response(content=body, status_code=doc.status, media_type=MEDIA_TYPE, headers={**headers, **extra})
 
 
 @get("/openapi.json", opt={"auth": "read"}, include_in_schema=False, media_type=MediaType.JSON)

@@ -100,4 +100,7 @@ def parse_body(body: bytes, *, content_type: str | None, limits: Limits) -> Batc
                 refusals.append(EventRefusal(line=number, id=e.event_id, rule=e.rule, reason=e.message[:1000]))
     if refusals:
         raise RefusalsError(refusals)
+    if not batch:
+        msg = "the body holds no event lines"
+        raise InvalidEventError(msg, expected="JSON Lines or a JSON array of events")
     return batch

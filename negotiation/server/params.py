@@ -15,7 +15,7 @@ from typing import Final
 from events.errors import InvalidMomentError
 from negotiation.problems import BadRequestError
 
-__all__ = ["check_known", "moment", "optional_moment", "position_header", "whole_number"]
+__all__ = ["check_known", "moment", "optional_moment", "position_header"]
 
 _DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
@@ -48,20 +48,6 @@ def moment(name: str, value: str) -> dt.date | dt.datetime:
 def optional_moment(name: str, value: str | None) -> dt.date | dt.datetime | None:
     """``moment`` of a parameter that may be left out."""
     return None if value is None else moment(name, value)
-
-
-def whole_number(name: str, value: str | None, *, default: int, maximum: int | None = None) -> int:
-    """A non-negative integer parameter, at most ``maximum``."""
-    if value is None:
-        return default
-    if not _DIGITS_RE.fullmatch(value):
-        msg = f"{name}={_shown(value)}: not a whole number"
-        raise BadRequestError(msg)
-    number = int(value)
-    if maximum is not None and number > maximum:
-        msg = f"{name}={number}: at most {maximum}"
-        raise BadRequestError(msg)
-    return number
 
 
 def position_header(name: str, value: str | None) -> int | None:

@@ -20,6 +20,7 @@ from negotiation.core.errors import ExpectedVersionError, RefusedEventError
 from negotiation.problems import (
     BadRequestError,
     BodyTooLargeError,
+    MethodNotAllowedError,
     NotReadyError,
     RouteNotFoundError,
     UnsupportedBodyError,
@@ -97,7 +98,7 @@ def _refusal(error: BaseException) -> EventRefusal | None:
 _HTTP_ERRORS: Final[Mapping[int, type[Exception]]] = {
     400: BadRequestError,
     404: RouteNotFoundError,
-    405: RouteNotFoundError,
+    405: MethodNotAllowedError,
     413: BodyTooLargeError,
     415: UnsupportedBodyError,
     503: NotReadyError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
@@ -22,6 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -32,7 +34,7 @@ from negotiation.problems import NotAcceptableError, NotReadyError
 from negotiation.server.accesslog import ACCESS_KEY
 from negotiation.server.auth import Tokens
 from negotiation.server.body import parse_body, read_body
-from negotiation.server.params import check_known, moment, optional_moment, position_header, whole_number
+from negotiation.server.params import check_known, moment, optional_moment, position_header
 from negotiation.server.problem import MEDIA_TYPE, ProblemDocument
 from negotiation.server.settings import ServerSettings
 from negotiation.server.stream import Watcher, event_line, sse_messages
@@ -51,6 +53,11 @@ __all__ = ["ROUTES", "AppendBody", "guard"]
 T = TypeVar("T")
 
 MAX_LIMIT: Final = 10_000
+MAX_POSITION: Final = 2**63 - 1
+"""Positions and versions are 64-bit in the stores."""
+MOMENT_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+)
 JSON: Final = "application/json"
 LINES: Final = "application/x-ndjson"
 
@@ -174,8 +181,26 @@ class AppendBody:
     """Each negotiation of the batch with its stream version after the append."""
 
 
+@dataclasses.dataclass
+class AppendOperation(Operation):
+    """The append's OpenAPI operation: the handler reads its body itself (limits, two media types)."""
+
+    def __post_init__(self) -> None:
+        line = Schema(type=OpenAPIType.OBJECT, description="An event line (event-log.md)")
+        self.request_body = RequestBody(
+            required=True,
+            description="Event lines: JSON Lines, or a JSON array of the same objects",
+            content={
+                "application/x-ndjson": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                "application/jsonl": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.ARRAY, items=line)),
+            },
+        )
+
+
 @post(
     "/v1/events",
+    operation_class=AppendOperation,
     opt={"auth": "write", "query": ("expected_version",)},
     tags=["events"],
     summary="Append events (JSON Lines or a JSON array); atomic, idempotent by event id",
@@ -184,13 +209,16 @@ class AppendBody:
 )
 async def append(
     request: Request[Any, Any, Any],
-    expected_version: str | None = Parameter(
-        default=None, description="409 unless the one negotiation of the batch is at this version"
+    expected_version: int | None = Parameter(
+        default=None,
+        ge=0,
+        le=MAX_POSITION,
+        description="409 unless the one negotiation of the batch is at this version",
     ),
 ) -> Response[AppendBody]:
     """Append events: all stored or none; 201, or 200 when everything was a duplicate."""
     settings: ServerSettings = request.app.state.settings
-    expected = None if expected_version is None else whole_number("expected_version", expected_version, default=0)
+    expected = expected_version
     body = await read_body(
         request.stream(), content_length=request.headers.get("content-length"), limit=settings.max_body_bytes
     )
@@ -242,16 +270,14 @@ async def append(
 )
 async def events(
     request: Request[Any, Any, Any],
-    after: str | None = Parameter(default=None, description="Commit position (default 0)"),
-    limit: str | None = Parameter(default=None, description="At most this many events (default 1000, max 10000)"),
+    after: int = Parameter(default=0, ge=0, le=MAX_POSITION, description="Commit position"),
+    limit: int = Parameter(default=1000, ge=1, le=MAX_LIMIT, description="At most this many events"),
     negotiation: str | None = Parameter(default=None, description="Only this negotiation's events"),
 ) -> Response[bytes]:
     """Each line: the event line plus ``"position"``; header ``Next-After``."""
-    start = whole_number("after", after, default=0)
-    count = whole_number("limit", limit, default=1000, maximum=MAX_LIMIT)
     await _read_your_writes(request)
     app = _facade(request)
-    page = await _run(lambda: app.events_after(after=start, limit=count, negotiation=negotiation))
+    page = await _run(lambda: app.events_after(after=after, limit=limit, negotiation=negotiation))
     body = b"".join(event_line(position, event) + b"\n" for position, event in page.events)
     return Response(content=body, media_type=LINES, headers={"Next-After": str(page.next_after)})
 
@@ -266,12 +292,12 @@ async def events(
 )
 async def stream(
     request: Request[Any, Any, Any],
-    after: str | None = Parameter(default=None, description="Commit position (default 0)"),
+    after: int = Parameter(default=0, ge=0, le=MAX_POSITION, description="Commit position (Last-Event-ID wins)"),
     negotiation: str | None = Parameter(default=None, description="Only this negotiation's events"),
 ) -> Stream:
     """Live events; a comment line at least every heartbeat interval."""
     last = position_header("Last-Event-ID", request.headers.get("last-event-id"))
-    start = last if last is not None else whole_number("after", after, default=0)
+    start = last if last is not None else after
     settings: ServerSettings = request.app.state.settings
     messages = sse_messages(
         _facade(request),
@@ -290,8 +316,14 @@ async def stream(
 
 # --- answers ------------------------------------------------------------------------------
 
-_AT = Parameter(default=None, description="Valid time: YYYY-MM-DD (end of that day) or RFC 3339 with offset")
-_KNOWN = Parameter(default=None, description="Knowledge time: YYYY-MM-DD (end of that day) or RFC 3339 with offset")
+_AT = Parameter(
+    default=None, pattern=MOMENT_PATTERN, description="Valid time: YYYY-MM-DD (end of that day) or RFC 3339 with offset"
+)
+_KNOWN = Parameter(
+    default=None,
+    pattern=MOMENT_PATTERN,
+    description="Knowledge time: YYYY-MM-DD (end of that day) or RFC 3339 with offset",
+)
 
 
 @get(
@@ -351,8 +383,12 @@ async def positions(
 async def timeline(
     request: Request[Any, Any, Any],
     negotiation: str,
-    start: str | None = Parameter(query="from", default=None, description="From this date (inclusive) or time"),
-    end: str | None = Parameter(query="to", default=None, description="Up to this date (inclusive) or time"),
+    start: str | None = Parameter(
+        query="from", default=None, pattern=MOMENT_PATTERN, description="From this date (inclusive) or time"
+    ),
+    end: str | None = Parameter(
+        query="to", default=None, pattern=MOMENT_PATTERN, description="Up to this date (inclusive) or time"
+    ),
     known_at: str | None = _KNOWN,
 ) -> Response[dict[str, Any]]:
     """The events in valid-time order with one-line summaries."""
@@ -376,8 +412,8 @@ async def timeline(
 async def diff(
     request: Request[Any, Any, Any],
     negotiation: str,
-    start: str = Parameter(query="from", description="The earlier time"),
-    end: str = Parameter(query="to", description="The later time"),
+    start: str = Parameter(query="from", pattern=MOMENT_PATTERN, description="The earlier time"),
+    end: str = Parameter(query="to", pattern=MOMENT_PATTERN, description="The later time"),
     known_at: str | None = _KNOWN,
 ) -> Response[dict[str, Any]]:
     """Status and positions changes."""
@@ -415,7 +451,7 @@ async def gap(
 )
 async def stoppages(
     request: Request[Any, Any, Any],
-    on: str = Parameter(description="The date (or instant) to look at"),
+    on: str = Parameter(pattern=MOMENT_PATTERN, description="The date (or instant) to look at"),
     known_at: str | None = _KNOWN,
 ) -> Response[dict[str, Any]]:
     """Stoppages across negotiations."""
