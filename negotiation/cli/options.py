@@ -31,7 +31,6 @@ __all__ = [
     "Settings",
     "open_store",
     "parse_moment",
-    "point_in_time_options",
     "settings",
 ]
 
@@ -106,7 +105,6 @@ class _Moment(click.ParamType):  # type: ignore[type-arg]
 MOMENT: Final = _Moment()
 """The type of every ``DATE|TIME`` option."""
 
-F = TypeVar("F", bound=Callable[..., Any])
 D = TypeVar("D", bound=Callable[..., Any])
 
 
@@ -157,8 +155,3 @@ JSON: Final = _documented(
     "``--json``: the spec's JSON answer instead of a table (``query_command`` adds it).",
     click.option("--json", "as_json", is_flag=True, help=_JSON_HELP),
 )
-
-
-def point_in_time_options(command: F) -> F:
-    """``--at``, ``--known-at`` and ``--version``: the three ways to say when (see docs/bitemporal.md)."""
-    return AT(KNOWN_AT(VERSION(command)))

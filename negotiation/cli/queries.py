@@ -13,7 +13,7 @@ import click
 
 from negotiation.cli.options import MOMENT, Moment
 from negotiation.cli.output import table, text
-from negotiation.cli.query import query_command
+from negotiation.cli.query import Answer, query_command
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from negotiation.application import Negotiations
 
 __all__ = ["COMMANDS", "diff", "list_", "positions", "status", "stoppages", "timeline"]
-
-JSON = dict[str, Any]
 
 _NEGOTIATION: Final = click.argument("negotiation")
 
@@ -58,7 +56,7 @@ def _stoppage_text(stoppage: Mapping[str, Any] | None) -> str:
 # --- list ---------------------------------------------------------------------------------
 
 
-def _catalog_table(document: JSON, _: Mapping[str, Any]) -> Table:
+def _catalog_table(document: Answer, _: Mapping[str, Any]) -> Table:
     shown = table("Negotiations", "negotiation", "title", "phase", "stoppage", "events")
     for row in document["negotiations"]:
         shown.add_row(
@@ -80,7 +78,7 @@ Examples:
     when=("at", "known_at"),
     table=_catalog_table,
 )
-def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -> JSON:
+def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -> Answer:
     """List the negotiations in the store with their phase."""
     from projections.answers import catalog_json
 
@@ -90,7 +88,7 @@ def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -
 # --- status -------------------------------------------------------------------------------
 
 
-def _status_table(document: JSON, _: Mapping[str, Any]) -> Table:
+def _status_table(document: Answer, _: Mapping[str, Any]) -> Table:
     shown = table(f"Status of {document['negotiation']}", "", "")
     shown.show_header = False
     for key, value in document.items():
@@ -113,7 +111,7 @@ Examples:
 )
 def status(
     app: Negotiations, *, negotiation: str, as_of: Moment | None, known_at: Moment | None, at_version: int | None
-) -> JSON:
+) -> Answer:
     """Where NEGOTIATION stood: phase, talks, stoppage, agreement, contract.
 
     --json prints the spec's status answer (section 3).
@@ -126,7 +124,7 @@ def status(
 # --- positions ----------------------------------------------------------------------------
 
 
-def _positions_table(document: JSON, _: Mapping[str, Any]) -> Table:
+def _positions_table(document: Answer, _: Mapping[str, Any]) -> Table:
     shown = table(f"Positions in {document['negotiation']}", "party", "issue", "terms", "value", "since", "event")
     for party, issues in document["positions"].items():
         for issue, position in issues.items():
@@ -151,7 +149,7 @@ Examples:
 )
 def positions(
     app: Negotiations, *, negotiation: str, as_of: Moment | None, known_at: Moment | None, at_version: int | None
-) -> JSON:
+) -> Answer:
     """Each party's standing proposal on each issue of NEGOTIATION.
 
     --json prints the spec's positions answer (section 3).
@@ -164,7 +162,7 @@ def positions(
 # --- timeline -----------------------------------------------------------------------------
 
 
-def _timeline_table(document: JSON, arguments: Mapping[str, Any]) -> Table:
+def _timeline_table(document: Answer, arguments: Mapping[str, Any]) -> Table:
     shown = table(f"Timeline of {arguments['negotiation']}", "date", "type", "by", "id", "what", one_line=True)
     for row in document["events"]:
         shown.add_row(*(text(row[key]) for key in ("date", "type", "by", "id", "summary")))
@@ -195,7 +193,7 @@ Examples:
 )
 def timeline(
     app: Negotiations, *, negotiation: str, start: Moment | None, end: Moment | None, known_at: Moment | None
-) -> JSON:
+) -> Answer:
     """The events of NEGOTIATION in valid-time order, one line each."""
     from projections.answers import timeline_json
 
@@ -205,7 +203,7 @@ def timeline(
 # --- diff ---------------------------------------------------------------------------------
 
 
-def _diff_table(document: JSON, arguments: Mapping[str, Any]) -> Table | str:
+def _diff_table(document: Answer, arguments: Mapping[str, Any]) -> Table | str:
     shown = table(
         f"Changes in {arguments['negotiation']} from {document['from']} to {document['to']}", "what", "before", "after"
     )
@@ -239,7 +237,7 @@ Examples:
     when=("known_at",),
     table=_diff_table,
 )
-def diff(app: Negotiations, *, negotiation: str, start: Moment, end: Moment, known_at: Moment | None) -> JSON:
+def diff(app: Negotiations, *, negotiation: str, start: Moment, end: Moment, known_at: Moment | None) -> Answer:
     """What changed in status and positions between two times."""
     from projections.answers import diff_json
 
@@ -249,7 +247,7 @@ def diff(app: Negotiations, *, negotiation: str, start: Moment, end: Moment, kno
 # --- stoppages ----------------------------------------------------------------------------
 
 
-def _stoppages_table(document: JSON, _: Mapping[str, Any]) -> Table:
+def _stoppages_table(document: Answer, _: Mapping[str, Any]) -> Table:
     shown = table(f"Stoppages on {document['on']}", "negotiation", "kind", "by", "against", "since", "day", "ended")
     for row in document["stoppages"]:
         shown.add_row(
@@ -277,7 +275,7 @@ Examples:
     when=("known_at",),
     table=_stoppages_table,
 )
-def stoppages(app: Negotiations, *, on: Moment, known_at: Moment | None) -> JSON:
+def stoppages(app: Negotiations, *, on: Moment, known_at: Moment | None) -> Answer:
     """The strikes and lockouts running on a date, in all negotiations."""
     from projections.answers import stoppages_json
 

@@ -31,9 +31,10 @@ from negotiation.cli.output import echo, print_json, print_table
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["ALL_TIMES", "Renderer", "When", "query_command"]
+__all__ = ["ALL_TIMES", "Answer", "Renderer", "When", "query_command"]
 
-JSON = dict[str, Any]
+Answer = dict[str, Any]
+"""The spec's JSON answer of a query, as a dict (what ``--json`` prints)."""
 
 When = Literal["at", "known_at", "version"]
 """The point-in-time options a query can take: ``--at``, ``--known-at``, ``--version``."""
@@ -47,10 +48,10 @@ _WHEN_OPTIONS: Final[Mapping[When, Callable[[Any], Any]]] = {
     "version": options.VERSION,
 }
 
-Renderer = Callable[[JSON, Mapping[str, Any]], "Table | str"]
+Renderer = Callable[[Answer, Mapping[str, Any]], "Table | str"]
 """The answer and the command's arguments -> the table to print (or one line of text instead)."""
 
-Query = Callable[..., JSON]
+Query = Callable[..., Answer]
 """``(app, **arguments) -> the spec's JSON answer``."""
 
 
