@@ -7,7 +7,7 @@ Layers, bottom up:
 - the pure read models ``projections.*`` (all but ``persisted``, ``runner``, ``views*``): no I/O;
 - the persisted read models ``projections.persisted`` and its helpers; no read model imports the facade;
 - the facade ``negotiation.application`` (with ``queries``, ``importer``, ``store``, ``config``, ``logs``);
-- the command line ``negotiation.cli``: imported by nobody, only run as the console script.
+- the command line ``negotiation.cli`` (a package): imported by nobody outside it, only run as the console script.
 
 An import counts wherever it is written (module level or inside a function), except under
 ``if TYPE_CHECKING:``, which never runs. ``from package import name`` counts as an import of
@@ -247,13 +247,25 @@ def test_projections_do_not_import_the_facade(module: str) -> None:
 
 def test_nothing_imports_the_cli() -> None:
     """Only the console script refers to negotiation.cli: no module of ours, example or benchmark imports it."""
-    bad = [str(i) for m in our_modules() if m != "negotiation.cli" for i in imports_of(m) if _is_cli(i.target)]
+    bad = [str(i) for m in our_modules() if not _is_cli(m) for i in imports_of(m) if _is_cli(i.target)]
     for path in script_files():
         source = str(path.relative_to(ROOT))
         bad += [str(i) for i in _scan(path, source).imports if _is_cli(i.target)]
     assert bad == []
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts == {"negotiation": "negotiation.cli:main"}
+
+
+def test_only_the_cli_imports_the_server() -> None:
+    """The HTTP service is an interface: only the CLI's ``serve`` command (and the server itself) imports it."""
+    bad = [
+        str(i)
+        for m in our_modules()
+        if not in_package(m, "negotiation.server") and m != "negotiation.cli.serve"
+        for i in imports_of(m)
+        if in_package(i.target, "negotiation.server")
+    ]
+    assert bad == []
 
 
 def _is_cli(target: str) -> bool:
@@ -276,12 +288,14 @@ def test_pure_modules_import_only_pure_modules_of_ours(module: str) -> None:
     assert bad == []
 
 
-LOGGING_MODULES = frozenset({"negotiation.store.logs", "negotiation.cli"})
-"""The library logs only through ``negotiation.store.logs``; only the command line configures logging."""
+LOGGING_CONFIGURERS = frozenset({"negotiation.cli.group", "negotiation.server.accesslog"})
+"""The two entry points: the command line's group, and the HTTP service's worker processes (its access log)."""
+LOGGING_MODULES = frozenset({"negotiation.store.logs", *LOGGING_CONFIGURERS})
+"""The library logs only through ``negotiation.store.logs``; only the entry points configure logging."""
 
 
-def test_only_the_cli_configures_logging() -> None:
-    """structlog is imported only by negotiation.store.logs and the CLI, and only the CLI configures logging."""
+def test_only_the_entry_points_configure_logging() -> None:
+    """structlog is imported only by negotiation.store.logs and the entry points, which alone configure logging."""
     bad = [
         str(i)
         for m in our_modules()
@@ -290,7 +304,7 @@ def test_only_the_cli_configures_logging() -> None:
         if i.target.partition(".")[0] == "structlog"
     ]
     for module in our_modules():
-        if module == "negotiation.cli":
+        if module in LOGGING_CONFIGURERS:
             continue
         tree = ast.parse(our_modules()[module].read_text(encoding="utf-8"))
         bad += [

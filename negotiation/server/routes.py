@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -24,7 +24,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from events.converter import Limits
@@ -383,12 +383,14 @@ async def positions(
 async def timeline(
     request: Request[Any, Any, Any],
     negotiation: str,
-    start: str | None = Parameter(
-        query="from", default=None, pattern=MOMENT_PATTERN, description="From this date (inclusive) or time"
-    ),
-    end: str | None = Parameter(
-        query="to", default=None, pattern=MOMENT_PATTERN, description="Up to this date (inclusive) or time"
-    ),
+    start: Annotated[
+        str | None,
+        QueryParameter(name="from", pattern=MOMENT_PATTERN, description="From this date (inclusive) or time"),
+    ] = None,
+    end: Annotated[
+        str | None,
+        QueryParameter(name="to", pattern=MOMENT_PATTERN, description="Up to this date (inclusive) or time"),
+    ] = None,
     known_at: str | None = _KNOWN,
 ) -> Response[dict[str, Any]]:
     """The events in valid-time order with one-line summaries."""
@@ -412,8 +414,8 @@ async def timeline(
 async def diff(
     request: Request[Any, Any, Any],
     negotiation: str,
-    start: str = Parameter(query="from", pattern=MOMENT_PATTERN, description="The earlier time"),
-    end: str = Parameter(query="to", pattern=MOMENT_PATTERN, description="The later time"),
+    start: Annotated[str, QueryParameter(name="from", pattern=MOMENT_PATTERN, description="The earlier time")],
+    end: Annotated[str, QueryParameter(name="to", pattern=MOMENT_PATTERN, description="The later time")],
     known_at: str | None = _KNOWN,
 ) -> Response[dict[str, Any]]:
     """Status and positions changes."""
