@@ -234,3 +234,34 @@ def test_sse_heartbeat(db: str, tokens: Path, workers: int) -> None:
         assert comments == 3
     finally:
         live.stop()
+
+
+def test_cors_only_for_the_origins_given(db: str, tokens: Path) -> None:
+    origin = "https://newsroom.example"
+    live = LiveServer.start(db, "--cors-origin", origin, tokens=tokens)
+    try:
+        with live.client() as client:
+            preflight = client.options(
+                "/v1/events/stream",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Headers": "authorization, last-event-id",
+                },
+            )
+            assert preflight.status_code in (200, 204)
+            assert preflight.headers["access-control-allow-origin"] == origin
+            assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+            other = client.get("/healthz", headers={"Origin": "https://elsewhere.example"})
+            assert "access-control-allow-origin" not in other.headers
+            mine = client.get("/healthz", headers={"Origin": origin})
+            assert mine.headers["access-control-allow-origin"] == origin
+    finally:
+        live.stop()
+    plain = LiveServer.start(db, tokens=tokens)
+    try:
+        with plain.client() as client:
+            response = client.get("/healthz", headers={"Origin": origin})
+        assert "access-control-allow-origin" not in response.headers
+    finally:
+        plain.stop()
