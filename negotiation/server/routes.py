@@ -24,7 +24,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import Parameter, QueryParameter
+from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from events.converter import Limits
@@ -316,6 +316,7 @@ async def stream(
 
 # --- answers ------------------------------------------------------------------------------
 
+NegotiationId = Annotated[str, PathParameter(description="The negotiation's id (a slug)")]
 _AT = Parameter(
     default=None, pattern=MOMENT_PATTERN, description="Valid time: YYYY-MM-DD (end of that day) or RFC 3339 with offset"
 )
@@ -349,7 +350,7 @@ async def catalog(
     responses=READ_PROBLEMS,
 )
 async def status(
-    request: Request[Any, Any, Any], negotiation: str, at: str | None = _AT, known_at: str | None = _KNOWN
+    request: Request[Any, Any, Any], negotiation: NegotiationId, at: str | None = _AT, known_at: str | None = _KNOWN
 ) -> Response[dict[str, Any]]:
     """Where the negotiation stood."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
@@ -364,7 +365,7 @@ async def status(
     responses=READ_PROBLEMS,
 )
 async def positions(
-    request: Request[Any, Any, Any], negotiation: str, at: str | None = _AT, known_at: str | None = _KNOWN
+    request: Request[Any, Any, Any], negotiation: NegotiationId, at: str | None = _AT, known_at: str | None = _KNOWN
 ) -> Response[dict[str, Any]]:
     """Each party's standing proposal on each issue."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
@@ -382,7 +383,7 @@ async def positions(
 )
 async def timeline(
     request: Request[Any, Any, Any],
-    negotiation: str,
+    negotiation: NegotiationId,
     start: Annotated[
         str | None,
         QueryParameter(name="from", pattern=MOMENT_PATTERN, description="From this date (inclusive) or time"),
@@ -413,7 +414,7 @@ async def timeline(
 )
 async def diff(
     request: Request[Any, Any, Any],
-    negotiation: str,
+    negotiation: NegotiationId,
     start: Annotated[str, QueryParameter(name="from", pattern=MOMENT_PATTERN, description="The earlier time")],
     end: Annotated[str, QueryParameter(name="to", pattern=MOMENT_PATTERN, description="The later time")],
     known_at: str | None = _KNOWN,
@@ -434,7 +435,7 @@ async def diff(
     responses=READ_PROBLEMS,
 )
 async def gap(
-    request: Request[Any, Any, Any], negotiation: str, at: str | None = _AT, known_at: str | None = _KNOWN
+    request: Request[Any, Any, Any], negotiation: NegotiationId, at: str | None = _AT, known_at: str | None = _KNOWN
 ) -> Response[dict[str, Any]]:
     """Gaps and their moves."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)

@@ -27,6 +27,7 @@ import anyio.to_thread
 from events.converter import render_line
 from events.model import Event
 from negotiation.application import Negotiations
+from negotiation.core.errors import NegotiationError
 from negotiation.store.logs import get_logger
 
 __all__ = ["Watcher", "event_line", "sse_messages"]
@@ -123,16 +124,20 @@ async def sse_messages(
     cursor = after
     while not stopping.is_set():
         changed = watcher.changed()
-        page = await anyio.to_thread.run_sync(
-            functools.partial(app.events_after, after=cursor, limit=PAGE, negotiation=negotiation)
-        )
+        try:
+            page = await anyio.to_thread.run_sync(
+                functools.partial(app.events_after, after=cursor, limit=PAGE, negotiation=negotiation)
+            )
+        except NegotiationError as e:
+            # The store failed mid-stream: end it; the client reconnects with Last-Event-ID.
+            logger.warning("stream.read_failed", error=type(e).__name__, after=cursor)
+            yield b": the store cannot be read; reconnect\n\n"
+            return
         if page.events:
-            chunks = []
-            for position, event in page.events:
-                chunks.append(
-                    b"id: %d\nevent: %s\ndata: %s\n\n" % (position, event.TYPE.encode(), event_line(position, event))
-                )
-            yield b"".join(chunks)
+            yield b"".join(
+                b"id: %d\nevent: %s\ndata: %s\n\n" % (position, event.TYPE.encode(), event_line(position, event))
+                for position, event in page.events
+            )
         moved = page.next_after != cursor
         cursor = page.next_after
         if moved:
@@ -141,10 +146,16 @@ async def sse_messages(
             # A commit the page did not show yet (read before it committed): look again soon.
             await asyncio.sleep(0.005)
             continue
-        waiter = asyncio.ensure_future(changed.wait())
-        stopper = asyncio.ensure_future(stopping.wait())
-        done, pending = await asyncio.wait({waiter, stopper}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        if not done:
+        if not await _wait(changed, stopping, heartbeat):
             yield b": heartbeat\n\n"
+
+
+async def _wait(changed: asyncio.Event, stopping: asyncio.Event, timeout: float) -> bool:
+    """Wait for a commit or the end of the service; ``False`` when ``timeout`` passed first."""
+    waiters = {asyncio.ensure_future(changed.wait()), asyncio.ensure_future(stopping.wait())}
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waiters:
+            task.cancel()
+    return bool(done)
