@@ -108,7 +108,9 @@ def _cli_import(db: str, path: Path, *, skip_invalid: bool = False) -> float:
     """Seconds taken by ``negotiation import``; ``skip_invalid``: the status store only needs data."""
     started = time.perf_counter()
     command = [NEGOTIATION, "--db", db, "import", "-q", *(["--skip-invalid"] if skip_invalid else []), str(path)]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode and not skip_invalid:  # with --skip-invalid, 1 only says some lines were refused
+        raise RuntimeError(done.stderr.decode(errors="replace")[-2000:])
     return time.perf_counter() - started
 
 
