@@ -103,7 +103,9 @@ def test_unknown_negotiation_and_route_are_404(wga: LiveServer) -> None:
         _problem(client.get("/v1/negotiations/no-such-thing/status"), 404)
         _problem(client.get("/v1/nothing-here"), 404)
         _problem(client.get(f"/v1/negotiations/{WGA}/chart.svg"), 404)
-        _problem(client.delete("/v1/events"), 404)
+        wrong_method = client.delete("/v1/events")
+        _problem(wrong_method, 405)
+        assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
 @pytest.mark.parametrize(
