@@ -394,7 +394,7 @@ def test_default_logging_is_quiet(cli_run: Run, db: str, acme_file: str) -> None
 # --- help and version -------------------------------------------------------------------------
 
 
-COMMANDS = ["import", "verify", "export", "list", "status", "positions", "timeline", "diff", "stoppages"]
+COMMANDS = ["import", "verify", "export", "list", "status", "positions", "timeline", "diff", "stoppages", "serve"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
