@@ -676,8 +676,15 @@ def _position_text(position: Mapping[str, Any] | None) -> Text:
     parts = [str(position.get("terms"))]
     if value:
         parts.append(f"({_value_text(value)})")
-    parts.append(f"since {position.get('since')} [{position.get('event')}]")
+    parts.append(f"since {position.get('since')} [{_event_text(position)}]")
     return _text(" ".join(parts))
+
+
+def _event_text(position: Mapping[str, Any]) -> str:
+    """The position's event id, and the acceptance that made it the party's (spec 1.1)."""
+    accepted = position.get("accepted")
+    event = str(position.get("event"))
+    return event if accepted is None else f"{event}, accepted by {accepted}"
 
 
 def _value_text(value: Mapping[str, Any] | None) -> str:
@@ -806,7 +813,7 @@ def positions(
                 _text(position["terms"]),
                 _text(_value_text(position["value"])),
                 _text(position["since"]),
-                _text(position["event"]),
+                _text(_event_text(position)),
             )
     _print(table)
 

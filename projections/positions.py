@@ -20,7 +20,7 @@ from typing import Final, TypeAlias
 import attrs
 import immutables
 
-from events.model import ProposalMade, ProposalWithdrawn, Value
+from events.model import ProposalAccepted, ProposalMade, ProposalWithdrawn, Value
 from negotiation.core.history import Fold, History, Recorded
 from negotiation.core.state import local_date
 from projections.status import Moment, When
@@ -59,6 +59,8 @@ class Proposal:
 class Link:
     """One step of a party's record on an issue: a proposal, or a withdrawal (``proposal`` is None).
 
+    An acceptance of another party's proposal is a link too: its ``proposal``
+    is the accepted one, ``event`` and ``accepted`` the acceptance's id (spec 1.1).
     Links compare by their own step only; compare ``list(link)`` for whole records.
     """
 
@@ -67,6 +69,8 @@ class Link:
     at: dt.datetime
     key: int
     """The event's valid-time sort key (``Recorded.key``)."""
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when this step is an acceptance."""
     previous: Link | None = attrs.field(default=None, eq=False, repr=False)
     """The link before (not compared nor shown: chains can be long; walk them with ``iter``)."""
 
@@ -79,7 +83,14 @@ class Link:
 
 
 PositionsLog: TypeAlias = immutables.Map[tuple[str, str], Link]
-"""The fold's state: (party, issue) -> the newest link of the party's record on it."""
+"""The fold's state: (party, issue) -> the newest link of the party's record on it.
+
+It also indexes every proposal by id under the key ``("", proposal id)`` (no
+party id is empty), so an acceptance finds the accepted proposal in one step.
+"""
+
+_INDEX = ""
+"""The party part of the proposal-index keys of a ``PositionsLog``."""
 
 
 def _empty() -> PositionsLog:
@@ -101,13 +112,31 @@ def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
             in_response_to=event.in_response_to,
         )
         link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.get(key))
-        return log.set(key, link)
+        changed = log.mutate()
+        changed[key] = link
+        changed[_INDEX, event.id] = Link(proposal=proposal, event=event.id, at=record.at, key=record.key)
+        return changed.finish()
     if isinstance(event, ProposalWithdrawn):
         key = (event.by, event.issue)
         previous = log.get(key)
         if previous is None:
             return log  # nothing stood: nothing to withdraw
         return log.set(key, Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous))
+    if isinstance(event, ProposalAccepted):
+        found = log.get((_INDEX, event.proposal))
+        accepted = None if found is None else found.proposal
+        if accepted is None or accepted.issue != event.issue:
+            return log  # not known (yet) at this knowledge time: nothing to take over
+        key = (event.by, event.issue)
+        link = Link(
+            proposal=accepted,
+            event=event.id,
+            at=record.at,
+            key=record.key,
+            accepted=event.id,
+            previous=log.get(key),
+        )
+        return log.set(key, link)
     return log
 
 
@@ -119,7 +148,8 @@ POSITIONS_FOLD: Final[Fold[PositionsLog]] = Fold("projections.positions", _empty
 class Position:
     """A party's standing proposal on an issue.
 
-    ``since`` is the local date (negotiation time zone) the proposal was made;
+    ``since`` is the local date (negotiation time zone) the proposal was made,
+    or accepted (then ``accepted`` is the acceptance's id and ``event`` the accepted proposal's);
     ``history`` lists the party's earlier proposals on the issue, oldest first
     (walked on demand: the JSON answer never needs it).
     """
@@ -132,8 +162,10 @@ class Position:
     at: dt.datetime
     """When the proposal was made, in the negotiation's time zone."""
     event: str
-    """The ``proposal.made`` event id."""
+    """The ``proposal.made`` event id (for an accepted proposal: the accepted one's)."""
     link: Link = attrs.field(eq=False, repr=False)
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when the party took this position by accepting another's proposal."""
 
     @property
     def proposal(self) -> Proposal:
@@ -188,9 +220,10 @@ def standing(log: PositionsLog, tz: dt.tzinfo) -> tuple[Position, ...]:
     out = []
     for (party, issue), link in log.items():
         proposal = link.proposal
-        if proposal is None:
+        if proposal is None or party == _INDEX:
             continue
-        at = proposal.at.astimezone(tz)
+        # An accepted proposal stands from the acceptance on (``link.at``).
+        at = link.at.astimezone(tz)
         out.append(
             Position(
                 party=party,
@@ -201,6 +234,7 @@ def standing(log: PositionsLog, tz: dt.tzinfo) -> tuple[Position, ...]:
                 at=at,
                 event=proposal.event,
                 link=link,
+                accepted=link.accepted,
             )
         )
     out.sort(key=lambda p: (p.party, p.issue))
