@@ -19,7 +19,7 @@ from eventsourcing.persistence import OperationalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import Event, Value
+from events import Event, Party, Value
 from negotiation import ConfigurationError, Negotiations, RuleViolationError, StoreError
 from negotiation.core.errors import NegotiationError
 from negotiation.core.history import History
@@ -33,10 +33,14 @@ from tests.negotiation.helpers import (
     AI,
     EMPLOYER,
     NEGOTIATION,
+    PARTIES,
     PAY,
+    UNION,
+    accepted,
     contract_expired,
     opened,
     proposal,
+    ratification,
     retraction,
     statement,
     strike_authorized,
@@ -149,6 +153,37 @@ def rows(models: ReadModels, negotiation: str = NEGOTIATION) -> tuple[Any, ...]:
 
 
 # --- exactly once, resume ----------------------------------------------------------------
+
+
+def test_rows_carry_ratified_by_and_accepted(facade: Negotiations) -> None:
+    """Spec 1.1: the status rows carry ``ratified_by``, the position rows ``accepted``, as the pure answers do."""
+    two_unions = opened("open", 0, parties=(*PARTIES, Party(id="ibew", name="IBEW", role="union")))
+    facade.append(
+        [two_unions, proposal("p1", 1, by=EMPLOYER, issue=PAY), accepted("a1", 2, proposal="p1", by=UNION, issue=PAY)]
+    )
+    facade.append([tentative("ta", 3), ratification("v1", 4)])
+    with ReadModels(facade) as models:
+        models.catch_up()
+        status = models.status(two_unions.negotiation)
+        assert status is not None
+        assert status["ratified_by"] == [UNION]
+        positions = models.positions(two_unions.negotiation)
+        assert positions is not None
+        assert positions["positions"][UNION][PAY] == {
+            "terms": "terms",
+            "value": None,
+            "since": "2023-03-03",
+            "event": "p1",
+            "accepted": "a1",
+        }
+        assert "accepted" not in positions["positions"][EMPLOYER][PAY]
+        assert_equal_to_pure(models, facade)
+        facade.append([ratification("v2", 5, by="ibew")])
+        models.catch_up()
+        status = models.status(two_unions.negotiation)
+        assert status is not None
+        assert (status["phase"], status["ratified_by"]) == ("ratified", ["ibew", UNION])
+        assert_equal_to_pure(models, facade)
 
 
 def test_catch_up_takes_every_event_in_exactly_once(facade: Negotiations) -> None:
