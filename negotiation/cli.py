@@ -680,11 +680,16 @@ def _position_text(position: Mapping[str, Any] | None) -> Text:
     return _text(" ".join(parts))
 
 
+def _ratified_text(unions: list[str]) -> str:
+    """The unions that ratified the current tentative agreement, or ``none`` (spec 1.1)."""
+    return ", ".join(unions) or "none"
+
+
 def _event_text(position: Mapping[str, Any]) -> str:
     """The position's event id, and the acceptance that made it the party's (spec 1.1)."""
     accepted = position.get("accepted")
     event = str(position.get("event"))
-    return event if accepted is None else f"{event}, accepted by {accepted}"
+    return event if accepted is None else f"{event}, accepted in {accepted}"
 
 
 def _value_text(value: Mapping[str, Any] | None) -> str:
@@ -769,7 +774,7 @@ def status(
     for key, value in document.items():
         if key == "negotiation":
             continue
-        shown = _stoppage_text(value) if key == "stoppage" else value
+        shown = _stoppage_text(value) if key == "stoppage" else _ratified_text(value) if key == "ratified_by" else value
         table.add_row(_text(key.replace("_", " ")), _text(shown, style="bold" if key == "phase" else ""))
     _print(table)
 
@@ -890,6 +895,8 @@ def diff(
         before, after = change["before"], change["after"]
         if field == "stoppage":
             before, after = _stoppage_text(before), _stoppage_text(after)
+        elif field == "ratified_by":
+            before, after = _ratified_text(before), _ratified_text(after)
         table.add_row(_text(field.replace("_", " ")), _text(before), _text(after))
     changes = document["positions"]
     for row in changes["added"]:

@@ -398,6 +398,8 @@ class ReadModels:
         row = self._read(lambda: self._db.read_status(negotiation))
         if row is None:
             return None
+        if "ratified_by" not in row:
+            raise ReadModelError("the read models were built before spec 1.1 (no ratified_by column): call rebuild()")
         stoppage = row["stoppage"]
         if stoppage is not None:
             since = dt.date.fromisoformat(stoppage["since"])

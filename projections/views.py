@@ -552,8 +552,9 @@ def without(row: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def decoded(row: dict[str, Any], column: str) -> dict[str, Any]:
-    """``row`` with its JSON ``column`` decoded."""
-    row[column] = loads(row[column]) if row[column] is not None else None
+    """``row`` with its JSON ``column`` decoded (a column the row lacks stays absent)."""
+    if column in row:
+        row[column] = loads(row[column]) if row[column] is not None else None
     return row
 
 

@@ -282,7 +282,8 @@ def test_make_demo(tmp_path: Path) -> None:
     assert re.search(r"wga-amptp-2023 .* 2023-05-02 .* 92 ", stoppages)
     assert re.search(r"sag-aftra-amptp-2023 .* 2023-07-14 .* 19 ", stoppages)
     assert "amptp  4 percent  [wga-010" in sections["WGA wages"]
-    assert "amptp  5 percent  [wga-024" in sections["... and 5/4/3.5"]
+    assert "amptp  5 percent  [wga-024, since 2023-08-11]" in sections["... and 5/4/3.5"]
+    assert "wga    5 percent  [wga-024, since 2023-09-24, accepted: wga-041]" in sections["... and 5/4/3.5"]
     assert "amptp  4 percent  [wga-010" in sections["What we knew"]
     assert "wga-045" in sections["The end of the WGA strike"]
 

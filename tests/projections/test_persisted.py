@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from negotiation.core.history import History
 from projections.answers import positions_json, status_json
 from projections.catalog import catalog_of
 from projections.errors import NotOpenedError
-from projections.persisted import ReadModels, ReadModelTimeoutError
+from projections.persisted import ReadModelError, ReadModels, ReadModelTimeoutError
 from projections.positions import positions_of
 from projections.status import status_of
 from tests.negotiation.helpers import (
@@ -516,3 +517,29 @@ def test_the_example_service_runs(url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "strike started" in done.stdout
     assert "tentative agreement reached" in done.stdout
+
+
+def test_read_models_of_1_0_ask_for_a_rebuild(tmp_path: Path) -> None:
+    """Tables without the 1.1 columns: reading says to rebuild (no traceback); rebuild() brings the new columns."""
+    db = tmp_path / "old.db"
+    wga = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(f"sqlite:///{db}") as app:
+        assert app.import_files([wga]).ok
+        with ReadModels(app) as models:
+            models.catch_up()
+    # Make the active version look like one written before 1.1.
+    with sqlite3.connect(db) as c:
+        for kind, column in (("status", "ratified_by"), ("positions", "accepted")):
+            c.execute(f"DROP VIEW negotiation_{kind}")
+            c.execute(f"ALTER TABLE negotiation_{kind}_v1 DROP COLUMN {column}")
+            c.execute(f"CREATE VIEW negotiation_{kind} AS SELECT * FROM negotiation_{kind}_v1")
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        with pytest.raises(ReadModelError, match="call rebuild"):
+            models.status("wga-amptp-2023")
+        assert models.rebuild() == 2
+        status = models.status("wga-amptp-2023")
+        assert status is not None
+        assert status["ratified_by"] == ["wga"]
+        positions = models.positions("wga-amptp-2023")
+        assert positions is not None
+        assert positions["positions"]["wga"]["wages"]["accepted"] == "wga-041"
