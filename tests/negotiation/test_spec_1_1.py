@@ -42,7 +42,7 @@ VZ = "verizon-2016"
 
 
 def _vz(id: str, type: str, day: str, recorded: str | None = None, **data: Any) -> str:
-    return line(id, type, VZ, day, recorded or f"{day}T23:00:00-04:00", **data)
+    return line(id, type, VZ, day, recorded or f"{day[:10]}T23:00:00-04:00", **data)
 
 
 VERIZON = [
@@ -520,3 +520,18 @@ def test_a_late_withdrawal_that_voids_a_stored_acceptance_is_refused() -> None:
     late_proposal = parse_line(_ac("ac-p", "proposal.made", "2024-02-07", by="acme", issue="pay", terms="4.5%"))
     plan = history.plan([late_proposal], now=NOW)
     assert not plan.commutes
+
+
+def test_stoppages_of_a_day_end_at_the_right_vote(app: Negotiations, tmp_path: Path) -> None:
+    """A strike called and ended on one day: another union's vote that day does not end it; its own end does."""
+    day = [
+        VERIZON[0],
+        _vz("vz-04", "agreement.tentative", "2016-06-01"),
+        _vz("vz-20", "strike.called", "2016-06-10T08:00:00-04:00", by="ibew"),
+        _vz("vz-21", "ratification.completed", "2016-06-10T12:00:00-04:00", by="cwa", yes_share=0.9,
+            outcome="ratified"),
+        _vz("vz-22", "strike.ended", "2016-06-10T15:00:00-04:00", by="ibew"),
+    ]  # fmt: skip
+    imported(app, tmp_path, day)
+    [entry] = app.stoppages(on=dt.date(2016, 6, 10))
+    assert (entry.party, entry.ended) == ("ibew", dt.datetime(2016, 6, 10, 15, tzinfo=entry.started.tzinfo))
