@@ -271,6 +271,7 @@ def _side(side: GapSide) -> JSON:
         "event": side.event,
         "since": side.since.isoformat(),
         "conceded": side.conceded,
+        "accepted": side.accepted,
     }
 
 
@@ -292,7 +293,9 @@ def gaps_json(gaps: Sequence[Gap], *, negotiation: str | None = None) -> JSON:
 
     Each gap: ``{"issue", "unit", "currency", "distance", "union": side,
     "employer": side, "moves": [...]}`` (``currency`` null unless both sides
-    gave it); a side is ``{"party", "amount", "event", "since", "conceded"}``;
+    gave it); a side is ``{"party", "amount", "event", "since", "conceded",
+    "accepted"}`` (``accepted``: the ``proposal.accepted`` id when the party
+    stands on the other side's proposal, spec 1.1, else ``null``);
     a move is ``{"at", "date", "party", "event", "from", "to", "concession",
     "distance"}`` (``null`` where a side had no number).
     """

@@ -319,6 +319,7 @@ def test_acceptance_makes_the_accepted_proposal_the_acceptors_position(app: Nego
     }
     gap = gaps_json(app.gaps(AC, as_of=dt.date(2024, 2, 12)))["gaps"][0]
     assert (gap["distance"], gap["union"]["amount"], gap["union"]["event"]) == (0, 5, "ac-04")
+    assert (gap["union"]["accepted"], gap["employer"]["accepted"]) == ("ac-05", None)
     assert [(m["party"], m["event"], m["from"], m["to"], m["distance"]) for m in gap["moves"]][-1] == (
         "local-7",
         "ac-05",
