@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple
 
 import attrs
 import immutables
@@ -82,19 +82,26 @@ class Link:
             link = link.previous
 
 
-PositionsLog: TypeAlias = immutables.Map[tuple[str, str], Link]
-"""The fold's state: (party, issue) -> the newest link of the party's record on it.
+class PositionsLog(NamedTuple):
+    """The fold's state: each party's record per issue, and every proposal by id.
 
-It also indexes every proposal by id under the key ``("", proposal id)`` (no
-party id is empty), so an acceptance finds the accepted proposal in one step.
-"""
+    ``links``: (party, issue) -> the newest link of the party's record on it.
+    ``proposals``: proposal id -> the proposal, so an acceptance finds what it
+    accepts in one step (spec 1.1). Both are persistent maps: a step copies
+    nothing, and checkpoints share memory with the state before. (A named
+    tuple, not an attrs class: one is built per proposal of every fold.)
+    """
 
-_INDEX = ""
-"""The party part of the proposal-index keys of a ``PositionsLog``."""
+    links: immutables.Map[tuple[str, str], Link]
+    proposals: immutables.Map[str, Proposal]
+
+    def records(self) -> Iterator[tuple[tuple[str, str], Link]]:
+        """``((party, issue), newest link)`` of every record."""
+        return iter(self.links.items())
 
 
 def _empty() -> PositionsLog:
-    return immutables.Map()
+    return PositionsLog(immutables.Map(), immutables.Map())
 
 
 def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
@@ -111,20 +118,17 @@ def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
             recorded_at=record.known,
             in_response_to=event.in_response_to,
         )
-        link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.get(key))
-        changed = log.mutate()
-        changed[key] = link
-        changed[_INDEX, event.id] = Link(proposal=proposal, event=event.id, at=record.at, key=record.key)
-        return changed.finish()
+        link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.links.get(key))
+        return PositionsLog(log.links.set(key, link), log.proposals.set(event.id, proposal))
     if isinstance(event, ProposalWithdrawn):
         key = (event.by, event.issue)
-        previous = log.get(key)
+        previous = log.links.get(key)
         if previous is None:
             return log  # nothing stood: nothing to withdraw
-        return log.set(key, Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous))
+        link = Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous)
+        return PositionsLog(log.links.set(key, link), log.proposals)
     if isinstance(event, ProposalAccepted):
-        found = log.get((_INDEX, event.proposal))
-        accepted = None if found is None else found.proposal
+        accepted = log.proposals.get(event.proposal)
         if accepted is None or accepted.issue != event.issue:
             return log  # not known (yet) at this knowledge time: nothing to take over
         key = (event.by, event.issue)
@@ -134,9 +138,9 @@ def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
             at=record.at,
             key=record.key,
             accepted=event.id,
-            previous=log.get(key),
+            previous=log.links.get(key),
         )
-        return log.set(key, link)
+        return PositionsLog(log.links.set(key, link), log.proposals)
     return log
 
 
@@ -218,9 +222,9 @@ class Positions:
 def standing(log: PositionsLog, tz: dt.tzinfo) -> tuple[Position, ...]:
     """The standing positions of a folded log, sorted by party, then issue."""
     out = []
-    for (party, issue), link in log.items():
+    for (party, issue), link in log.records():
         proposal = link.proposal
-        if proposal is None or party == _INDEX:
+        if proposal is None:
             continue
         # An accepted proposal stands from the acceptance on (``link.at``).
         at = link.at.astimezone(tz)

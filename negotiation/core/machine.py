@@ -218,8 +218,7 @@ def _not_withdrawn(state: NegotiationState, event: ProposalAccepted) -> str | No
     ref = state.proposals.get(event.proposal)
     if ref is None:
         return None  # proposal-reference says why
-    live = state.live.get((ref.by, ref.issue))
-    if live is None or event.proposal not in live:
+    if state.withdrawals.get((ref.by, ref.issue), 0) > ref.withdrawals:
         return f"proposal: {ref.by!r} withdrew {event.proposal!r} on {ref.issue!r} before it was accepted"
     return None
 
@@ -326,17 +325,13 @@ def _talks(to: str, *, started: bool = False) -> Effect:
 
 
 def _proposal_made(state: NegotiationState, e: ProposalMade) -> dict[str, Any]:
-    key = (e.by, e.issue)
-    live = state.live.get(key) or immutables.Map()
-    return {
-        "proposals": state.proposals.set(e.id, ProposalRef(by=e.by, issue=e.issue)),
-        "live": state.live.set(key, live.set(e.id, True)),
-    }
+    withdrawals = state.withdrawals.get((e.by, e.issue), 0)
+    return {"proposals": state.proposals.set(e.id, ProposalRef(by=e.by, issue=e.issue, withdrawals=withdrawals))}
 
 
 def _proposal_withdrawn(state: NegotiationState, e: ProposalWithdrawn) -> dict[str, Any]:
     key = (e.by, e.issue)
-    return {"live": state.live.delete(key)} if key in state.live else {}
+    return {"withdrawals": state.withdrawals.set(key, state.withdrawals.get(key, 0) + 1)}
 
 
 def _start(attr: str) -> Effect:

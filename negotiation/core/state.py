@@ -71,6 +71,8 @@ class ProposalRef:
 
     by: str
     issue: str
+    withdrawals: int = 0
+    """How many withdrawals by its party on its issue preceded it: a later one withdrew it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -95,9 +97,9 @@ class NegotiationState:
     contract: ContractState = "in_force"
     proposals: immutables.Map[str, ProposalRef] = attrs.field(factory=immutables.Map)
     """Every ``proposal.made`` folded so far, by event id."""
-    live: immutables.Map[tuple[str, str], immutables.Map[str, bool]] = attrs.field(factory=immutables.Map)
-    """(party, issue) -> the party's proposals on it made since its last withdrawal there (spec 1.1:
-    a withdrawn proposal cannot be accepted)."""
+    withdrawals: immutables.Map[tuple[str, str], int] = attrs.field(factory=immutables.Map)
+    """(party, issue) -> how many times the party withdrew on the issue (spec 1.1: a withdrawn
+    proposal cannot be accepted; a proposal made before the latest withdrawal was withdrawn)."""
     voted: frozenset[str] = frozenset()
     """The parties that have voted on the current tentative agreement."""
     ratified_by: frozenset[str] = frozenset()

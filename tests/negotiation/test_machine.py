@@ -508,12 +508,12 @@ def test_events_without_effect_only_count(event: Event) -> None:
 
 
 def test_withdrawal_effect() -> None:
-    """A withdrawal makes the party's proposals on that issue unacceptable; others stay acceptable."""
+    """A withdrawal counts against the party's issue: its proposals made before are withdrawn, later ones not."""
     state = allow([OPEN, proposal("offer", 1), proposal("pay", 1, issue=PAY)], withdrawn("w", 2))
-    assert (UNION, AI) not in state.live
-    assert set(state.live[UNION, PAY]) == {"pay"}
-    # Withdrawing where nothing stands changes nothing but the count.
-    assert allow([OPEN], withdrawn("w", 1)).live == fold([OPEN]).live
+    assert dict(state.withdrawals) == {(UNION, AI): 1}
+    assert state.proposals["offer"].withdrawals == 0
+    again = allow([OPEN, proposal("offer", 1), withdrawn("w", 2)], proposal("offer-2", 3))
+    assert again.proposals["offer-2"].withdrawals == 1
 
 
 # --- spec 1.1: several unions, employer votes, the return to work after the vote -----------
