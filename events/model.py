@@ -8,6 +8,17 @@ JSON Lines form in ``events.converter``.
 ``occurred_at`` keeps what the source said: an aware ``datetime`` or a plain
 ``date``, the latter meaning 00:00 of that day in the negotiation's time zone.
 A value of ``None`` means "absent": it is left out of the rendered line.
+
+Each class is the single declaration of its fields' meaning: a field that
+names a party, an issue or another event says so in its ``attrs`` metadata
+(``by: str = attrs.field(metadata=ACTOR)``, see ``Meaning``). The converter
+checks the form, the state machine checks the reference (``known-party``,
+``on-agenda``, ``proposal-reference``) and the timeline finds the acting
+party from that declaration alone. Adding an event type: one class here
+(listed in ``EVENT_TYPES`` and exported by ``events``), one row in
+``negotiation.core.machine.TRANSITIONS``, one summary in
+``projections.timeline.SUMMARIES``; ``tests/events/test_meanings.py`` fails
+until all of them, and every reference field's declaration, are there.
 """
 
 from __future__ import annotations
