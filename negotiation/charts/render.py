@@ -64,8 +64,12 @@ def _party_scale(alt: Any, parties: tuple[dict[str, Any], ...]) -> Any:
     )
 
 
+_DATES: Final = ("date", "start", "end")
+
+
 def _rows(values: Any) -> list[dict[str, Any]]:
-    return [dict(v) for v in values]
+    """The rows, each date also as text (``date_text``): Vega reads the date fields as times, tooltips show text."""
+    return [{**v, **{f"{k}_text": v[k] for k in _DATES if k in v}} for v in values]
 
 
 def _timeline(alt: Any, data: NegotiationData) -> Any:
@@ -89,14 +93,14 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
             ),
             tooltip=[
                 alt.Tooltip("phase:N"),
-                alt.Tooltip("start:N", title="from"),
-                alt.Tooltip("end:N", title="until (before)"),
+                alt.Tooltip("start_text:N", title="from"),
+                alt.Tooltip("end_text:N", title="until (before)"),
             ],
         )
     )
     layers = [phases]
     if data.stoppages:
-        stoppage_rows = [{**row, "lane": "stoppage"} for row in data.stoppages]
+        stoppage_rows = _rows({**row, "lane": "stoppage"} for row in data.stoppages)
         bars = alt.Chart(alt.Data(values=stoppage_rows)).encode(x=_x(alt, "start", start, end), y=lanes)
         layers.append(
             bars.mark_rect(opacity=0.9).encode(
@@ -104,8 +108,8 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
                 color=alt.value(STOPPAGE_COLORS["strike"]),
                 tooltip=[
                     alt.Tooltip("label:N", title="stoppage"),
-                    alt.Tooltip("start:N", title="since"),
-                    alt.Tooltip("end:N", title="until (before)"),
+                    alt.Tooltip("start_text:N", title="since"),
+                    alt.Tooltip("end_text:N", title="until (before)"),
                 ],
             )
         )
@@ -124,7 +128,9 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
         layers.append(
             alt.Chart(
                 alt.Data(
-                    values=[{**row, "shape": _shape(row["type"]), "by": row["by"] or NO_PARTY} for row in data.events]
+                    values=_rows(
+                        {**row, "shape": _shape(row["type"]), "by": row["by"] or NO_PARTY} for row in data.events
+                    )
                 )
             )
             .mark_point(filled=True, size=80, opacity=0.85, stroke="white", strokeWidth=0.5)
@@ -138,7 +144,7 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
                     legend=None,
                 ),
                 tooltip=[
-                    alt.Tooltip("date:N"),
+                    alt.Tooltip("date_text:N", title="date"),
                     alt.Tooltip("id:N"),
                     alt.Tooltip("type:N"),
                     alt.Tooltip("by:N", title="party"),
@@ -158,8 +164,8 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
                 color=alt.Color("count:Q", scale=alt.Scale(scheme="greys"), legend=alt.Legend(title="events")),
                 tooltip=[
                     alt.Tooltip("lane:N"),
-                    alt.Tooltip("start:N", title="from"),
-                    alt.Tooltip("end:N", title="until (before)"),
+                    alt.Tooltip("start_text:N", title="from"),
+                    alt.Tooltip("end_text:N", title="until (before)"),
                     alt.Tooltip("count:Q", title="events"),
                 ],
             )
@@ -206,7 +212,7 @@ def _panel(alt: Any, panel: Panel, data: NegotiationData) -> Any:
             y="amount:Q",
             color=color,
             tooltip=[
-                alt.Tooltip("date:N"),
+                alt.Tooltip("date_text:N", title="date"),
                 alt.Tooltip("party:N"),
                 alt.Tooltip("label:N", title=f"amount ({y_title})"),
                 alt.Tooltip("event:N"),
@@ -225,7 +231,7 @@ def _panel(alt: Any, panel: Panel, data: NegotiationData) -> Any:
         layers.append(
             accepted.mark_point(shape="diamond", size=180, filled=True, color="black").encode(
                 tooltip=[
-                    alt.Tooltip("date:N"),
+                    alt.Tooltip("date_text:N", title="date"),
                     alt.Tooltip("party:N", title="accepted by"),
                     alt.Tooltip("event:N", title="proposal"),
                     alt.Tooltip("accepted:N", title="acceptance"),
