@@ -23,6 +23,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import textwrap
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
@@ -38,6 +40,7 @@ __all__ = [
     "printable",
     "table_for",
     "to_csv",
+    "to_text",
 ]
 
 ColumnKind = Literal["id", "text", "label", "date", "number"]
@@ -88,6 +91,8 @@ class Column:
 
     name: str
     kind: ColumnKind = "text"
+    shown: Literal["both", "csv", "text"] = "both"
+    """Where the column appears: the text layout may show a merged cell that CSV keeps apart."""
 
 
 @attrs.frozen(kw_only=True)
@@ -102,16 +107,24 @@ class Table:
 
     @property
     def header(self) -> tuple[str, ...]:
-        """The column names."""
-        return tuple(c.name for c in self.columns)
+        """The names of the columns of the CSV form (``csv_rows``)."""
+        return tuple(c.name for c in self.columns if c.shown != "text")
+
+    def csv_rows(self) -> list[tuple[str, ...]]:
+        """The rows, with the cells of the CSV form's columns only."""
+        keep = [i for i, c in enumerate(self.columns) if c.shown != "text"]
+        return [tuple(row[i] for i in keep) for row in self.rows]
 
 
 def _table(
-    title: str, columns: Sequence[tuple[str, ColumnKind]], rows: Iterable[Sequence[object]], group: int | None = None
+    title: str,
+    columns: Sequence[tuple[str, ColumnKind] | Column],
+    rows: Iterable[Sequence[object]],
+    group: int | None = None,
 ) -> Table:
     return Table(
         title=printable(title),
-        columns=tuple(Column(name=name, kind=kind) for name, kind in columns),
+        columns=tuple(c if isinstance(c, Column) else Column(name=c[0], kind=c[1]) for c in columns),
         rows=tuple(tuple(plain(cell) for cell in row) for row in rows),
         group=group,
     )
@@ -166,6 +179,7 @@ def _positions(answer: Mapping[str, Any]) -> Table:
     for party, issues in answer["positions"].items():
         for issue, position in issues.items():
             amount, unit, currency = _value(position["value"])
+            value = None if amount is None else " ".join(plain(v) for v in (amount, unit, currency) if v is not None)
             rows.append(
                 (
                     issue,
@@ -173,6 +187,7 @@ def _positions(answer: Mapping[str, Any]) -> Table:
                     amount,
                     unit,
                     currency,
+                    value,
                     position["since"],
                     position["event"],
                     position.get("accepted"),
@@ -185,9 +200,10 @@ def _positions(answer: Mapping[str, Any]) -> Table:
         [
             ("issue", "id"),
             ("party", "id"),
-            ("amount", "number"),
-            ("unit", "label"),
-            ("currency", "label"),
+            Column(name="amount", kind="number", shown="csv"),
+            Column(name="unit", kind="label", shown="csv"),
+            Column(name="currency", kind="label", shown="csv"),
+            Column(name="value", kind="label", shown="text"),
             ("since", "date"),
             ("event", "id"),
             ("accepted", "id"),
@@ -320,5 +336,99 @@ def to_csv(table: Table) -> str:
     out = io.StringIO(newline="")
     writer = csv.writer(out, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([csv_cell(name) for name in table.header])
-    writer.writerows([csv_cell(cell) for cell in row] for row in table.rows)
+    writer.writerows([csv_cell(cell) for cell in row] for row in table.csv_rows())
     return out.getvalue()
+
+
+# --- text for people -------------------------------------------------------------------------------
+
+_GAP: Final = "  "
+_NBSP: Final = "\u00a0"
+_MIN_TEXT: Final = 32
+"""Narrower than this, a text column reads badly: the table is laid out as blocks instead."""
+
+
+def _width(text: str) -> int:
+    """Terminal cells taken by ``text`` (East Asian wide characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    space = " " * max(0, width - _width(text))
+    return space + text if right else text + space
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(8, width), break_on_hyphens=False) or [""]
+
+
+def _shown(cell: str) -> str:
+    return cell if cell else "-"
+
+
+def to_text(table: Table, width: int = 80) -> str:
+    """The table for a terminal ``width`` columns wide: ids are never broken, text wraps in the space left.
+
+    When the short columns (ids, dates, numbers, labels) leave the text columns
+    room enough, the table is laid out in columns; otherwise each row becomes a
+    block: a line of its short cells, then each text cell wrapped below it,
+    indented (or, without text columns, its cells as ``name: value`` pairs).
+    Rows of a grouped table (``positions``: by issue) sit under a line naming
+    their group. Columns empty in every row are left out; an empty cell shows
+    as ``-``. Ends with a newline.
+    """
+    lines = [*textwrap.wrap(table.title, width, break_long_words=False, break_on_hyphens=False), ""]
+    if not table.rows:
+        lines.append("(none)")
+        return "\n".join(lines) + "\n"
+    visible = [
+        i
+        for i, c in enumerate(table.columns)
+        if c.shown != "csv" and (i == table.group or any(row[i] for row in table.rows))
+    ]
+    short = [i for i in visible if table.columns[i].kind != "text" and i != table.group]
+    texts = [i for i in visible if table.columns[i].kind == "text"]
+    sizes = {i: max([_width(table.columns[i].name)] + [_width(_shown(r[i])) for r in table.rows]) for i in short}
+    indent = "  " if table.group is not None else ""
+    fixed = len(indent) + sum(sizes.values()) + len(_GAP) * (len(short) - 1)
+    room = width - fixed - len(_GAP) * len(texts)
+    if texts:
+        layout = "columns" if room // len(texts) >= _MIN_TEXT else "blocks"
+    else:
+        layout = "columns" if fixed <= width else "pairs"
+    text_width = room // len(texts) if texts and layout == "columns" else 0
+    if layout == "columns":
+        header = [_pad(table.columns[i].name, sizes[i], right=table.columns[i].kind == "number") for i in short]
+        header += [table.columns[i].name for i in texts]
+        lines.append((indent + _GAP.join(header)).rstrip())
+        rules = ["-" * sizes[i] for i in short] + ["-" * min(text_width, 40) for _ in texts]
+        lines.append(indent + _GAP.join(rules))
+    group: str | None = None
+    body = indent + "    "
+    for row in table.rows:
+        if table.group is not None and row[table.group] != group:
+            group = row[table.group]
+            lines.append(f"{table.columns[table.group].name} {_shown(group)}")
+        cells = [_pad(_shown(row[i]), sizes[i], right=table.columns[i].kind == "number") for i in short]
+        if layout == "columns":
+            wrapped = [_wrap(_shown(row[i]), text_width) for i in texts]
+            depth = max([1] + [len(w) for w in wrapped])
+            for n in range(depth):
+                head = cells if n == 0 else [" " * sizes[i] for i in short]
+                tail = [_pad(w[n] if n < len(w) else "", text_width) for w in wrapped]
+                lines.append((indent + _GAP.join(head + tail)).rstrip())
+        elif layout == "blocks":
+            lines.append((indent + _GAP.join(cells)).rstrip())
+            for i in texts:
+                if not row[i]:
+                    continue
+                label = f"{table.columns[i].name}: " if len(texts) > 1 else ""
+                lines.extend(body + line for line in _wrap(label + row[i], width - len(body)))
+        else:
+            first, *others = short
+            lines.append(indent + _shown(row[first]))
+            # No-break spaces keep each name with its value: textwrap breaks only at ASCII whitespace.
+            pairs = "   ".join(f"{table.columns[i].name}: {_shown(row[i])}".replace(" ", _NBSP) for i in others)
+            pieces = textwrap.wrap(pairs, max(8, width - len(body)), break_long_words=False, break_on_hyphens=False)
+            lines.extend(body + line.replace(_NBSP, " ") for line in pieces)
+    return "\n".join(lines) + "\n"

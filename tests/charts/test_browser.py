@@ -111,7 +111,8 @@ def _check_page(v: Visit, marks_at_least: int = 6) -> str:
     marks = v.page.locator("#vis svg .role-mark path")
     assert marks.count() >= marks_at_least
     width, height, pixels = png_size_and_pixels(v.page.screenshot(full_page=True))
-    assert width > 800 and height > 200
+    assert width > 800
+    assert height > 200
     assert len(pixels) > 20, "the screenshot is not blank"
     return str(v.page.locator("#vis svg").text_content())
 
