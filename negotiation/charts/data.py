@@ -17,6 +17,7 @@ length of the history.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,8 +51,8 @@ MAX_EVENT_MARKS: Final = 1500
 """Above this many events in the range, events are drawn as counts per lane and period."""
 MAX_STEPS: Final = 600
 """Above this many moves on an issue, a panel keeps the last move per party and period."""
-MAX_SAMPLES: Final = 1500
-"""Status is asked at most at this many dates (phase bands and stoppages)."""
+MAX_SAMPLES: Final = 400
+"""Status is asked at most at this many dates (phase bands and stoppages): about one per 2 pixels."""
 
 LANES: Final = ("stoppage", "talks", "proposals", "statements", "agreement and votes", "contract")
 """The rows of the timeline, top to bottom."""
@@ -179,12 +180,21 @@ def _sample_dates(
 def _statuses(
     app: Negotiations, negotiation: str, dates: Sequence[dt.date], known_at: When | None
 ) -> list[tuple[dt.date, Row]]:
-    from projections.errors import NotOpenedError
+    """The ``status`` answer at the end of each date (left out before the negotiation was opened).
 
+    The negotiation's history is brought up to date once, then asked as the
+    facade's ``status`` asks it (``projections.status.status_of``): one store
+    read, not one per date.
+    """
+    from projections.errors import NotOpenedError
+    from projections.status import status_of
+
+    history = app.existing(negotiation)
+    now = dt.datetime.now(dt.UTC)
     answers = []
     for day in dates:
         try:
-            answers.append((day, status_json(app.status(negotiation, as_of=day, known_at=known_at))))
+            answers.append((day, status_json(status_of(history, as_of=day, known_at=known_at, now=now))))
         except NotOpenedError:
             continue
     return answers
@@ -262,13 +272,12 @@ def _counts(events: Sequence[Row], start: dt.date, end: dt.date) -> tuple[list[R
 
 
 def _day_of(samples: Sequence[tuple[dt.date, Row]], day: dt.date) -> int | None:
-    for sampled, answer in reversed(samples):
-        if sampled <= day:
-            stoppage = answer["stoppage"]
-            if stoppage is None:
-                return None
-            return (day - dt.date.fromisoformat(stoppage["since"])).days + 1
-    return None
+    """The stoppage's day number on ``day``, from the last status sampled on or before it."""
+    index = bisect.bisect_right(samples, day, key=lambda sample: sample[0]) - 1
+    if index < 0:
+        return None
+    stoppage = samples[index][1]["stoppage"]
+    return None if stoppage is None else (day - dt.date.fromisoformat(stoppage["since"])).days + 1
 
 
 # --- numeric panels ------------------------------------------------------------------------------
@@ -367,7 +376,9 @@ def _ends(steps: Sequence[Row], end: dt.date) -> list[Row]:
 
 
 def _amount(amount: float | None) -> str:
-    return "" if amount is None else f"{amount:,g}"
+    if amount is None:
+        return ""
+    return "0" if amount == 0 else f"{amount:,g}"  # never "-0"
 
 
 def _gap_rows(steps: Sequence[Row], union: str, employer: str) -> list[Row]:
@@ -396,10 +407,9 @@ def negotiation_data(
     known_at: When | None = None,
 ) -> NegotiationData:
     """The negotiation chart's data, from the facade's answers; ``start``/``end`` default to the first/last event."""
-    entries = app.timeline(negotiation, start=start, end=end, known_at=known_at)
-    events = timeline_json(entries, negotiation=negotiation)["events"]
-    first = _day(start) if start is not None else dt.date.fromisoformat(events[0]["date"]) if events else None
-    last = _day(end) if end is not None else dt.date.fromisoformat(events[-1]["date"]) if events else None
+    entries = [e for e in app.timeline(negotiation, start=start, end=end, known_at=known_at) if e.type in _LANE_OF]
+    first = _day(start) if start is not None else entries[0].date if entries else None
+    last = _day(end) if end is not None else entries[-1].date if entries else None
     if first is None or last is None:
         whole = timeline_json(app.timeline(negotiation, known_at=known_at))["events"]
         day = dt.date.fromisoformat(whole[-1]["date"]) if whole else dt.datetime.now(dt.UTC).date()
@@ -409,34 +419,33 @@ def negotiation_data(
     end_status = app.status(negotiation, as_of=last, known_at=known_at)
     roles = {p.id: p.role for p in end_status.parties}
     expires = end_status.contract_expires_on
-    change_dates = [dt.date.fromisoformat(e["date"]) for e in events if e["type"] in _STATUS_CHANGERS]
+    change_dates = [e.date for e in entries if e.type in _STATUS_CHANGERS]
     extra = [expires, expires + dt.timedelta(days=1)] if expires is not None else []
     samples = _statuses(app, negotiation, _sample_dates(change_dates, first, last, extra), known_at)
     notes: list[str] = []
 
-    rows = []
-    for event in events:
-        lane = _LANE_OF.get(event["type"])
-        if lane is None:
-            continue
-        stoppage_day = _day_of(samples, dt.date.fromisoformat(event["date"]))
-        rows.append(
-            {
-                "date": event["date"],
-                "lane": lane,
-                "type": event["type"],
-                "id": printable(event["id"]),
-                "by": printable(event["by"]) if event["by"] is not None else "",
-                "summary": printable(event["summary"], limit=_MAX_TEXT),
-                "day": "" if stoppage_day is None else f"day {stoppage_day}",
-            }
-        )
+    rows: list[Row] = []
     counts: list[Row] = []
-    if len(rows) > MAX_EVENT_MARKS:
-        counts, length = _counts(rows, first, last)
+    if len(entries) > MAX_EVENT_MARKS:
+        # Too many to see one by one: only each event's lane and date count (no summary is made).
+        counts, length = _counts([{"date": e.date.isoformat(), "lane": _LANE_OF[e.type]} for e in entries], first, last)
         notes.append(
-            f"{len(rows):,} events, drawn as counts per {_period_name(length)} (more than {MAX_EVENT_MARKS:,})"
+            f"{len(entries):,} events, drawn as counts per {_period_name(length)} (more than {MAX_EVENT_MARKS:,})"
         )
+    else:
+        for event in timeline_json(entries, negotiation=negotiation)["events"]:
+            stoppage_day = _day_of(samples, dt.date.fromisoformat(event["date"]))
+            rows.append(
+                {
+                    "date": event["date"],
+                    "lane": _LANE_OF[event["type"]],
+                    "type": event["type"],
+                    "id": printable(event["id"]),
+                    "by": printable(event["by"]) if event["by"] is not None else "",
+                    "summary": printable(event["summary"], limit=_MAX_TEXT),
+                    "day": "" if stoppage_day is None else f"day {stoppage_day}",
+                }
+            )
     runs = _stoppage_runs(samples, last)
     day_labels: list[Row] = []
     for r in rows:
@@ -462,7 +471,7 @@ def negotiation_data(
         parties=tuple({"id": printable(p.id), "name": printable(p.name), "role": p.role} for p in end_status.parties),
         phases=tuple(_phases(samples, last)),
         stoppages=tuple(runs),
-        events=() if counts else tuple(rows),
+        events=tuple(rows),
         event_counts=tuple(counts),
         day_labels=tuple(day_labels),
         expiry=tuple(
@@ -471,7 +480,7 @@ def negotiation_data(
             if expires is not None and first <= expires <= last
         ),
         panels=tuple(panels),
-        total_events=len(rows),
+        total_events=len(entries),
         notes=tuple(notes),
     )
 

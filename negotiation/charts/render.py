@@ -42,6 +42,24 @@ def _shape(event_type: str) -> str:
     return kind if kind in _SHAPES else "event"
 
 
+MAX_LABELS: Final = 40
+"""Above this many moves in a panel, only each party's first and last amount is written out."""
+
+
+def _first_and_last(steps: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    moves = [s for s in steps if not s["edge"]]
+    firsts = {s["party"]: s for s in reversed(moves)}
+    lasts = {s["party"]: s for s in moves}
+    return [*firsts.values(), *(s for p, s in lasts.items() if s is not firsts[p])]
+
+
+def _fits(row: dict[str, Any], start: dt.date, end: dt.date) -> bool:
+    """Whether a bar's label fits in it (at about 7 pixels a character): smaller bars keep theirs for the tooltip."""
+    first = max(dt.date.fromisoformat(row["start"]), start)
+    days = (dt.date.fromisoformat(row["end"]) - first).days
+    return days * WIDTH / ((end - start).days + 1) >= 7 * len(row["label"]) + 8
+
+
 def _next(day: dt.date) -> str:
     return (day + dt.timedelta(days=1)).isoformat()
 
@@ -99,6 +117,25 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
         )
     )
     layers = [phases]
+    if data.event_counts:
+        layers.append(
+            alt.Chart(alt.Data(values=_rows(data.event_counts)))
+            .mark_rect()
+            .encode(
+                x=_x(alt, "start", start, end),
+                x2="end:T",
+                y=lanes,
+                color=alt.Color(
+                    "count:Q", scale=alt.Scale(scheme="greys"), legend=alt.Legend(title="events", gradientLength=60)
+                ),
+                tooltip=[
+                    alt.Tooltip("lane:N"),
+                    alt.Tooltip("start_text:N", title="from"),
+                    alt.Tooltip("end_text:N", title="until (before)"),
+                    alt.Tooltip("count:Q", title="events"),
+                ],
+            )
+        )
     if data.stoppages:
         stoppage_rows = _rows({**row, "lane": "stoppage"} for row in data.stoppages)
         bars = alt.Chart(alt.Data(values=stoppage_rows)).encode(x=_x(alt, "start", start, end), y=lanes)
@@ -113,11 +150,13 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
                 ],
             )
         )
-        layers.append(
-            bars.mark_text(align="left", baseline="middle", dx=4, color="white", fontWeight="bold", fontSize=11).encode(
-                text="label:N"
+        labelled = _rows(r for r in stoppage_rows if _fits(r, start, end))
+        if labelled:
+            layers.append(
+                alt.Chart(alt.Data(values=labelled))
+                .mark_text(align="left", baseline="middle", dx=4, color="white", fontWeight="bold", fontSize=11)
+                .encode(x=_x(alt, "start", start, end), y=lanes, text="label:N")
             )
-        )
     if data.day_labels:
         marks = alt.Chart(alt.Data(values=_rows(data.day_labels))).encode(x=_x(alt, "date", start, end), y=lanes)
         layers.append(marks.mark_tick(color="white", thickness=2, size=LANE_HEIGHT * 0.75))
@@ -150,23 +189,6 @@ def _timeline(alt: Any, data: NegotiationData) -> Any:
                     alt.Tooltip("by:N", title="party"),
                     alt.Tooltip("summary:N", title="what"),
                     alt.Tooltip("day:N", title="stoppage"),
-                ],
-            )
-        )
-    if data.event_counts:
-        layers.append(
-            alt.Chart(alt.Data(values=_rows(data.event_counts)))
-            .mark_rect()
-            .encode(
-                x=_x(alt, "start", start, end),
-                x2="end:T",
-                y=lanes,
-                color=alt.Color("count:Q", scale=alt.Scale(scheme="greys"), legend=alt.Legend(title="events")),
-                tooltip=[
-                    alt.Tooltip("lane:N"),
-                    alt.Tooltip("start_text:N", title="from"),
-                    alt.Tooltip("end_text:N", title="until (before)"),
-                    alt.Tooltip("count:Q", title="events"),
                 ],
             )
         )
@@ -206,8 +228,9 @@ def _panel(alt: Any, panel: Panel, data: NegotiationData) -> Any:
         )
     )
     moves = steps.transform_filter("!datum.edge")
+    count = sum(1 for step in panel.steps if not step["edge"])
     layers.append(
-        moves.mark_point(filled=True, size=50).encode(
+        moves.mark_point(filled=True, size=50 if count <= MAX_LABELS else 12).encode(
             x=_x(alt, "date", start, end),
             y="amount:Q",
             color=color,
@@ -219,8 +242,10 @@ def _panel(alt: Any, panel: Panel, data: NegotiationData) -> Any:
             ],
         )
     )
+    # Every amount is written next to its point while they can be read; beyond that, each party's first and last.
+    labelled = moves if count <= MAX_LABELS else alt.Chart(alt.Data(values=_rows(_first_and_last(panel.steps))))
     layers.append(
-        moves.mark_text(align="left", baseline="bottom", dx=3, dy=-3, fontSize=11, fontWeight="bold").encode(
+        labelled.mark_text(align="left", baseline="bottom", dx=3, dy=-3, fontSize=11, fontWeight="bold").encode(
             x=_x(alt, "date", start, end), y="amount:Q", text="label:N", color=color
         )
     )
@@ -276,7 +301,8 @@ def negotiation_spec(data: NegotiationData) -> dict[str, Any]:
         background="white",
         padding=12,
     )
-    return _finish(chart.to_dict())
+    # The layers were checked against the schema as they were built; the data values need no check.
+    return _finish(chart.to_dict(validate=False))
 
 
 def stoppages_spec(data: StoppagesData) -> dict[str, Any]:
@@ -329,7 +355,8 @@ def stoppages_spec(data: StoppagesData) -> dict[str, Any]:
             padding=12,
         )
     )
-    return _finish(chart.to_dict())
+    # The layers were checked against the schema as they were built; the data values need no check.
+    return _finish(chart.to_dict(validate=False))
 
 
 def _finish(spec: dict[str, Any]) -> dict[str, Any]:
