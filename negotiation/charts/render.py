@@ -64,11 +64,22 @@ def _next(day: dt.date) -> str:
     return (day + dt.timedelta(days=1)).isoformat()
 
 
+def _ticks(start: dt.date, end: dt.date) -> tuple[dict[str, Any], str]:
+    """Calendar ticks for the range: weeks, months or years, and their label format."""
+    days = (end - start).days + 1
+    if days <= 70:
+        return {"interval": "week", "step": 1}, "%b %-d"
+    if days <= 800:
+        return {"interval": "month", "step": 1}, "%b %-d, %Y" if days <= 120 else "%b %Y"
+    return {"interval": "year", "step": 1}, "%Y"
+
+
 def _x(alt: Any, field: str, start: dt.date, end: dt.date, *, axis: bool = True, title: str | None = None) -> Any:
+    ticks, label = _ticks(start, end)
     return alt.X(
         f"{field}:T",
         scale=alt.Scale(type="utc", domain=[start.isoformat(), _next(end)]),
-        axis=alt.Axis(format="%b %-d, %Y", labelFlush=True, title=title, grid=True) if axis else None,
+        axis=alt.Axis(format=label, labelFlush=True, title=title, grid=True, tickCount=ticks) if axis else None,
     )
 
 
