@@ -137,6 +137,11 @@ def _stoppage(stoppage: Mapping[str, Any] | None) -> str:
     return f"{stoppage.get('kind')} by {parties} since {stoppage.get('since')} (day {stoppage.get('day')})"
 
 
+def _ratified(unions: Sequence[str] | None) -> str:
+    """The unions that ratified the current tentative agreement (spec 1.1), or ``none``."""
+    return ", ".join(str(u) for u in unions or ()) or "none"
+
+
 def _value(value: Mapping[str, Any] | None) -> tuple[object, object, object]:
     if not value:
         return None, None, None
@@ -167,7 +172,10 @@ def _list(answer: Mapping[str, Any]) -> Table:
 
 def _status(answer: Mapping[str, Any]) -> Table:
     rows = [
-        (key.replace("_", " "), _stoppage(value) if key == "stoppage" else value)
+        (
+            key.replace("_", " "),
+            _stoppage(value) if key == "stoppage" else _ratified(value) if key == "ratified_by" else value,
+        )
         for key, value in answer.items()
         if key != "negotiation"
     ]

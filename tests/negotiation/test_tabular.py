@@ -201,3 +201,30 @@ def test_text_layout_never_breaks_an_id(rows: list[tuple[str, str]]) -> None:
     for width in (40, 80, 120):
         words = to_text(table, width).split()
         assert all(i in words for i, _ in rows)
+
+
+def test_status_ratified_by_spec_1_1() -> None:
+    answer = {"negotiation": "n", "phase": "tentative_agreement", "stoppage": None, "ratified_by": []}
+    assert dict(table_for("status", answer).rows) == {
+        "phase": "tentative_agreement",
+        "stoppage": "none",
+        "ratified by": "none",
+    }
+    answer["ratified_by"] = ["iam", "teamsters"]
+    assert dict(table_for("status", answer).rows)["ratified by"] == "iam, teamsters"
+
+
+def test_positions_accepted_spec_1_1() -> None:
+    position = {"terms": "5%", "value": {"amount": 5, "unit": "percent"}, "since": "2023-09-24", "event": "p-1"}
+    answer = {
+        "negotiation": "n",
+        "positions": {"u": {"wages": {**position, "accepted": "a-1"}}, "e": {"wages": position}},
+    }
+    table = table_for("positions", answer)
+    rows = {
+        row[1]: dict(zip(table.header, [row[i] for i, c in enumerate(table.columns) if c.shown != "text"], strict=True))
+        for row in table.rows
+    }
+    assert (rows["u"]["event"], rows["u"]["accepted"]) == ("p-1", "a-1")
+    assert rows["e"]["accepted"] == ""
+    assert "a-1" in to_text(table, 80)
