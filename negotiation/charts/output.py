@@ -11,15 +11,17 @@ vega-embed's action links (to the online editor) are off.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Final
 
 from projections.errors import InvalidQueryError
 
-__all__ = ["FORMATS", "ChartFormatError", "render", "to_html", "write"]
+__all__ = ["FORMATS", "ChartFormatError", "format_of", "render", "to_html", "vega_bundle", "write"]
 
 FORMATS: Final = ("html", "svg", "png")
 """The formats, by the output file's suffix."""
@@ -60,14 +62,50 @@ def _script_json(spec: dict[str, Any]) -> str:
     return _JS_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def to_html(spec: dict[str, Any], *, title: str = "Chart") -> str:
-    """One HTML page holding the chart, the Vega libraries and nothing from elsewhere."""
+_BUNDLE_END: Final = "\n// negotiation-log: complete\n"
+"""Written after a cached bundle: a file without it (cut short) is built again."""
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "negotiation-log"
+
+
+def vega_bundle() -> str:
+    """The JavaScript of vega, vega-lite and vega-embed as one script, setting ``vegaEmbed`` on ``window``.
+
+    vl-convert builds it in about a second of CPU; the result depends only on
+    vl-convert's version, so it is kept in ``$XDG_CACHE_HOME/negotiation-log/``
+    (default ``~/.cache``) and read from there next time. A cache that cannot
+    be read or written is not used; one cut short is built again.
+    """
     import vl_convert
 
+    version = re.sub(r"[^0-9A-Za-z.]", "_", str(getattr(vl_convert, "__version__", "unknown")))
+    cached = _cache_dir() / f"vega-bundle-{version}.js"
+    try:
+        text = cached.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if text.endswith(_BUNDLE_END):
+        return text[: -len(_BUNDLE_END)]
     # The stubs ask for a snippet; without one the bundle sets vegaEmbed, vega and vegaLite on window.
     bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
+    partial = cached.with_name(f".{cached.name}.{os.getpid()}.partial")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(bundle + _BUNDLE_END, encoding="utf-8")
+        partial.replace(cached)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+    return bundle
+
+
+def to_html(spec: dict[str, Any], *, title: str = "Chart") -> str:
+    """One HTML page holding the chart, the Vega libraries and nothing from elsewhere."""
     # Inside a script element only "</script" ends it; in JavaScript "<\/" means the same as "</".
-    bundle = re.sub(r"</(?=script)", r"<\\/", bundle, flags=re.IGNORECASE)
+    bundle = re.sub(r"</(?=script)", r"<\\/", vega_bundle(), flags=re.IGNORECASE)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -162,3 +162,38 @@ def test_importing_the_package_does_not_import_altair() -> None:
     code = "import sys, negotiation.charts; print('altair' in sys.modules, 'vl_convert' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_vega_bundle_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import vl_convert
+
+    from negotiation.charts import output
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls: list[int] = []
+    real = vl_convert.javascript_bundle
+
+    def counted() -> str:
+        calls.append(1)
+        return real()  # type: ignore[call-arg, no-any-return]
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", counted)
+    first = output.vega_bundle()
+    [cached] = (tmp_path / "negotiation-log").iterdir()
+    assert output.vega_bundle() == first
+    assert calls == [1]
+    assert "vegaEmbed" in first
+    # A file cut short (a crash while writing it) is built again, not inlined.
+    cached.write_text(first[:1000], encoding="utf-8")
+    assert output.vega_bundle() == first
+    assert calls == [1, 1]
+
+
+def test_an_unwritable_cache_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from negotiation.charts import output
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert "vegaEmbed" in output.vega_bundle()
+    assert blocker.read_text(encoding="utf-8") == "not a directory"
