@@ -244,6 +244,8 @@ def _diff(answer: Mapping[str, Any]) -> Table:
         before, after = change["before"], change["after"]
         if field == "stoppage":
             before, after = _stoppage(before), _stoppage(after)
+        elif field == "ratified_by":
+            before, after = _ratified(before), _ratified(after)
         rows.append((field.replace("_", " "), "changed", before, after))
     changes = answer["positions"]
     rows += [(f"{r['party']} on {r['issue']}", "added", "", _position(r["position"])) for r in changes["added"]]

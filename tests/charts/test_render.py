@@ -47,6 +47,7 @@ def test_wga_svg_holds_the_labels(wga_spec: dict[str, object]) -> None:
     assert "day 102" in texts
     assert "wages (percent)" in texts
     assert "contract expires" in texts
+    assert "accepted" in texts  # the WGA took the 5% offer on Sept. 24 (spec 1.1)
     for label in ("6", "4", "5", "wga", "amptp", "talks", "proposals", "statements", "agreement and votes"):
         assert label in texts
     assert any("Writers Guild of America (union)" in t for t in texts)
