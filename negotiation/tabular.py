@@ -407,11 +407,13 @@ def to_text(table: Table, width: int = 80) -> str:
     else:
         layout = "columns" if fixed <= width else "pairs"
     text_width = room // len(texts) if texts and layout == "columns" else 0
-    if layout == "columns":
+    if layout != "pairs":
+        # Blocks name their short columns too; their text columns are named on the lines below (or alone).
+        shown_texts = texts if layout == "columns" else []
         header = [_pad(table.columns[i].name, sizes[i], right=table.columns[i].kind == "number") for i in short]
-        header += [table.columns[i].name for i in texts]
+        header += [table.columns[i].name for i in shown_texts]
         lines.append((indent + _GAP.join(header)).rstrip())
-        rules = ["-" * sizes[i] for i in short] + ["-" * min(text_width, 40) for _ in texts]
+        rules = ["-" * sizes[i] for i in short] + ["-" * min(text_width, 40) for _ in shown_texts]
         lines.append(indent + _GAP.join(rules))
     group: str | None = None
     body = indent + "    "
