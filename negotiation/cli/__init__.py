@@ -20,8 +20,9 @@ Where things are:
   the point-in-time options, ``--json`` or a table);
 - one module per group of commands: ``eventlog`` (``import``, ``verify``,
   ``export``) and ``queries`` (``list``, ``status``, ``positions``,
-  ``timeline``, ``diff``, ``stoppages``), ``serve`` (the HTTP service: a thin
-  entry over ``negotiation.server``, imported when the command runs).
+  ``timeline``, ``diff``, ``stoppages``, ``gap``), ``charts`` (``chart``) and
+  ``serve`` (the HTTP service: a thin entry over ``negotiation.server``,
+  imported when the command runs).
 
 Adding a command: write it in a module of its own (or beside its kin) as a
 ``click.command`` (a query: ``query_command``) and list it in that module's
@@ -34,7 +35,7 @@ class gets its row there, not a special case here.
 
 from __future__ import annotations
 
-from negotiation.cli import eventlog, queries, serve
+from negotiation.cli import charts, eventlog, queries, serve
 from negotiation.cli.group import cli, configure_logging, main
 from negotiation.cli.options import parse_moment
 from negotiation.cli.output import escape_controls
@@ -54,6 +55,7 @@ __all__ = [
 _COMMAND_MODULES = (
     eventlog,
     queries,
+    charts,
     serve,
 )
 """Every module of commands: each lists its commands in ``COMMANDS``."""

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, TypeVar
 
 import anyio.to_thread
@@ -28,7 +28,9 @@ from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from events.converter import Limits
+from negotiation import charts
 from negotiation.application import Negotiations
+from negotiation.charts import output as chart_output
 from negotiation.core.errors import RefusedEventError
 from negotiation.problems import NotAcceptableError, NotReadyError
 from negotiation.server.accesslog import ACCESS_KEY
@@ -38,6 +40,8 @@ from negotiation.server.params import check_known, moment, optional_moment, posi
 from negotiation.server.problem import MEDIA_TYPE, ProblemDocument
 from negotiation.server.settings import ServerSettings
 from negotiation.server.stream import Watcher, event_line, sse_messages
+from negotiation.tabular import COMMANDS as TABLES
+from negotiation.tabular import table_for, to_csv
 from projections.answers import (
     catalog_json,
     diff_json,
@@ -60,6 +64,7 @@ MOMENT_PATTERN: Final = (
 )
 JSON: Final = "application/json"
 LINES: Final = "application/x-ndjson"
+CSV: Final = "text/csv"
 
 
 def _problems(*statuses: int) -> dict[int, ResponseSpec]:
@@ -98,15 +103,17 @@ async def _run(function: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(function)
 
 
-def _wants_csv(request: Request[Any, Any, Any]) -> None:
-    """406 for ``Accept: text/csv`` (or anything but JSON): CSV is not served yet."""
+def _media(request: Request[Any, Any, Any], *, csv: bool) -> str:
+    """The answer's media type by ``Accept``: JSON, or CSV (the command's ``--csv``) where a table exists; else 406."""
     accept = request.headers.get("accept")
     if not accept:
-        return
-    best = request.accept.best_match([JSON])
+        return JSON
+    offered = [JSON, CSV] if csv else [JSON]
+    best = request.accept.best_match(offered)
     if best is None:
-        msg = "this answer is available as application/json only (text/csv is not served yet)"
+        msg = f"this answer is available as {' or '.join(offered)}"
         raise NotAcceptableError(msg)
+    return str(best)
 
 
 async def _read_your_writes(request: Request[Any, Any, Any]) -> None:
@@ -134,11 +141,17 @@ def _json(document: object, status: int = 200, headers: dict[str, str] | None = 
     return Response(content=orjson.dumps(document), media_type=JSON, status_code=status, headers=headers)
 
 
-async def _answer(request: Request[Any, Any, Any], build: Callable[[Negotiations], object]) -> Response[bytes]:
-    _wants_csv(request)
+async def _answer(
+    request: Request[Any, Any, Any], command: str, build: Callable[[Negotiations], Mapping[str, Any]]
+) -> Response[bytes]:
+    """The command's JSON answer, or its table as CSV (``negotiation.tabular``, as the CLI's ``--csv``)."""
+    media = _media(request, csv=command in TABLES)
     await _read_your_writes(request)
     app = _facade(request)
-    return _json(await _run(lambda: build(app)))
+    document = await _run(lambda: build(app))
+    if media == CSV:
+        return Response(content=to_csv(table_for(command, document)).encode(), media_type="text/csv; charset=utf-8")
+    return _json(document)
 
 
 # --- health -----------------------------------------------------------------------------
@@ -339,7 +352,7 @@ async def catalog(
 ) -> Response[dict[str, Any]]:
     """Every negotiation open at that point."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
-    return await _answer(request, lambda app: catalog_json(app.catalog(as_of=as_of, known_at=known)))  # type: ignore[return-value]
+    return await _answer(request, "list", lambda app: catalog_json(app.catalog(as_of=as_of, known_at=known)))  # type: ignore[return-value]
 
 
 @get(
@@ -354,7 +367,9 @@ async def status(
 ) -> Response[dict[str, Any]]:
     """Where the negotiation stood."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
-    return await _answer(request, lambda app: status_json(app.status(negotiation, as_of=as_of, known_at=known)))  # type: ignore[return-value]
+    return await _answer(
+        request, "status", lambda app: status_json(app.status(negotiation, as_of=as_of, known_at=known))
+    )  # type: ignore[return-value]
 
 
 @get(
@@ -370,7 +385,7 @@ async def positions(
     """Each party's standing proposal on each issue."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
-        request, lambda app: positions_json(app.positions(negotiation, as_of=as_of, known_at=known))
+        request, "positions", lambda app: positions_json(app.positions(negotiation, as_of=as_of, known_at=known))
     )
 
 
@@ -399,6 +414,7 @@ async def timeline(
     known = optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
         request,
+        "timeline",
         lambda app: timeline_json(
             app.timeline(negotiation, start=first, end=last, known_at=known), negotiation=negotiation
         ),
@@ -423,7 +439,7 @@ async def diff(
     first, last = moment("from", start), moment("to", end)
     known = optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
-        request, lambda app: diff_json(app.diff(negotiation, start=first, end=last, known_at=known))
+        request, "diff", lambda app: diff_json(app.diff(negotiation, start=first, end=last, known_at=known))
     )
 
 
@@ -441,6 +457,7 @@ async def gap(
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
         request,
+        "gap",
         lambda app: gaps_json(app.gaps(negotiation, as_of=as_of, known_at=known), negotiation=negotiation),
     )
 
@@ -461,8 +478,81 @@ async def stoppages(
     day, known = moment("on", on), optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
         request,
+        "stoppages",
         lambda app: stoppages_json(app.stoppages(on=day, known_at=known), on=day),
     )
+
+
+# --- charts --------------------------------------------------------------------------------
+
+
+async def _chart(
+    request: Request[Any, Any, Any],
+    *,
+    negotiation: str,
+    fmt: str,
+    start: str | None,
+    end: str | None,
+    known_at: str | None,
+) -> Response[bytes]:
+    """The chart of ``negotiation chart NEGOTIATION -o FILE.fmt`` (same options), drawn offline."""
+    first, last = optional_moment("from", start), optional_moment("to", end)
+    known = optional_moment("known_at", known_at)
+    await _read_your_writes(request)
+    app = _facade(request)
+
+    def draw() -> bytes:
+        charts.require()
+        spec = charts.negotiation_chart(app, negotiation, start=first, end=last, known_at=known)
+        # ``charts.render`` the function is shadowed by the submodule ``charts.render`` once a
+        # chart has been drawn (importing a submodule sets the package attribute): use ``output``.
+        return chart_output.render(spec, fmt, title=negotiation)
+
+    body = await _run(draw)
+    media = "image/svg+xml" if fmt == "svg" else "text/html; charset=utf-8"
+    return Response(content=body, media_type=media)
+
+
+_FROM = Annotated[str | None, QueryParameter(name="from", pattern=MOMENT_PATTERN, description="From this date or time")]
+_TO = Annotated[str | None, QueryParameter(name="to", pattern=MOMENT_PATTERN, description="Up to this date or time")]
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/chart.svg",
+    opt={"auth": "read", "query": ("from", "to", "known_at")},
+    tags=["charts"],
+    summary="The negotiation's chart as SVG (negotiation chart -o FILE.svg)",
+    media_type="image/svg+xml",
+    responses=READ_PROBLEMS,
+)
+async def chart_svg(
+    request: Request[Any, Any, Any],
+    negotiation: NegotiationId,
+    start: _FROM = None,
+    end: _TO = None,
+    known_at: str | None = _KNOWN,
+) -> Response[bytes]:
+    """Timeline and numeric panels, SVG."""
+    return await _chart(request, negotiation=negotiation, fmt="svg", start=start, end=end, known_at=known_at)
+
+
+@get(
+    "/v1/negotiations/{negotiation:str}/chart.html",
+    opt={"auth": "read", "query": ("from", "to", "known_at")},
+    tags=["charts"],
+    summary="The negotiation's chart as one self-contained, offline HTML page (negotiation chart -o FILE.html)",
+    media_type="text/html",
+    responses=READ_PROBLEMS,
+)
+async def chart_html(
+    request: Request[Any, Any, Any],
+    negotiation: NegotiationId,
+    start: _FROM = None,
+    end: _TO = None,
+    known_at: str | None = _KNOWN,
+) -> Response[bytes]:
+    """Timeline and numeric panels, interactive HTML."""
+    return await _chart(request, negotiation=negotiation, fmt="html", start=start, end=end, known_at=known_at)
 
 
 ROUTES: Final = [
@@ -478,4 +568,6 @@ ROUTES: Final = [
     diff,
     gap,
     stoppages,
+    chart_svg,
+    chart_html,
 ]

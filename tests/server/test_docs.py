@@ -47,6 +47,9 @@ def test_the_doc_has_a_curl_example_for_each_endpoint() -> None:
     for answer in ["status", "positions", "timeline", "diff", "gap"]:
         assert f"/wga-amptp-2023/{answer}" in code
     assert "/v1/stoppages" in code
+    assert "chart.svg" in code
+    assert "chart.html" in code
+    assert "text/csv" in code
 
 
 def test_every_shell_example_of_the_doc(db: str, tokens: Path, tmp_path: Path) -> None:

@@ -102,7 +102,6 @@ def test_unknown_negotiation_and_route_are_404(wga: LiveServer) -> None:
     with wga.client(READ_TOKEN) as client:
         _problem(client.get("/v1/negotiations/no-such-thing/status"), 404)
         _problem(client.get("/v1/nothing-here"), 404)
-        _problem(client.get(f"/v1/negotiations/{WGA}/chart.svg"), 404)
         wrong_method = client.delete("/v1/events")
         _problem(wrong_method, 405)
         assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
@@ -118,11 +117,49 @@ def test_bad_query_parameters_are_400(wga: LiveServer, query: str) -> None:
     assert "\x00" not in str(body["detail"])
 
 
-def test_csv_is_not_acceptable_yet(wga: LiveServer) -> None:
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [
+        (f"/v1/negotiations/{WGA}/status?at=2023-08-11&known_at=2023-12-31", ["status", WGA, "--at", "2023-08-11"]),
+        (f"/v1/negotiations/{WGA}/timeline?from=2023-05-01&to=2023-05-31", ["timeline", WGA, "--from", "2023-05-01"]),
+        ("/v1/stoppages?on=2023-08-11&known_at=2023-12-31", ["stoppages", "--on", "2023-08-11"]),
+        (f"/v1/negotiations/{WGA}/gap?at=2023-08-11&known_at=2023-12-31", ["gap", WGA, "--at", "2023-08-11"]),
+    ],
+)
+def test_csv_is_the_command_lines(wga: LiveServer, path: str, args: list[str]) -> None:
+    """``Accept: text/csv`` answers the table of the command's ``--csv``."""
+    query = dict(part.split("=") for part in path.partition("?")[2].split("&"))
+    extra = [f"--{'known-at' if k == 'known_at' else k}" for k in query if f"--{k}" not in args]
+    cli_args = [*args]
+    for key, value in query.items():
+        flag = "--known-at" if key == "known_at" else f"--{key}"
+        if flag not in cli_args:
+            cli_args += [flag, value]
+    assert extra is not None
     with wga.client(READ_TOKEN) as client:
-        _problem(client.get(f"/v1/negotiations/{WGA}/status", headers={"Accept": "text/csv"}), 406)
-        ok = client.get(f"/v1/negotiations/{WGA}/status", headers={"Accept": "text/csv, application/json;q=0.5"})
-    assert ok.status_code == 200
+        response = client.get(path, headers={"Accept": "text/csv"})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        _problem(client.get(path, headers={"Accept": "image/png"}), 406)
+        preferred = client.get(path, headers={"Accept": "text/csv;q=0.5, application/json"})
+        assert preferred.headers["content-type"].startswith("application/json")
+    db = str(wga.process.args[2])  # type: ignore[index]
+    done = subprocess.run([NEGOTIATION, "--db", db, *cli_args, "--csv"], capture_output=True, check=True, timeout=60)
+    assert response.content == done.stdout
+
+
+def test_charts(wga: LiveServer) -> None:
+    with wga.client(READ_TOKEN) as client:
+        svg = client.get(f"/v1/negotiations/{WGA}/chart.svg", params={"from": "2023-05-01", "to": "2023-10-01"})
+        html = client.get(f"/v1/negotiations/{WGA}/chart.html")
+        _problem(client.get("/v1/negotiations/nope/chart.svg"), 404)
+        _problem(client.get(f"/v1/negotiations/{WGA}/chart.svg", params={"from": "someday"}), 400)
+    assert svg.status_code == 200, svg.text
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.content.lstrip().startswith(b"<svg") or b"<svg" in svg.content[:500]
+    assert html.status_code == 200
+    assert html.headers["content-type"].startswith("text/html")
+    assert b"<html" in html.content[:2000].lower()
 
 
 # --- appends -------------------------------------------------------------------------------
