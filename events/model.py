@@ -17,6 +17,8 @@ from typing import ClassVar, Literal
 
 import attrs
 
+from events.time import When
+
 __all__ = [
     "EVENT_TYPES",
     "AgendaIssue",
@@ -52,9 +54,6 @@ __all__ = [
 
 Role = Literal["union", "employer", "mediator"]
 Outcome = Literal["ratified", "rejected"]
-# An instant with offset, or a whole day (YYYY-MM-DD) in the negotiation's
-# time zone. datetime subclasses date: test for datetime first.
-When = dt.datetime | dt.date
 
 
 @attrs.frozen(kw_only=True)

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
+from events.time import When
 from negotiation.core.errors import (
     ConcurrencyError,
     InvalidEventError,
@@ -31,10 +32,16 @@ from negotiation.core.errors import (
 )
 from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
-from negotiation.queries import QueriesMixin
+from negotiation.queries import HistoryQueries, Queries
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.eventstore import EventStore, StreamEvent, is_busy
 from negotiation.store.logs import get_logger
+from projections.catalog import CatalogEntry, StoppageEntry
+from projections.diff import Diff
+from projections.gap import Gap
+from projections.positions import Positions
+from projections.status import Status
+from projections.timeline import TimelineEntry
 
 __all__ = ["AppendResult", "Negotiations"]
 
@@ -59,7 +66,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Negotiations(QueriesMixin):
+class Negotiations:
     """Record negotiations and ask where they stood at any valid and knowledge time.
 
     >>> app = Negotiations("memory:")                     # doctest: +SKIP
@@ -69,6 +76,11 @@ class Negotiations(QueriesMixin):
     ``db`` chooses the store (see ``negotiation.store.config``): a SQLite file path
     (default ``negotiations.db``), ``sqlite:///PATH``, ``postgresql://...`` or
     ``memory:``. Use as a context manager, or call ``close()``.
+
+    The read methods (``status``, ``positions``, ``gaps``, ``timeline``,
+    ``statements``, ``diff``, ``catalog``, ``stoppages``, ``involving``) ask
+    ``queries``, one ``negotiation.queries.Queries``: by default a
+    ``HistoryQueries`` folding this facade's histories in memory.
     """
 
     def __init__(self, db: str | None = None, *, config: StoreConfig | None = None) -> None:
@@ -80,6 +92,8 @@ class Negotiations(QueriesMixin):
             raise StoreError(f"cannot open store {self.config.display}: {self.config.error_text(e)}") from None
         self._histories: dict[str, History] = {}
         self._lock = threading.RLock()
+        self.queries: Queries = HistoryQueries(self)
+        """Answers the read methods; see ``negotiation.queries``."""
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -117,6 +131,10 @@ class Negotiations(QueriesMixin):
                 self._histories.pop(negotiation, None)
             raise NegotiationNotFoundError(negotiation)
         return history
+
+    def histories(self) -> list[History]:
+        """The ``History`` of every stored negotiation, in the order they were opened, brought up to date."""
+        return [h for h in map(self.history, self.negotiation_ids()) if h.version]
 
     def stored_events(self, negotiation: str) -> list[Event]:
         """The negotiation's events as the store holds them now, bypassing the cache."""
@@ -167,6 +185,79 @@ class Negotiations(QueriesMixin):
     def position(self) -> int:
         """The commit position of the last stored event (0 for an empty store)."""
         return self.store.max_position()
+
+    # --- querying: each method asks ``self.queries`` (see ``negotiation.queries``) ---
+
+    def status(
+        self,
+        negotiation: str,
+        *,
+        as_of: When | None = None,
+        known_at: When | None = None,
+        at_version: int | None = None,
+    ) -> Status:
+        """Where the negotiation stood: phase, talks, stoppage, agreement, contract."""
+        return self.queries.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
+
+    def positions(
+        self,
+        negotiation: str,
+        *,
+        as_of: When | None = None,
+        known_at: When | None = None,
+        at_version: int | None = None,
+    ) -> Positions:
+        """Each party's standing proposal on each issue."""
+        return self.queries.positions(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
+
+    def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
+        """The distance between union and employer numbers per issue, and how it moved."""
+        return self.queries.gaps(negotiation, as_of=as_of, known_at=known_at)
+
+    def timeline(
+        self,
+        negotiation: str,
+        *,
+        start: When | None = None,
+        end: When | None = None,
+        known_at: When | None = None,
+    ) -> list[TimelineEntry]:
+        """The events in valid-time order with one-line summaries; both bounds are inclusive.
+
+        A date ``start`` means the start of that day, a date ``end`` its end.
+        """
+        return self.queries.timeline(negotiation, start=start, end=end, known_at=known_at)
+
+    def statements(
+        self,
+        negotiation: str,
+        *,
+        party: str | None = None,
+        as_of: When | None = None,
+        known_at: When | None = None,
+    ) -> list[TimelineEntry]:
+        """The public statements issued up to ``as_of`` (by ``party``, if given), oldest first."""
+        return self.queries.statements(negotiation, party=party, as_of=as_of, known_at=known_at)
+
+    def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> Diff:
+        """What changed in status and positions between ``start`` and ``end`` (valid time)."""
+        return self.queries.diff(negotiation, start=start, end=end, known_at=known_at)
+
+    def catalog(self, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
+        """Every negotiation open at that point: title, parties, phase, stoppage."""
+        return self.queries.catalog(as_of=as_of, known_at=known_at)
+
+    def stoppages(self, *, on: When, known_at: When | None = None) -> list[StoppageEntry]:
+        """The strikes and lockouts running on a date, across negotiations.
+
+        A date counts a stoppage running at the end of that day (in each
+        negotiation's time zone) or one that started during it.
+        """
+        return self.queries.stoppages(on=on, known_at=known_at)
+
+    def involving(self, party: str, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
+        """The negotiations in which ``party`` (a party id) sits at the table."""
+        return self.queries.involving(party, as_of=as_of, known_at=known_at)
 
     # --- writing --------------------------------------------------------------
 

@@ -48,9 +48,9 @@ from events.model import (
     TalksSuspended,
     Value,
 )
+from events.time import When, local_date
 from negotiation.core.history import Fold, History, Recorded, micros
-from negotiation.core.state import local_date
-from projections.status import Moment, When, as_instant, start_instant
+from projections.status import Moment, as_instant, start_instant
 
 __all__ = [
     "STATEMENTS_FOLD",

@@ -24,9 +24,10 @@ from typing import Any, Final, Generic, TypeVar
 import attrs
 
 from events.model import Event, EventRetracted, NegotiationOpened
+from events.time import instant, zone
 from negotiation.core.errors import EventConflictError, RuleViolationError
 from negotiation.core.machine import TRANSITIONS, check, evolve
-from negotiation.core.state import NegotiationState, instant, zone
+from negotiation.core.state import NegotiationState
 
 __all__ = [
     "CHECKPOINT_INTERVAL",

@@ -44,8 +44,9 @@ from events.model import (
     TalksScheduled,
     TalksSuspended,
 )
+from events.time import instant
 from negotiation.core.errors import RuleViolationError
-from negotiation.core.state import NegotiationState, ProposalRef, instant, replace
+from negotiation.core.state import NegotiationState, ProposalRef, replace
 
 __all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
 
