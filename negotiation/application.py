@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.persistence import PersistenceError
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
@@ -28,13 +28,13 @@ from negotiation.core.errors import (
     InvalidEventError,
     NegotiationNotFoundError,
     RefusedEventError,
-    StoreError,
 )
 from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
 from negotiation.queries import HistoryQueries, Queries
 from negotiation.store.config import StoreConfig, resolve
-from negotiation.store.eventstore import EventStore, StreamEvent, is_busy
+from negotiation.store.errors import OPENING_FAILURES, is_retryable, store_errors
+from negotiation.store.eventstore import EventStore, StreamEvent
 from negotiation.store.logs import get_logger
 from projections.catalog import CatalogEntry, StoppageEntry
 from projections.diff import Diff
@@ -86,10 +86,8 @@ class Negotiations:
     def __init__(self, db: str | None = None, *, config: StoreConfig | None = None) -> None:
         self.config = config if config is not None else resolve(db)
         self._log = logger.bind(store=self.config.display)
-        try:
+        with store_errors(self.config, f"cannot open store {self.config.display}", catching=OPENING_FAILURES):
             self.store = EventStore(self.config.env)
-        except (PersistenceError, OSError) as e:
-            raise StoreError(f"cannot open store {self.config.display}: {self.config.error_text(e)}") from None
         self._histories: dict[str, History] = {}
         self._lock = threading.RLock()
         self.queries: Queries = HistoryQueries(self)
@@ -115,10 +113,8 @@ class Negotiations:
             history = self._histories.get(negotiation)
             if history is None:
                 history = self._histories[negotiation] = History(negotiation)
-            try:
+            with store_errors(self.config, f"cannot read {negotiation!r}"):
                 fresh = self.store.stream(negotiation, after=history.version)
-            except PersistenceError as e:
-                raise StoreError(f"cannot read {negotiation!r}: {self.config.error_text(e)}") from None
             if fresh:
                 history.load(fresh)
             return history
@@ -138,10 +134,8 @@ class Negotiations:
 
     def stored_events(self, negotiation: str) -> list[Event]:
         """The negotiation's events as the store holds them now, bypassing the cache."""
-        try:
+        with store_errors(self.config, f"cannot read {negotiation!r}"):
             return self.store.stream(negotiation)
-        except PersistenceError as e:
-            raise StoreError(f"cannot read {negotiation!r}: {self.clean_error(e)}") from None
 
     def forget(self, negotiations: Iterable[str]) -> None:
         """Drop cached histories, e.g. after another path wrote to the store."""
@@ -162,10 +156,8 @@ class Negotiations:
         ids: list[str] = []
         after = 0
         while True:
-            try:
+            with store_errors(self.config, "cannot read the store"):
                 page = self.store.notifications(after=after, limit=1000, topics=["negotiation.opened"])
-            except PersistenceError as e:
-                raise StoreError(f"cannot read the store: {self.config.error_text(e)}") from None
             ids.extend(str(n.originator_id) for n in page)
             if len(page) < 1000:
                 return list(dict.fromkeys(ids))
@@ -274,22 +266,21 @@ class Negotiations:
                 plans = self._plan(batch, now=now or _now())
                 records = [StreamEvent(plan.negotiation, r.seq, r.event) for plan in plans for r in plan.new]
                 try:
-                    positions = self.store.put(records) if records else []
-                except (IntegrityError, OperationalError) as e:
-                    if isinstance(e, OperationalError) and not is_busy(e):
-                        self._histories.clear()
-                        raise StoreError(
-                            f"cannot store events: {self.config.error_text(e)}; nothing was stored"
-                        ) from None
+                    with store_errors(
+                        self.config,
+                        "cannot store events",
+                        then="; nothing was stored",
+                        passing=is_retryable,
+                        on_error=self._histories.clear,
+                    ):
+                        positions = self.store.put(records) if records else []
+                except PersistenceError:
                     # Another writer took one of our stream versions, or held SQLite's
                     # write lock past the timeout: re-read, re-validate, try again.
                     self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans])
                     self._histories.clear()
                     time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter, not crypto
                     continue
-                except PersistenceError as e:
-                    self._histories.clear()
-                    raise StoreError(f"cannot store events: {self.config.error_text(e)}; nothing was stored") from None
                 for plan in plans:
                     self._histories[plan.negotiation].apply(plan)
                     if plan.new:
