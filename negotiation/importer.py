@@ -289,7 +289,7 @@ def _check(
             safe = _check_one_by_one(history, parsed, checked, now=now)
         if progress is not None:
             progress("checking", len(group.offsets))
-        new = history.records[base:]
+        new = history.appended_after(base)
         for i, record in enumerate(new):
             state = render_line(record.event)
             topic = record.event.TYPE.encode()
@@ -331,12 +331,7 @@ def _stays_in_order(history: History, new: Sequence[Recorded]) -> bool:
     its own; late events and retractions change what came before, so their
     negotiation's events must be stored in one transaction.
     """
-    last = history.keys[-1] if history.keys else -1
-    for record in new:
-        if record.key < last or isinstance(record.event, EventRetracted):
-            return False
-        last = record.key
-    return True
+    return history.follows_end(new) and not any(isinstance(r.event, EventRetracted) for r in new)
 
 
 def _check_one_by_one(

@@ -8,7 +8,6 @@ negotiation's own time zone.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Iterable
 
@@ -28,7 +27,6 @@ from negotiation.core.history import History, Recorded
 from negotiation.core.state import Phase, StoppageKind
 from projections.errors import NotOpenedError
 from projections.status import Moment, Stoppage, parties_of, running_stoppages, status_of
-from projections.timeline import counts
 
 __all__ = ["CatalogEntry", "StoppageEntry", "catalog_of", "involving_of", "stoppages_on"]
 
@@ -176,10 +174,7 @@ def _ends(event: Event, kind: StoppageKind, party: str) -> bool:
 
 
 def _day_events(history: History, start: dt.datetime, end: dt.datetime, known_at: dt.datetime | None) -> list[Recorded]:
-    order = history.order
-    lo = bisect.bisect_left(order, start, key=lambda r: r.at)
-    hi = bisect.bisect_right(order, end, key=lambda r: r.at)
-    return [r for r in order[lo:hi] if counts(history, r, known_at)]
+    return [r for r in history.between(start, end) if history.counts(r, known_at=known_at)]
 
 
 def stoppages_on(
