@@ -22,7 +22,6 @@ from eventsourcing.persistence import PersistenceError
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
-from events.time import When
 from negotiation.core.errors import (
     ConcurrencyError,
     InvalidEventError,
@@ -31,17 +30,11 @@ from negotiation.core.errors import (
 )
 from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
-from negotiation.queries import HistoryQueries, Queries
+from negotiation.queries import HistoryQueries, Queries, delegated
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.errors import OPENING_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import EventStore, StreamEvent
 from negotiation.store.logs import get_logger
-from projections.catalog import CatalogEntry, StoppageEntry
-from projections.diff import Diff
-from projections.gap import Gap
-from projections.positions import Positions
-from projections.status import Status
-from projections.timeline import TimelineEntry
 
 __all__ = ["AppendResult", "Negotiations"]
 
@@ -180,76 +173,15 @@ class Negotiations:
 
     # --- querying: each method asks ``self.queries`` (see ``negotiation.queries``) ---
 
-    def status(
-        self,
-        negotiation: str,
-        *,
-        as_of: When | None = None,
-        known_at: When | None = None,
-        at_version: int | None = None,
-    ) -> Status:
-        """Where the negotiation stood: phase, talks, stoppage, agreement, contract."""
-        return self.queries.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
-
-    def positions(
-        self,
-        negotiation: str,
-        *,
-        as_of: When | None = None,
-        known_at: When | None = None,
-        at_version: int | None = None,
-    ) -> Positions:
-        """Each party's standing proposal on each issue."""
-        return self.queries.positions(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
-
-    def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
-        """The distance between union and employer numbers per issue, and how it moved."""
-        return self.queries.gaps(negotiation, as_of=as_of, known_at=known_at)
-
-    def timeline(
-        self,
-        negotiation: str,
-        *,
-        start: When | None = None,
-        end: When | None = None,
-        known_at: When | None = None,
-    ) -> list[TimelineEntry]:
-        """The events in valid-time order with one-line summaries; both bounds are inclusive.
-
-        A date ``start`` means the start of that day, a date ``end`` its end.
-        """
-        return self.queries.timeline(negotiation, start=start, end=end, known_at=known_at)
-
-    def statements(
-        self,
-        negotiation: str,
-        *,
-        party: str | None = None,
-        as_of: When | None = None,
-        known_at: When | None = None,
-    ) -> list[TimelineEntry]:
-        """The public statements issued up to ``as_of`` (by ``party``, if given), oldest first."""
-        return self.queries.statements(negotiation, party=party, as_of=as_of, known_at=known_at)
-
-    def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> Diff:
-        """What changed in status and positions between ``start`` and ``end`` (valid time)."""
-        return self.queries.diff(negotiation, start=start, end=end, known_at=known_at)
-
-    def catalog(self, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
-        """Every negotiation open at that point: title, parties, phase, stoppage."""
-        return self.queries.catalog(as_of=as_of, known_at=known_at)
-
-    def stoppages(self, *, on: When, known_at: When | None = None) -> list[StoppageEntry]:
-        """The strikes and lockouts running on a date, across negotiations.
-
-        A date counts a stoppage running at the end of that day (in each
-        negotiation's time zone) or one that started during it.
-        """
-        return self.queries.stoppages(on=on, known_at=known_at)
-
-    def involving(self, party: str, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
-        """The negotiations in which ``party`` (a party id) sits at the table."""
-        return self.queries.involving(party, as_of=as_of, known_at=known_at)
+    status = delegated(Queries.status)
+    positions = delegated(Queries.positions)
+    gaps = delegated(Queries.gaps)
+    timeline = delegated(Queries.timeline)
+    statements = delegated(Queries.statements)
+    diff = delegated(Queries.diff)
+    catalog = delegated(Queries.catalog)
+    stoppages = delegated(Queries.stoppages)
+    involving = delegated(Queries.involving)
 
     # --- writing --------------------------------------------------------------
 

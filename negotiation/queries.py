@@ -26,8 +26,9 @@ Every implementation gives the same answers for the same stored events:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from events.time import When
 from negotiation.core.history import History
@@ -38,7 +39,10 @@ from projections.positions import Positions, positions_of
 from projections.status import Status, status_of
 from projections.timeline import TimelineEntry, statements_of, timeline_of
 
-__all__ = ["Clock", "Histories", "HistoryQueries", "Queries", "When", "utc_now"]
+__all__ = ["Clock", "Histories", "HistoryQueries", "Queries", "When", "delegated", "utc_now"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Clock = Callable[[], dt.datetime]
 """What "now" is for an answer that names no time: an aware datetime."""
@@ -219,3 +223,19 @@ class HistoryQueries:
     def involving(self, party: str, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
         """The negotiations in which ``party`` (a party id) sits at the table."""
         return involving_of(self.source.histories(), party, as_of=as_of, known_at=known_at, now=self.clock())
+
+
+def delegated(method: Callable[Concatenate[Queries, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """A facade method that asks the object's ``queries`` (the same signature and docstring as ``method``).
+
+    ``Negotiations.status = delegated(Queries.status)``: the seam's signatures
+    are written once, in ``Queries``, and type-checked at every call.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def ask(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        answer: R = getattr(self.queries, name)(*args, **kwargs)
+        return answer
+
+    return ask

@@ -82,7 +82,7 @@ def test_the_facade_delegates_every_query_to_its_queries_object(app: Negotiation
     assert app.involving("wga", as_of=day) == "involving"
     assert [c[0] for c in fake.calls] == list(QUERY_METHODS)
     assert fake.calls[0] == ("status", (WGA,), {"as_of": day, "known_at": day, "at_version": 3})
-    assert fake.calls[-1] == ("involving", ("wga",), {"as_of": day, "known_at": None})
+    assert fake.calls[-1] == ("involving", ("wga",), {"as_of": day})
 
 
 def test_the_clock_says_what_now_is(app: Negotiations) -> None:
