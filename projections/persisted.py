@@ -47,8 +47,8 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
 from events.errors import NegotiationError
+from events.time import day_number, zone
 from negotiation.core.errors import ConfigurationError
-from negotiation.core.state import zone
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.errors import OPENING_FAILURES, store_error, store_errors
 from negotiation.store.eventstore import EventStore
@@ -61,7 +61,6 @@ from projections.runner import (
     OnChange,
     Projector,
 )
-from projections.status import day_number
 from projections.views import MemoryViews, Slot, SQLiteViews, VersionMovedError, ViewDatabase
 
 if TYPE_CHECKING:
