@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from eventsourcing.persistence import PersistenceError
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
@@ -32,7 +31,7 @@ from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
 from negotiation.queries import HistoryQueries, Queries, delegated
 from negotiation.store.config import StoreConfig, resolve
-from negotiation.store.errors import OPENING_FAILURES, is_retryable, store_errors
+from negotiation.store.errors import OPENING_FAILURES, STORE_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import EventStore, StreamEvent
 from negotiation.store.logs import get_logger
 
@@ -206,7 +205,7 @@ class Negotiations:
                         on_error=self._histories.clear,
                     ):
                         positions = self.store.put(records) if records else []
-                except PersistenceError:
+                except STORE_FAILURES:  # only what is_retryable lets through
                     # Another writer took one of our stream versions, or held SQLite's
                     # write lock past the timeout: re-read, re-validate, try again.
                     self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans])

@@ -29,7 +29,7 @@ from typing import BinaryIO, Final, Protocol
 
 import attrs
 import orjson
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.errors import InvalidEventError
@@ -37,7 +37,7 @@ from events.model import Event, EventRetracted
 from negotiation.core.errors import ConcurrencyError, RefusedEventError, StoreError
 from negotiation.core.history import History, Recorded
 from negotiation.store.config import StoreConfig
-from negotiation.store.errors import is_retryable, store_errors
+from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
 
@@ -189,7 +189,7 @@ def import_files(
                     return report
                 try:
                     stored = _store(app, spool, total=checked.accepted, chunk_size=chunk_size, progress=progress)
-                except PersistenceError:  # only what is_retryable lets through _store's store_errors
+                except STORE_FAILURES:  # only what is_retryable lets through _store's store_errors
                     # Another writer appended meanwhile (or held SQLite's write lock past
                     # the timeout); what we stored so far is kept and is recognised as
                     # already present when checking again.

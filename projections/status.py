@@ -3,9 +3,9 @@
 The status reuses the core fold (``negotiation.core.history.STATUS_FOLD``), so the
 checkpoints the state machine keeps for validation also answer queries. This
 module also resolves the times of a temporal query (``Moment``) for the other
-read models: a ``datetime.date`` means the END of that day in the negotiation's
-time zone, a ``datetime`` is used as given (a naive one is read as wall-clock
-time in the negotiation's zone).
+read models, by the rules of ``events.time``: a ``datetime.date`` means the END
+of that day in the negotiation's time zone, a ``datetime`` is used as given (a
+naive one is read as wall-clock time in the negotiation's zone).
 """
 
 from __future__ import annotations

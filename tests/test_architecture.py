@@ -584,3 +584,26 @@ def test_scanner_sees_function_and_type_checking_imports(tmp_path: Path) -> None
         ("negotiation.cli", True),
     ]
     assert sorted(name for name, _ in scan.io_calls) == ["open", "print"]
+
+
+HISTORY_INTERNALS = frozenset({"records", "order", "keys", "by_id", "retractions"})
+"""``History``'s index lists: kept as read-only properties for old callers; our modules ask its queries."""
+
+
+def test_no_module_reads_the_history_index_lists() -> None:
+    """Outside ``negotiation.core.history``, code asks History's queries, never ``history.order`` and the like.
+
+    A name check (``history``, ``entry.history``, ``self._history``...), as nothing is executed here.
+    """
+    bad = []
+    for module, path in our_modules().items():
+        if in_package(module, "negotiation.core.history"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Attribute) and node.attr in HISTORY_INTERNALS):
+                continue
+            owner = node.value
+            name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            if name.lstrip("_").endswith("history"):
+                bad.append(f"{module} reads {name}.{node.attr} at line {node.lineno}")
+    assert bad == []

@@ -24,11 +24,15 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 
 from negotiation.core.errors import StoreError
 
-__all__ = ["OPENING_FAILURES", "ErrorText", "is_busy", "is_retryable", "store_error", "store_errors"]
+__all__ = ["OPENING_FAILURES", "STORE_FAILURES", "ErrorText", "is_busy", "is_retryable", "store_error", "store_errors"]
 
-OPENING_FAILURES: Final[tuple[type[BaseException], ...]] = (PersistenceError, OSError)
-"""What opening a store can raise: eventsourcing's errors (which wrap the drivers') and the OS's (a
-SQLite file in a missing directory). Once open, only eventsourcing's errors are the store's."""
+STORE_FAILURES: Final[tuple[type[BaseException], ...]] = (PersistenceError, sqlite3.Error)
+"""What a store raises when it fails: eventsourcing's errors (which wrap the drivers') and SQLite's own,
+which eventsourcing lets through where it opens a connection (a busy database while another process
+creates the tables or switches to WAL)."""
+
+OPENING_FAILURES: Final[tuple[type[BaseException], ...]] = (*STORE_FAILURES, OSError)
+"""What opening a store can raise besides: the OS's errors (a SQLite file in a missing directory)."""
 
 _BUSY_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _BUSY_TEXT: Final = ("database is locked", "database table is locked")
@@ -44,14 +48,12 @@ class ErrorText(Protocol):
 
 def is_busy(error: BaseException) -> bool:
     """SQLite's "database is locked": another connection held the lock; trying again is safe."""
-    if not isinstance(error, OperationalError):
-        return False
-    cause = error.__cause__
-    if isinstance(cause, sqlite3.Error):
-        code = getattr(cause, "sqlite_errorcode", None)
+    driver = error if isinstance(error, sqlite3.Error) else error.__cause__
+    if isinstance(driver, sqlite3.Error):
+        code = getattr(driver, "sqlite_errorcode", None)
         if code is not None:
             return code & 0xFF in _BUSY_CODES  # the primary code of an extended one (SQLITE_BUSY_SNAPSHOT...)
-    return str(error).startswith(_BUSY_TEXT)
+    return isinstance(error, OperationalError) and str(error).startswith(_BUSY_TEXT)
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -72,14 +74,14 @@ def store_errors(
     then: str = "",
     passing: Callable[[BaseException], bool] | None = None,
     on_error: Callable[[], object] | None = None,
-    catching: tuple[type[BaseException], ...] = (PersistenceError,),
+    catching: tuple[type[BaseException], ...] = STORE_FAILURES,
 ) -> Iterator[None]:
     """Translate the store's failures inside the block to ``StoreError(f"{doing}: {error}{then}")``.
 
     ``passing`` picks errors to re-raise unchanged (``is_retryable`` for a
     caller that retries); ``on_error`` runs before a translated error is raised
     (e.g. to drop caches that may be stale). ``catching``: the errors that are
-    the store's (``OPENING_FAILURES`` when opening one). A ``StoreError``
+    the store's (``STORE_FAILURES``; ``OPENING_FAILURES`` when opening one). A ``StoreError``
     raised inside passes through as it is (it is an ``OSError``).
     """
     try:

@@ -40,9 +40,11 @@ def test_a_real_busy_sqlite_database_is_recognised_by_its_result_code(tmp_path: 
     """Another connection holding the write lock: SQLITE_BUSY, retryable; a missing table is not."""
     busy = _real_sqlite_error(tmp_path / "a.db", "BEGIN IMMEDIATE", hold_lock=True)
     assert is_busy(_wrapped(busy))
+    assert is_busy(busy)  # eventsourcing lets SQLite's own through where it opens a connection
     assert is_retryable(_wrapped(busy))
     missing = _real_sqlite_error(tmp_path / "b.db", "SELECT * FROM nope", hold_lock=False)
     assert not is_busy(_wrapped(missing))
+    assert not is_busy(missing)
     assert not is_retryable(_wrapped(missing))
 
 
@@ -90,6 +92,15 @@ def test_store_errors_passes_retryable_errors_and_runs_on_error() -> None:
     ):
         raise OperationalError("database or disk is full")
     assert dropped == ["x"]
+
+
+def test_store_errors_translates_sqlites_own_errors(tmp_path: Path) -> None:
+    """A driver error eventsourcing did not wrap is the store's too; a busy one may pass to be retried."""
+    busy = _real_sqlite_error(tmp_path / "a.db", "BEGIN IMMEDIATE", hold_lock=True)
+    with pytest.raises(StoreError, match=r"^x: database is locked$"), store_errors(CONFIG, "x"):
+        raise busy
+    with pytest.raises(sqlite3.OperationalError), store_errors(CONFIG, "x", passing=is_retryable):
+        raise busy
 
 
 def test_store_errors_leaves_other_errors_alone() -> None:
