@@ -16,6 +16,7 @@ from negotiation.queries import HistoryQueries, Queries
 from projections import NotOpenedError, positions_json, status_json
 from projections.positions import positions_of
 from projections.status import status_of
+from tests.negotiation.queries_contract import NOW, MakeQueries, QueriesContract, same_answers
 from tests.projections.builders import Log
 from tests.projections.strategies import Drawn, negotiations
 from tests.projections.timelines import SAG, WGA, sag, wga
@@ -83,6 +84,29 @@ def test_the_facade_delegates_every_query_to_its_queries_object(app: Negotiation
     assert [c[0] for c in fake.calls] == list(QUERY_METHODS)
     assert fake.calls[0] == ("status", (WGA,), {"as_of": day, "known_at": day, "at_version": 3})
     assert fake.calls[-1] == ("involving", ("wga",), {"as_of": day})
+
+
+class TestHistoryQueries(QueriesContract):
+    """The in-memory implementation keeps the contract."""
+
+    @pytest.fixture
+    def make_queries(self) -> MakeQueries:
+        return lambda app: HistoryQueries(app, clock=lambda: NOW)
+
+
+def test_the_facade_gives_the_answers_of_its_queries(app: Negotiations) -> None:
+    """The facade and a HistoryQueries over it agree at points before, during and after both negotiations."""
+    days = [D(2023, 3, 1), D(2023, 5, 2), D(2023, 7, 14), D(2023, 8, 11), D(2023, 11, 9), D(2024, 1, 1)]
+    points = [(n, day, known) for n in (WGA, SAG) for day in days for known in (D(2024, 6, 1), D(2023, 8, 1))]
+    same_answers(HistoryQueries(app), app, points)
+
+
+def test_same_answers_notices_a_difference(app: Negotiations) -> None:
+    """The equivalence check fails for an implementation over a store missing one late event."""
+    with Negotiations("memory:") as other:
+        other.append([e for e in [*wga().events, *sag().events] if e.id != "a-pay-1"])
+        with pytest.raises(AssertionError):
+            same_answers(HistoryQueries(app), HistoryQueries(other), [(WGA, D(2023, 8, 11), D(2024, 6, 1))])
 
 
 def test_the_clock_says_what_now_is(app: Negotiations) -> None:
