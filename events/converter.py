@@ -39,6 +39,7 @@ from events.model import EVENT_TYPES, Event, Source, Value
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FORBIDDEN_CHARACTERS",
     "UPCASTERS",
     "Limits",
     "Upcaster",
@@ -85,6 +86,23 @@ _INT_MAX: Final = 2**64 - 1
 # How much of an over-long line is searched for its event id.
 _ID_SEARCH_BYTES: Final = 4096
 _CURRENCY_RE: Final = re.compile(r"[A-Z]{3}")
+# Characters no string of an event may hold: NUL (PostgreSQL's text and jsonb
+# refuse it, libpq and C tools stop at it), lone surrogates (not Unicode text:
+# they cannot be written as UTF-8) and the 66 Unicode non-characters (U+FDD0 to
+# U+FDEF and the last two code points of every plane: reserved for a program's
+# internal use, never for interchange). Refused at the door, so that every
+# store, export and read model holds the same text.
+FORBIDDEN_CHARACTERS: Final = re.compile(
+    "[\x00\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+# The bytes of a line that may hold such a character: any \\u escape, or the
+# UTF-8 of U+FDD0-U+FDEF, U+FFFE/U+FFFF and U+xFFFE/U+xFFFF. A line without
+# them (nearly every line) skips the walk over its strings.
+_SUSPECT_BYTES: Final = re.compile(
+    rb"\\u|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
+)
 
 
 class _FieldError(ValueError):
@@ -344,7 +362,11 @@ def _path_of(where: _Where) -> str:
 def _check_string(value: str, where: _Where, limits: Limits, what: str = "string") -> None:
     if value.isascii():
         size = len(value)
+        if "\x00" in value:
+            _refuse_character(value, where, what)
     else:
+        if FORBIDDEN_CHARACTERS.search(value):
+            _refuse_character(value, where, what)
         try:
             size = len(value.encode())
         except UnicodeEncodeError:
@@ -361,13 +383,25 @@ def _check_string(value: str, where: _Where, limits: Limits, what: str = "string
         )
 
 
+def _refuse_character(value: str, where: _Where, what: str) -> typing.NoReturn:
+    found = FORBIDDEN_CHARACTERS.search(value)
+    assert found is not None  # noqa: S101 - only called when one was found
+    code = ord(found.group())
+    kind = "NUL" if code == 0 else "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a Unicode non-character"
+    raise InvalidEventError(
+        f"{what} holds {kind} (U+{code:04X}) at character {found.start() + 1}",
+        path=_path_of(where),
+        expected="text without NUL, lone surrogates or Unicode non-characters",
+    )
+
+
 def _key_step(key: object) -> str:
     text = str(key)
     return f".{text}" if len(text) <= 64 else f".{text[:61]}..."
 
 
 def _check_strings(value: object, limits: Limits) -> None:
-    """Refuse over-long or non-UTF-8 strings (keys included) anywhere in ``value``.
+    """Refuse over-long strings and forbidden characters (keys included) anywhere in ``value``.
 
     Iterative: decoded JSON may nest deeper than Python's recursion limit.
     An over-long key is reported at the object holding it.
@@ -708,9 +742,12 @@ def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
             event_id=_readable_id(raw),
         ) from None
     # Decoded from UTF-8 by orjson, no string holds a lone surrogate, and none
-    # is longer than the line: only a line longer than the string limit needs
-    # the (costly) walk over every string.
-    event = _parse_object(obj, limits, check_strings=size > limits.max_string_bytes)
+    # is longer than the line: only a line longer than the string limit, or one
+    # whose bytes may spell a forbidden character, needs the (costly) walk over
+    # every string.
+    event = _parse_object(
+        obj, limits, check_strings=size > limits.max_string_bytes or _SUSPECT_BYTES.search(raw) is not None
+    )
     if _BIG_INT_RE.search(raw):
         _refuse_inexact_integers(raw, event_id=event.id)
     return event
