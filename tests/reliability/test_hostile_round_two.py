@@ -6,6 +6,11 @@ is in ``test_fuzz.py``.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,8 @@ import pytest
 
 from events import InvalidEventError, parse_event, parse_line
 from events.converter import FORBIDDEN_CHARACTERS
-from negotiation import Negotiations
+from negotiation import ConfigurationError, Negotiations, StoreError
+from negotiation.store.config import LIBPQ_ENV, resolve
 from tests.negotiation.helpers import NEGOTIATION, opened, statement
 from tests.reliability.helpers import error_lines, export, run
 
@@ -163,3 +169,200 @@ def test_append_refuses_what_is_not_an_event(batch: Any, method: str, store_url:
             getattr(app, method)(batch)
         assert "\n" not in str(raised.value)
         assert not app.negotiation_ids()
+
+
+# --- 3, 4, 5. store URLs: control characters, libpq parameters, malformed URLs -------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw@127.0.0.1:5432/%00db",
+        "postgresql://u:pw@127.0.0.1:5432/db%0A",
+        "postgresql://u:p%00w@127.0.0.1:5432/db",
+        "postgresql://u:pw@127.0.0.1:5432/db?application_name=a%00b",
+        "postgresql://u:pw@127.0.0.1:5432/db\x00",
+        "sqlite:///tmp/a\x1bb.db",
+        "store\x00.db",
+        "memory:\x7f",
+    ],
+)
+def test_control_characters_in_a_store_url_are_refused(url: str) -> None:
+    """``/%00db`` connected to another database as another user (issue 12, point 3): now a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="a control character") as raised:
+        resolve(url, environ={})
+    message = str(raised.value)
+    assert message.isprintable()
+    assert "pw" not in message.replace("postgresql", "")
+
+
+def test_percent_00_in_the_url_does_not_connect(postgres_url: str, tmp_path: Path) -> None:
+    """Through the command line: exit 1, one line, nothing stored anywhere."""
+    bad = postgres_url.replace("/test?", "/%00test?", 1)
+    log = tmp_path / "one.jsonl"
+    log.write_bytes(jsonl(OPENED))
+    result = run("--db", bad, "import", log)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        f"error: {bad}: a control character (raw or percent-encoded, such as %00) in the store URL"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameters"),
+    [
+        ("sslmode=disable", {"sslmode": "disable"}),
+        ("application_name=hostile%20test&sslmode=prefer", {"application_name": "hostile test", "sslmode": "prefer"}),
+        ("sslrootcert=%2Fetc%2Fca.pem&keepalives=1", {"sslrootcert": "/etc/ca.pem", "keepalives": "1"}),
+        ("target_session_attrs=read-write", {"target_session_attrs": "read-write"}),
+    ],
+)
+def test_libpq_parameters_are_passed_through(query: str, parameters: dict[str, str]) -> None:
+    """``?sslmode=require`` was ignored (issue 12, point 4): libpq's parameters now reach libpq as given."""
+    config = resolve(f"postgresql://u@h/db?{query}", environ={})
+    assert orjson.loads(config.env[LIBPQ_ENV]) == {**parameters, "connect_timeout": "5"}
+
+
+@pytest.mark.postgres
+def test_sslmode_require_is_honoured(postgres_url: str) -> None:
+    """The test server has no TLS: ``sslmode=require`` must fail at once, saying so, never connect in clear."""
+    result = run("--db", f"{postgres_url}&sslmode=require", "list")
+    [line] = error_lines(result.stderr)
+    assert result.returncode == 1
+    assert "SSL was required" in line, line
+
+
+@pytest.mark.postgres
+def test_application_name_reaches_the_server(postgres_url: str) -> None:
+    """A harmless parameter shows that the pool connects with it: the server sees the application name."""
+    name = f"hostile-{id(postgres_url)}"
+    with (
+        Negotiations(f"{postgres_url}&application_name={name}") as app,
+        app.store.factory.datastore.get_connection() as conn,  # type: ignore[attr-defined]
+    ):
+        row = conn.execute("SELECT current_setting('application_name') AS name").fetchone()
+    assert row is not None
+    assert row["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://u@h/db?sslmod=require", "unknown parameter 'sslmod'"),
+        ("postgresql://u@h/db?schema=a&schema=b", "the parameter 'schema' is given twice"),
+        ("postgresql://u@h/db?sslmode", "not a valid URL"),
+    ],
+)
+def test_unknown_or_repeated_parameters_are_refused(url: str, message: str) -> None:
+    """Never ignored: a parameter libpq does not know, or one given twice, is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match=message):
+        resolve(url, environ={})
+
+
+SECRET = "S3cr3t-Hunter2"  # noqa: S105 - a fake, to look for in the output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://u:{SECRET}@127.0.0.1:1/db?user=x&password={SECRET}",
+        f"postgresql://u@127.0.0.1:1/db?password={SECRET}&connect_timeout=1",
+        f"postgresql://u@127.0.0.1:1/db?sslpassword={SECRET}&connect_timeout=1",
+        f"postgresql://u@127.0.0.1:1/db?pass%77ord={SECRET}&connect_timeout=1",
+        f"postgresql://u:p[w{SECRET}@127.0.0.1:5432/x",
+        f"postgresql://u:{SECRET}@127.0.0.1:99999/x",
+        f"postgresql://u:a/{SECRET}@127.0.0.1:5432/x?sslmode=bogus",
+        f"postgresql://u:{SECRET}@127.0.0.1:5432/x?sslmode=bogus",
+        f"postgresql://u:{SECRET}@127.0.0.1:5432/x?nope=1",
+    ],
+)
+def test_bad_urls_give_one_masked_line(url: str) -> None:
+    """A ``[`` in a password printed a traceback (issue 12, point 5); a query password leaked (point 4)."""
+    result = run("--db", url, "list", timeout=60)
+    [line] = error_lines(result.stderr)
+    assert result.returncode == 1
+    assert line.startswith("error: ")
+    assert SECRET not in line
+    assert "Hunter2" not in line
+
+
+# --- 8. a wrong password is final, reported at once ----------------------------------
+
+
+class FakePostgres:
+    """A loopback server that answers every login with PostgreSQL's "password authentication failed"."""
+
+    def __init__(self) -> None:
+        self.logins = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        while True:
+            size = struct.unpack("!I", conn.recv(4))[0]
+            body = conn.recv(size - 4)
+            code = struct.unpack("!I", body[:4])[0]
+            if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: not supported here
+                conn.sendall(b"N")
+                continue
+            self.logins += 1
+            fields = b'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "u"\0\0'
+            conn.sendall(b"E" + struct.pack("!I", len(fields) + 4) + fields)
+            return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def fake_postgres() -> Iterator[FakePostgres]:
+    """A ``FakePostgres`` on a free loopback port, closed after the test."""
+    server = FakePostgres()
+    yield server
+    server.close()
+
+
+def test_wrong_password_is_reported_at_once(fake_postgres: FakePostgres) -> None:
+    """About 18 logins, then "couldn't get a connection after 5.00 sec" (issue 12, point 8).
+
+    Now: one login, and the server's reason with the password masked.
+    """
+    url = f"postgresql://u:{SECRET}@127.0.0.1:{fake_postgres.port}/db"
+    result = run("--db", url, "list", timeout=60)
+    [line] = error_lines(result.stderr)
+    assert result.returncode == 1
+    assert 'password authentication failed for user "u"' in line, line
+    assert SECRET not in line
+    assert fake_postgres.logins == 1
+
+
+def test_wrong_password_through_the_facade(fake_postgres: FakePostgres) -> None:
+    """The library raises ``StoreError`` with the server's reason, masked, after one login."""
+    with pytest.raises(StoreError, match="password authentication failed") as raised:
+        Negotiations(f"postgresql://u:{SECRET}@127.0.0.1:{fake_postgres.port}/db")
+    assert SECRET not in str(raised.value)
+    assert fake_postgres.logins == 1
+
+
+@pytest.mark.postgres
+def test_unknown_role_and_database_are_final(postgres_url: str) -> None:
+    """Other refusals no retry can cure: an unknown role, an unknown database."""
+    for url, reason in (
+        (postgres_url.replace("postgres@", "no_such_role_x@", 1), 'role "no_such_role_x" does not exist'),
+        (postgres_url.replace("/test?", "/no_such_db_x?", 1), 'database "no_such_db_x" does not exist'),
+    ):
+        with pytest.raises(StoreError, match=reason):
+            Negotiations(url)
