@@ -44,6 +44,7 @@ __all__ = [
     "Limits",
     "Upcaster",
     "converter",
+    "long_line_error",
     "parse_datetime",
     "parse_event",
     "parse_line",
@@ -57,10 +58,13 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class Limits:
-    """Size limits on untrusted input; both are configurable by the caller."""
+    """Size limits on untrusted input; all are configurable by the caller."""
 
     max_line_bytes: int = 1024 * 1024
     max_string_bytes: int = 64 * 1024
+    max_input_bytes: int = 1024**3
+    """The most read from one input that must be copied to disk to be read twice
+    (standard input, a pipe, a device); a regular file is read in place, at any size."""
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -721,17 +725,26 @@ def _refuse_inexact_integers(raw: bytes, *, event_id: object) -> None:
     json.loads(raw, parse_int=exact)
 
 
+def long_line_error(size: int, head: bytes, limits: Limits = DEFAULT_LIMITS) -> InvalidEventError:
+    """The refusal of a line of ``size`` bytes, over ``limits.max_line_bytes``, that starts with ``head``.
+
+    A reader that stops keeping a line once it passes the limit keeps only its
+    start; the event id is looked for there, so the refusal can name it.
+    """
+    return InvalidEventError(
+        f"line of {size} bytes is too long",
+        expected=f"at most {limits.max_line_bytes} bytes",
+        event_id=_readable_id(head[:_ID_SEARCH_BYTES]),
+    )
+
+
 def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     """Parse one JSON Lines line (without the decision to skip blanks/comments)."""
     # A str may hold lone surrogates: keep them, as bytes orjson will refuse.
     raw = line.encode(errors="surrogatepass") if isinstance(line, str) else line
     size = len(raw)
     if size > limits.max_line_bytes:
-        raise InvalidEventError(
-            f"line of {size} bytes is too long",
-            expected=f"at most {limits.max_line_bytes} bytes",
-            event_id=_readable_id(raw[:_ID_SEARCH_BYTES]),
-        )
+        raise long_line_error(size, raw, limits)
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:

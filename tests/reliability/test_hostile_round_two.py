@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +19,12 @@ from typing import Any
 import orjson
 import pytest
 
-from events import InvalidEventError, parse_event, parse_line
+from events import InvalidEventError, Limits, parse_event, parse_line
 from events.converter import FORBIDDEN_CHARACTERS
-from negotiation import ConfigurationError, Negotiations, StoreError
+from negotiation import ConfigurationError, InputTooLargeError, Negotiations, StoreError
 from negotiation.store.config import LIBPQ_ENV, resolve
 from tests.negotiation.helpers import NEGOTIATION, opened, statement
-from tests.reliability.helpers import error_lines, export, run
+from tests.reliability.helpers import SCRIPT, error_lines, export, run
 
 OPENED: dict[str, Any] = {
     "id": "o1",
@@ -366,3 +368,95 @@ def test_unknown_role_and_database_are_final(postgres_url: str) -> None:
     ):
         with pytest.raises(StoreError, match=reason):
             Negotiations(url)
+
+
+# --- 2. --max-line-bytes bounds memory; standard input's copy is bounded --------------
+
+MEASURE = """
+import resource, subprocess, sys
+result = subprocess.run(sys.argv[1:], capture_output=True)
+sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + "\\n")
+sys.stdout.buffer.write(result.stderr)
+sys.exit(result.returncode)
+"""
+
+
+def peak_rss_kib(*args: str | Path) -> tuple[int, int, list[str]]:
+    """Run ``negotiation ARGS...``: its exit status, its peak resident memory in KiB, its stderr lines."""
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, SCRIPT, *map(str, args)], capture_output=True, timeout=300, check=False
+    )
+    first, *rest = result.stdout.decode().splitlines()
+    return result.returncode, int(first), rest
+
+
+@pytest.mark.parametrize("command", ["import", "verify"])
+def test_a_huge_line_is_refused_in_bounded_memory(command: str, tmp_path: Path) -> None:
+    """A 2 GB sparse file peaked at 4.3 GB RSS (issue 12, point 2): a 256 MiB line now costs no more than a small file.
+
+    The lines before and after the huge one are read and checked as usual.
+    """
+    log = tmp_path / "sparse.jsonl"
+    with log.open("wb") as f:
+        f.write(jsonl(OPENED))
+        f.write(b'{"id":"huge","type":"statement.issued","negotiation":"n1",')
+        f.truncate(f.tell() + 256 * 2**20)  # a hole of zeros: no disk used
+        f.seek(0, 2)
+        f.write(b"\n" + jsonl(proposal("3%")))
+    code, peak, lines = peak_rss_kib("--db", f"sqlite:///{tmp_path / 's.db'}", "--max-line-bytes", "1000", command, log)
+    assert code == 1
+    size = 256 * 2**20 + len(b'{"id":"huge","type":"statement.issued","negotiation":"n1",')
+    assert f"{log}:2: huge: line of {size} bytes is too long (expected at most 1000 bytes) [rule: format]" in lines
+    assert len([line for line in lines if line.startswith(str(log))]) == 1
+    assert peak < 200 * 1024, f"peak RSS {peak} KiB"
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""])
+def test_line_limit_is_exact(ending: bytes, tmp_path: Path) -> None:
+    """A line of exactly the limit passes the size check; one byte more is refused, whatever the line ending."""
+    line = orjson.dumps(proposal("x"))
+    limit = len(line)
+    log = tmp_path / "edge.jsonl"
+    log.write_bytes(jsonl(OPENED) + line + ending)
+    with Negotiations("memory:") as app:
+        ok = app.import_files([log], limits=Limits(max_line_bytes=max(limit, len(orjson.dumps(OPENED)))))
+        assert ok.refused == ()
+        tight = app.import_files([log], limits=Limits(max_line_bytes=limit - 1, max_string_bytes=100))
+        assert [r.reason for r in tight.refused if r.line == 2] == [
+            f"line of {limit} bytes is too long (expected at most {limit - 1} bytes)"
+        ]
+
+
+def test_an_endless_device_is_copied_only_up_to_the_limit() -> None:
+    """``import /dev/zero`` ended in MemoryError (issue 12, point 2): a device is copied up to max_input_bytes."""
+    with Negotiations("memory:") as app, pytest.raises(InputTooLargeError, match="more than 5,000,000 bytes"):
+        app.import_files(["/dev/zero"], limits=Limits(max_line_bytes=1000, max_input_bytes=5_000_000))
+
+
+STDIN_IMPORT = """
+import sys
+from events import Limits
+from negotiation import InputTooLargeError, Negotiations
+with Negotiations("memory:") as app:
+    try:
+        app.import_files(["-"], limits=Limits(max_input_bytes=int(sys.argv[1])), dry_run=sys.argv[2] == "verify")
+    except InputTooLargeError as e:
+        print(e)
+"""
+
+
+@pytest.mark.parametrize("command", ["import", "verify"])
+def test_endless_standard_input_is_bounded(command: str) -> None:
+    """``import - < /dev/zero`` filled the disk: standard input is copied up to max_input_bytes, then refused."""
+    with Path("/dev/zero").open("rb") as zero:
+        result = subprocess.run(
+            [sys.executable, "-c", STDIN_IMPORT, "3000000", command],
+            stdin=zero,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.stdout.decode().strip() == (
+        "standard input: more than 3,000,000 bytes (raise --max-input-bytes, or import a regular file); "
+        "nothing was stored"
+    )
