@@ -37,7 +37,16 @@ import attrs
 
 from negotiation.core.errors import ConfigurationError
 
-__all__ = ["DEFAULT_DB", "ENV_VAR", "LIBPQ_ENV", "MAX_CONNECT_TIMEOUT", "StoreConfig", "redact", "resolve"]
+__all__ = [
+    "DEFAULT_DB",
+    "ENV_VAR",
+    "LIBPQ_ENV",
+    "MAX_CONNECT_TIMEOUT",
+    "StoreConfig",
+    "redact",
+    "redact_text",
+    "resolve",
+]
 
 DEFAULT_DB: Final = "negotiations.db"
 ENV_VAR: Final = "NEGOTIATION_DB"
@@ -62,6 +71,8 @@ _ALWAYS_SECRET: Final = frozenset(
     {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
 )
 """Masked even when libpq's list of parameters cannot be asked (psycopg absent)."""
+_SECRET_WORDS: Final = ("pass", "secret", "key", "token")
+"""A query parameter whose name holds one of these is masked too, known to libpq or not (``x-password``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -97,30 +108,47 @@ class StoreConfig:
         return self.mask(text.splitlines()[0] if text else type(error).__name__)
 
 
-_PASSWORD_IN_URL: Final = re.compile(r"(://[^:/@?#]*):.*@")
-_PASSWORD_IN_TEXT: Final = re.compile(r"(://[^:/@?#\s]*):\S*@")
-_PAIR_IN_URL: Final = re.compile(r"([?&;])([^=&#;]*)=([^&#;]*)")
-_PAIR_IN_TEXT: Final = re.compile(r"([?&;])([^=&#;\s]*)=([^&#;\s]*?)(?=[&#;]|:?(?:\s|$))")
+_PASSWORD_IN_URL: Final = re.compile(r"(://[^:]*):.*@", re.DOTALL)
+_PASSWORD_IN_TEXT: Final = re.compile(r"(://[^:\s]*):\S*@")
+_KEY: Final = re.compile(r"[?&;]([^=&#;?\s]*)=")
+"""The start of a query parameter, up to its ``=``; found inside another's value too."""
+_VALUE_END_IN_URL: Final = re.compile(r"[&#;]|$")
+_VALUE_END_IN_TEXT: Final = re.compile(r"[&#;]|:?(?:\s|$)")
 """In a message, a URL's last value ends before white space (and a ``:`` ending the URL)."""
 
 
 def redact(url: str) -> str:
     """Mask the passwords of a URL (``postgresql://u:***@h/db?sslpassword=***``); never fails.
 
-    The password of the authority runs from the user's ``:`` to the last ``@``
-    (a password may hold an unencoded ``@`` or ``/``: masking too much is safe,
-    too little is not). In the query, every value of a secret libpq parameter
-    is masked, however its name is percent-encoded. Given a message holding
-    URLs (there is white space), each URL ends at white space.
+    The password of the authority runs from the first ``:`` after ``://`` to
+    the last ``@`` (a user or password may hold an unencoded ``@``, ``/`` or
+    white space: masking too much is safe, too little is not). In the query,
+    every value of a secret libpq parameter is masked, however its name is
+    percent-encoded, and so is any parameter whose name holds ``pass``,
+    ``secret``, ``key`` or ``token``.
     """
-    in_text = any(c.isspace() for c in url)
-    masked = (_PASSWORD_IN_TEXT if in_text else _PASSWORD_IN_URL).sub(r"\1:***@", url)
+    return _redact(url, _PASSWORD_IN_URL, _VALUE_END_IN_URL)
 
-    def pair(found: re.Match[str]) -> str:
-        name = unquote_plus(found.group(2)).strip().lower()
-        return f"{found.group(1)}{found.group(2)}=***" if name in _secret_parameters() else found.group(0)
 
-    return (_PAIR_IN_TEXT if in_text else _PAIR_IN_URL).sub(pair, masked)
+def redact_text(text: str) -> str:
+    """``redact`` for a message that holds URLs among other words: each URL ends at white space."""
+    return _redact(text, _PASSWORD_IN_TEXT, _VALUE_END_IN_TEXT)
+
+
+def _redact(text: str, password: re.Pattern[str], value_end: re.Pattern[str]) -> str:
+    text = password.sub(r"\1:***@", text)
+    out: list[str] = []
+    done = 0
+    for found in _KEY.finditer(text):
+        name = unquote_plus(found.group(1)).lower()
+        if found.start() < done or not (name in _secret_parameters() or any(word in name for word in _SECRET_WORDS)):
+            continue
+        end = value_end.search(text, found.end())
+        stop = end.start() if end else len(text)
+        out.append(text[done : found.end()] + "***")
+        done = stop
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _has_control(text: str) -> bool:
