@@ -460,3 +460,24 @@ def test_endless_standard_input_is_bounded(command: str) -> None:
         "standard input: more than 3,000,000 bytes (raise --max-input-bytes, or import a regular file); "
         "nothing was stored"
     )
+
+
+@pytest.mark.parametrize("source", ["-", "/dev/zero"])
+@pytest.mark.parametrize("command", ["import", "verify"])
+def test_endless_input_through_the_command_line(source: str, command: str, tmp_path: Path) -> None:
+    """``negotiation --max-line-bytes 1000 import /dev/zero`` and ``import - < /dev/zero``: one line, exit 1."""
+    limits = ["--max-line-bytes", "1000", "--max-input-bytes", "4000000"]
+    with Path("/dev/zero").open("rb") as zero:
+        result = subprocess.run(
+            [SCRIPT, "--db", f"sqlite:///{tmp_path / 's.db'}", *limits, command, source],
+            stdin=zero,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    name = "standard input" if source == "-" else source
+    assert error_lines(result.stderr) == [
+        f"error: {name}: more than 4,000,000 bytes (raise --max-input-bytes, or import a regular file); "
+        "nothing was stored"
+    ]
+    assert result.returncode == 1
