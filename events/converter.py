@@ -39,11 +39,15 @@ from events.model import EVENT_TYPES, Event, Source, Value
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FIRST_DAY",
     "FORBIDDEN_CHARACTERS",
+    "LAST_DAY",
+    "TIME_RANGE",
     "UPCASTERS",
     "Limits",
     "Upcaster",
     "converter",
+    "in_time_range",
     "long_line_error",
     "parse_datetime",
     "parse_event",
@@ -155,6 +159,24 @@ def _names(keys: typing.Iterable[object], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + more
 
 
+FIRST_DAY: Final = dt.date(1, 1, 2)
+LAST_DAY: Final = dt.date(9999, 12, 30)
+TIME_RANGE: Final = f"a moment from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (UTC)"
+"""Python's dates run from year 1 to 9999; a day is kept free at each end so that
+any time zone, the end of a day and a day's arithmetic stay within them."""
+
+
+def in_time_range(value: dt.date) -> bool:
+    """Whether ``value`` (a date, or an aware datetime taken in UTC) lies in ``FIRST_DAY`` .. ``LAST_DAY``."""
+    if isinstance(value, dt.datetime):
+        offset = value.utcoffset() or dt.timedelta(0)
+        try:
+            value = (value.replace(tzinfo=None) - offset).date()
+        except OverflowError:
+            return False
+    return FIRST_DAY <= value <= LAST_DAY
+
+
 def parse_datetime(value: object) -> dt.datetime:
     """An RFC 3339 timestamp with an offset; naive or malformed values are refused."""
     if not isinstance(value, str) or not _DATETIME_RE.fullmatch(value):
@@ -170,16 +192,15 @@ def parse_datetime(value: object) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise _FieldError(f"got {_truncate(value)}", "a real date and time") from None
+    if not in_time_range(parsed):
+        raise _FieldError(f"got {_truncate(value)}", TIME_RANGE)
     return parsed
 
 
 def parse_when(value: object) -> dt.datetime | dt.date:
     """A date ``YYYY-MM-DD`` or an RFC 3339 timestamp with offset."""
     if isinstance(value, str) and _DATE_RE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
+        return _parse_date(value)
     if isinstance(value, str) and _DATETIME_RE.fullmatch(value):
         return parse_datetime(value)  # its errors say what is wrong with the timestamp
     raise _FieldError(f"got {_truncate(value)}", "a date YYYY-MM-DD or an RFC 3339 timestamp with offset")
@@ -189,9 +210,12 @@ def _parse_date(value: object) -> dt.date:
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
         raise _FieldError(f"got {_truncate(value)}", "a date YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(value)
+        parsed = dt.date.fromisoformat(value)
     except ValueError:
         raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
+    if not in_time_range(parsed):
+        raise _FieldError(f"got {_truncate(value)}", TIME_RANGE)
+    return parsed
 
 
 def render_when(value: dt.date) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 import click
 
+from events.converter import TIME_RANGE, in_time_range
 from negotiation.cli.output import escape_controls
 
 if TYPE_CHECKING:
@@ -74,13 +75,23 @@ _DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{
 
 def parse_moment(value: str) -> dt.date | dt.datetime:
     """``YYYY-MM-DD`` as a ``date``, an RFC 3339 time with offset as an aware ``datetime``; else ``ValueError``."""
+    moment: dt.date | None = None
     if _DATE_RE.fullmatch(value):
-        return dt.date.fromisoformat(value)
-    if _DATETIME_RE.fullmatch(value):
+        moment = dt.date.fromisoformat(value)
+    elif _DATETIME_RE.fullmatch(value):
         moment = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            return moment
-    raise ValueError(value)
+        if moment.tzinfo is None:
+            raise ValueError(value)
+    if moment is None:
+        raise ValueError(value)
+    if not in_time_range(moment):
+        # Beyond it, a zone or the end of a day would leave Python's years 1 to 9999.
+        raise OutOfRangeError(value)
+    return moment
+
+
+class OutOfRangeError(ValueError):
+    """A moment that parses but lies outside ``events.converter.TIME_RANGE``."""
 
 
 class _Moment(click.ParamType):  # type: ignore[type-arg]
@@ -93,6 +104,8 @@ class _Moment(click.ParamType):  # type: ignore[type-arg]
             return value
         try:
             return parse_moment(str(value))
+        except OutOfRangeError:
+            self.fail(f"{escape_controls(str(value))!r} is out of range: expected {TIME_RANGE}", param, ctx)
         except ValueError:
             self.fail(
                 f"{escape_controls(str(value))!r} is not a date YYYY-MM-DD "

@@ -208,6 +208,9 @@ MOMENT_COMMANDS = [
     ["list", "--at"],
     ["list", "--known-at"],
     ["timeline", "wga-amptp-2023", "--known-at"],
+    ["timeline", "wga-amptp-2023", "--from"],
+    ["diff", "wga-amptp-2023", "--from", "2023-05-01", "--to"],
+    ["diff", "wga-amptp-2023", "--to", "2023-05-01", "--from"],
     ["stoppages", "--on"],
 ]
 
@@ -222,7 +225,6 @@ def wga_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.mark.xfail(reason="issue 12, point 7: extreme moments, fixed in events/time.py", strict=False)
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(moment=moments(), command=st.sampled_from(MOMENT_COMMANDS), as_json=st.booleans())
 def test_any_moment_is_an_answer_or_a_usage_error(wga_db: Path, moment: str, command: list[str], as_json: bool) -> None:

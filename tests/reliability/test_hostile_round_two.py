@@ -481,3 +481,65 @@ def test_endless_input_through_the_command_line(source: str, command: str, tmp_p
         "nothing was stored"
     ]
     assert result.returncode == 1
+
+
+# --- 7. extreme times are usage errors naming the accepted range -----------------------
+
+RANGE = "from 0001-01-02 to 9999-12-30"
+
+
+@pytest.fixture(scope="module")
+def wga_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store holding the WGA example."""
+    db = tmp_path_factory.mktemp("extreme") / "wga.db"
+    with Negotiations(str(db)) as app:
+        assert app.import_files([Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"]).ok
+    return db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "wga-amptp-2023", "--at", "9999-12-31T23:59:59-05:00"],
+        ["status", "wga-amptp-2023", "--known-at", "9999-12-31T23:59:59-05:00"],
+        ["list", "--at", "0001-01-01T00:00:00+05:00"],
+        ["list", "--known-at", "0001-01-01"],
+        ["positions", "wga-amptp-2023", "--at", "9999-12-31"],
+        ["timeline", "wga-amptp-2023", "--known-at", "0001-01-01T00:00:00Z"],
+        ["stoppages", "--on", "9999-12-31"],
+    ],
+)
+def test_extreme_moments_are_usage_errors(args: list[str], wga_store: Path) -> None:
+    """``status N --at 9999-12-31T23:59:59-05:00`` was "internal error: OverflowError" (issue 12, point 7): exit 2."""
+    result = run("--db", wga_store, *args)
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2, lines
+    assert RANGE in lines[-1], lines
+    assert "internal error" not in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-02", "9999-12-30", "0001-01-02T00:00:00-05:00", "9999-12-30T23:59:59+14:00"]
+)
+def test_the_ends_of_the_range_are_answers(moment: str, wga_store: Path) -> None:
+    """The first and last moments accepted give answers (the negotiation not open yet, or as it stands)."""
+    result = run("--db", wga_store, "list", "--at", moment, "--json")
+    assert result.returncode == 0, result.stderr
+    orjson.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("occurred_at", "0001-01-01T00:00:00+05:00"),
+        ("occurred_at", "0001-01-01"),
+        ("recorded_at", "9999-12-31T23:59:59-05:00"),
+    ],
+)
+def test_extreme_event_times_are_refused_at_the_door(field: str, value: str) -> None:
+    """An event in year 1 imported, then ``timeline`` ended in OverflowError: its line is refused, naming the range."""
+    with pytest.raises(InvalidEventError) as raised:
+        parse_event({**OPENED, field: value})
+    assert raised.value.path == field
+    assert raised.value.expected is not None
+    assert RANGE in raised.value.expected
