@@ -18,12 +18,17 @@ from typing import Any
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from events import InvalidEventError, Limits, parse_event, parse_line
 from events.converter import FORBIDDEN_CHARACTERS
 from negotiation import ConfigurationError, InputTooLargeError, Negotiations, StoreError
 from negotiation.store.config import LIBPQ_ENV, resolve
-from tests.negotiation.helpers import NEGOTIATION, opened, statement
+from negotiation.store.eventstore import StreamEvent
+from projections import runner
+from projections.persisted import ReadModels
+from tests.negotiation.helpers import NEGOTIATION, NOW, opened, statement, talks_requested
+from tests.negotiation.helpers import proposal as proposal_event
 from tests.reliability.helpers import SCRIPT, error_lines, export, run
 
 OPENED: dict[str, Any] = {
@@ -543,3 +548,69 @@ def test_extreme_event_times_are_refused_at_the_door(field: str, value: str) -> 
     assert raised.value.path == field
     assert raised.value.expected is not None
     assert RANGE in raised.value.expected
+
+
+# --- 1 (continued). a projector never stops for good on an event it cannot project ------
+
+
+def poison(app: Negotiations, negotiation: str = "a") -> None:
+    """Store a negotiation whose second event holds NUL in its terms, past the door (as a store written before it)."""
+    app.append([opened("o", negotiation=negotiation)])
+    bad = proposal_event("p", 1, terms="5%\0 a year", negotiation=negotiation, recorded_at=NOW)
+    app.store.put([StreamEvent(negotiation, 2, bad)])
+
+
+@pytest.mark.postgres
+def test_a_nul_no_longer_wedges_the_postgresql_read_models(postgres_url: str) -> None:
+    """Every catch_up() failed on "text fields cannot contain NUL" (issue 12, point 1): nothing after it got rows.
+
+    Now the event is skipped: its negotiation's rows are removed in the same
+    transaction that moves the tracked position past it, the skip is logged
+    as an error, and every other negotiation is projected; a restarted
+    projector does not meet it again.
+    """
+    with Negotiations(postgres_url) as app:
+        poison(app)
+        app.append([opened("o2", negotiation="b")])
+        with capture_logs() as logs, ReadModels(app) as models:
+            assert models.catch_up() == 3
+            assert models.status("a") is None
+            assert models.status("b") is not None
+        [skipped] = [log for log in logs if log["event"] == "read_models.event_skipped"]
+        assert (skipped["log_level"], skipped["negotiation"], skipped["position"]) == ("error", "a", 2)
+        assert "NUL" in skipped["reason"]
+        app.append([talks_requested("r", 2, negotiation="a"), opened("o3", negotiation="c")])
+        with ReadModels(app) as again:
+            assert again.position() == 3  # durable: the restarted projector starts after the skipped event
+            assert again.catch_up() == 2
+            assert again.status("c") is not None
+            assert again.status("a") is None  # its rows still hold the NUL: skipped again, never half-written
+            assert again.position() == app.position()
+
+
+@pytest.mark.parametrize(
+    "store_url", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_an_event_that_cannot_be_projected_is_skipped_on_every_store(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever makes a projection fail (here a fold that raises for one negotiation), the others go on."""
+    real = runner.status_row_of
+
+    def failing(negotiation: str, *args: Any) -> Any:
+        if negotiation == "a":
+            raise ArithmeticError("a fold that cannot be computed")
+        return real(negotiation, *args)
+
+    monkeypatch.setattr(runner, "status_row_of", failing)
+    with Negotiations(store_url) as app:
+        app.append(
+            [opened("o", negotiation="a"), opened("o2", negotiation="b"), talks_requested("r", 1, negotiation="b")]
+        )
+        with ReadModels(app, page_size=10) as models:
+            assert models.catch_up() == 3
+            assert models.status("a") is None
+            status = models.status("b")
+            assert status is not None
+            assert status["talks"] == "requested"
+            assert models.position() == app.position()
