@@ -126,6 +126,8 @@ class StatusRow:
     events_applied: int
     position: int
     timezone: str
+    ratified_by: str = "[]"
+    """JSON list of the unions that ratified the current tentative agreement (spec 1.1)."""
 
     def values(self) -> tuple[str | int | None, ...]:
         """The column values, in table order."""
@@ -139,6 +141,7 @@ class StatusRow:
             self.events_applied,
             self.position,
             self.timezone,
+            self.ratified_by,
         )
 
 
@@ -153,6 +156,8 @@ class PositionRow:
     value: str | None
     since: str
     event: str
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when the party took the position by accepting it (spec 1.1)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -161,7 +166,7 @@ class PositionRow:
 
     def values(self) -> tuple[str | None, ...]:
         """The column values, in table order."""
-        return (self.negotiation, self.party, self.issue, self.terms, self.value, self.since, self.event)
+        return (self.negotiation, self.party, self.issue, self.terms, self.value, self.since, self.event, self.accepted)
 
 
 @attrs.frozen
@@ -304,10 +309,10 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.status_table} ("
             "negotiation TEXT PRIMARY KEY, phase TEXT NOT NULL, talks TEXT NOT NULL, agreement TEXT NOT NULL, "
             "contract TEXT NOT NULL, stoppage TEXT, events_applied INTEGER NOT NULL, position INTEGER NOT NULL, "
-            "timezone TEXT NOT NULL) WITHOUT ROWID",
+            "timezone TEXT NOT NULL, ratified_by TEXT NOT NULL) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.positions_table} ("
             "negotiation TEXT, party TEXT, issue TEXT, terms TEXT NOT NULL, value TEXT, since TEXT NOT NULL, "
-            "event TEXT NOT NULL, PRIMARY KEY (negotiation, party, issue)) WITHOUT ROWID",
+            "event TEXT NOT NULL, accepted TEXT, PRIMARY KEY (negotiation, party, issue)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.catalog_table} ("
             "negotiation TEXT PRIMARY KEY, title TEXT NOT NULL, timezone TEXT NOT NULL, parties TEXT NOT NULL, "
             "phase TEXT NOT NULL) WITHOUT ROWID",
@@ -340,12 +345,12 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
             )
         if changes.positions_upserted:
             c.executemany(
-                f"INSERT OR REPLACE INTO {self.positions_table} VALUES (?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO {self.positions_table} VALUES (?,?,?,?,?,?,?,?)",
                 [r.values() for r in changes.positions_upserted],
             )
         if changes.status:
             c.executemany(
-                f"INSERT OR REPLACE INTO {self.status_table} VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO {self.status_table} VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [r.values() for r in changes.status],
             )
         if changes.catalog:
@@ -495,7 +500,7 @@ class SQLiteViews:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT * FROM {SQL_VIEWS['status']} WHERE negotiation=?", (negotiation,))
             row = c.fetchone()
-        return None if row is None else decoded(dict(row), "stoppage")
+        return None if row is None else decoded(decoded(dict(row), "stoppage"), "ratified_by")
 
     def read_positions(self, negotiation: str) -> list[dict[str, Any]] | None:
         """The positions rows by party, issue (one statement); ``None`` without a status row."""
@@ -547,8 +552,9 @@ def without(row: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def decoded(row: dict[str, Any], column: str) -> dict[str, Any]:
-    """``row`` with its JSON ``column`` decoded."""
-    row[column] = loads(row[column]) if row[column] is not None else None
+    """``row`` with its JSON ``column`` decoded (a column the row lacks stays absent)."""
+    if column in row:
+        row[column] = loads(row[column]) if row[column] is not None else None
     return row
 
 
@@ -666,7 +672,7 @@ class MemoryViews:
         """The status row as a dict, JSON decoded."""
         with self.lock:
             row = self._active().status.get(negotiation)
-        return None if row is None else decoded(attrs.asdict(row), "stoppage")
+        return None if row is None else decoded(decoded(attrs.asdict(row), "stoppage"), "ratified_by")
 
     def read_positions(self, negotiation: str) -> list[dict[str, Any]] | None:
         """The positions rows by party, issue; ``None`` without a status row."""

@@ -58,11 +58,13 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (negotiation text PRIMARY KEY, phase text NOT NULL, "
                 "talks text NOT NULL, agreement text NOT NULL, contract text NOT NULL, stoppage jsonb, "
-                "events_applied bigint NOT NULL, position bigint NOT NULL, timezone text NOT NULL)"
+                "events_applied bigint NOT NULL, position bigint NOT NULL, timezone text NOT NULL, "
+                "ratified_by jsonb NOT NULL)"
             ).format(self.status_table),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (negotiation text, party text, issue text, terms text NOT NULL, "
-                "value jsonb, since text NOT NULL, event text NOT NULL, PRIMARY KEY (negotiation, party, issue))"
+                "value jsonb, since text NOT NULL, event text NOT NULL, accepted text, "
+                "PRIMARY KEY (negotiation, party, issue))"
             ).format(self.positions_table),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (negotiation text PRIMARY KEY, title text NOT NULL, "
@@ -70,14 +72,15 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
             ).format(self.catalog_table),
         ]
         self._upsert_status = SQL(
-            "INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s) ON CONFLICT (negotiation) DO UPDATE "
-            "SET phase=EXCLUDED.phase, talks=EXCLUDED.talks, agreement=EXCLUDED.agreement, "
+            "INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s::jsonb) ON CONFLICT (negotiation) "
+            "DO UPDATE SET phase=EXCLUDED.phase, talks=EXCLUDED.talks, agreement=EXCLUDED.agreement, "
             "contract=EXCLUDED.contract, stoppage=EXCLUDED.stoppage, events_applied=EXCLUDED.events_applied, "
-            "position=EXCLUDED.position, timezone=EXCLUDED.timezone"
+            "position=EXCLUDED.position, timezone=EXCLUDED.timezone, ratified_by=EXCLUDED.ratified_by"
         ).format(self.status_table)
         self._upsert_position = SQL(
-            "INSERT INTO {} VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s) ON CONFLICT (negotiation, party, issue) "
-            "DO UPDATE SET terms=EXCLUDED.terms, value=EXCLUDED.value, since=EXCLUDED.since, event=EXCLUDED.event"
+            "INSERT INTO {} VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s) ON CONFLICT (negotiation, party, issue) "
+            "DO UPDATE SET terms=EXCLUDED.terms, value=EXCLUDED.value, since=EXCLUDED.since, event=EXCLUDED.event, "
+            "accepted=EXCLUDED.accepted"
         ).format(self.positions_table)
         self._upsert_catalog = SQL(
             "INSERT INTO {} VALUES (%s, %s, %s, %s::jsonb, %s) ON CONFLICT (negotiation) DO UPDATE "
@@ -272,7 +275,7 @@ class PostgresViews:
                 SQL("SELECT * FROM {} WHERE negotiation = %s").format(self._id(SQL_VIEWS["status"])), (negotiation,)
             )
             row = curs.fetchone()
-        return None if row is None else decoded(dict(row), "stoppage")
+        return None if row is None else decoded(decoded(dict(row), "stoppage"), "ratified_by")
 
     def read_positions(self, negotiation: str) -> list[dict[str, Any]] | None:
         """The positions rows by party, issue (one statement); ``None`` without a status row."""
