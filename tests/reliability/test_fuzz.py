@@ -22,7 +22,9 @@ derandomizes them.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import json
 import re
@@ -48,6 +50,11 @@ from tests.strategies import FORBIDDEN
 SECRET = "Sekr1tPw"  # noqa: S105 - a marker to look for in the output
 UNSAFE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 """Raw controls a terminal acts on: C0 (but tab and newline), DEL, C1, line separators, bidi controls."""
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_SAFE = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+"""What a cell may start with only as a plain number (negotiation.tabular.csv_cell)."""
 
 
 def invoke(*args: str | Path) -> Result:
@@ -426,6 +433,13 @@ def check_faithful(app: Negotiations, store_url: str, lines: list[dict[str, Any]
         assert answer.exit_code == 0, (command, answer.stderr)
         assert not UNSAFE.search(answer.stdout_bytes), (command, answer.stdout)
         json.loads(answer.stdout)
+        sheet = invoke("--db", store_url, *command, "--csv")
+        if sheet.exit_code == 2 and "--csv" in sheet.stderr:
+            continue  # a command without a table has no --csv
+        assert sheet.exit_code == 0, (command, sheet.stderr, sheet.exception)
+        for row in csv.reader(io.StringIO(sheet.stdout_bytes.decode("utf-8"), newline="")):
+            for cell in row:  # no cell a spreadsheet would run as a formula
+                assert not cell.startswith(FORMULA) or FORMULA_SAFE.fullmatch(cell), (command, cell)
     shown = strings(json.loads(invoke("--db", store_url, "timeline", N, "--json").stdout))
     # The timeline's summary is one line: white space collapsed, as projections.timeline renders it.
     note = re.sub(r"\s+", " ", texts[FIELDS.index((3, ("data", "note")))]).strip()

@@ -7,6 +7,7 @@ is in ``test_fuzz.py``.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import socket
 import struct
 import subprocess
@@ -614,3 +615,11 @@ def test_an_event_that_cannot_be_projected_is_skipped_on_every_store(
             assert status is not None
             assert status["talks"] == "requested"
             assert models.position() == app.position()
+
+
+def test_a_store_written_before_the_range_stays_readable(app: Negotiations) -> None:
+    """An event in year 1 stored before the door refused it is still read back and exported, never lost."""
+    early = opened("o", dt.datetime(1, 1, 1, 12, tzinfo=dt.UTC), recorded_at=NOW)
+    app.store.put([StreamEvent(NEGOTIATION, 1, early)])
+    [line] = list(app.export([NEGOTIATION]))
+    assert orjson.loads(line)["occurred_at"] == "0001-01-01T12:00:00+00:00"
