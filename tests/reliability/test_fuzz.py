@@ -31,6 +31,7 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import orjson
 import pytest
@@ -459,3 +460,32 @@ def wipe(app: Negotiations, store_url: str) -> None:
         with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+
+
+# --- charts: untrusted text in SVG and self-contained HTML -------------------------------------
+
+CHART_TEXT = "</script><svg onload=alert(1)>\u202e\x1b[31m&amp;<b>\"'"
+
+
+@pytest.mark.parametrize("suffix", ["svg", "html"])
+def test_charts_hold_untrusted_text_inertly(suffix: str, tmp_path: Path) -> None:
+    """Every text field carries markup that would break out of SVG or HTML: the chart is written, and stays inert."""
+    lines = template()
+    for index, path in FIELDS:
+        put(lines[index], path, CHART_TEXT)
+    log = tmp_path / "chart.jsonl"
+    log.write_bytes(b"".join(encode(line, ascii_only=False) + b"\n" for line in lines))
+    db = tmp_path / "chart.db"
+    with Negotiations(str(db)) as app:
+        assert app.import_files([log]).ok
+    out = tmp_path / f"chart.{suffix}"
+    result = invoke("--db", db, "chart", N, "--output", out)
+    if result.exit_code == 2 and "No such command" in result.stderr:
+        pytest.skip("no chart command (the charts extra is not installed)")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    text = out.read_text(encoding="utf-8")
+    assert "<svg onload" not in text
+    if suffix == "svg":
+        ElementTree.fromstring(text)  # noqa: S314 - our own output; well-formed: no text broke out of its element
+    else:
+        assert text.count("</script>") == text.count("<script")  # no script element ended early
