@@ -312,8 +312,8 @@ class Projector:
         history = entry.history
         before = history.version
         history.load([event for _, _, event in items])
-        added = history.records[before:]
-        at_end = all(a is b for a, b in zip(history.order[-len(added) :], added, strict=True))
+        added = history.appended_after(before)
+        at_end = history.ends_with(added)
         current = entry.phase
         if at_end and not any(isinstance(event, EventRetracted) for _, _, event in items):
             # Appended at the end of the timeline, nothing retracted: one step of each fold per event.

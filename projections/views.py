@@ -39,6 +39,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from negotiation.store.errors import is_busy
 from negotiation.store.eventstore import APPLICATION_NAME
 
 __all__ = [
@@ -394,7 +395,7 @@ class SQLiteViews:
                 if pointer is None:
                     pointer = self._create()
             except OperationalError as e:
-                if "locked" not in str(e) or attempt == _ENSURE_ATTEMPTS:
+                if not is_busy(e) or attempt == _ENSURE_ATTEMPTS:
                     raise
                 time.sleep(0.02 * attempt)
             else:
