@@ -142,12 +142,14 @@ def test_eight_concurrent_writers_two_workers(db: str, tokens: Path, tmp_path: P
                     assert response.headers["content-type"].startswith("application/problem+json")
 
     threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(300)
-    pids = {orjson.loads(line)["pid"] for line in live.access_lines()}
-    live.stop()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        pids = {orjson.loads(line)["pid"] for line in live.access_lines()}
+    finally:
+        live.stop()
     assert set(statuses) <= {200, 201, 409, 422}, Counter(statuses)
     assert 201 in statuses
     assert len(pids) == 2  # both workers wrote
