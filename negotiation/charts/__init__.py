@@ -69,7 +69,7 @@ def negotiation_chart(
 ) -> dict[str, Any]:
     """The Vega-Lite specification of one negotiation: timeline and numeric panels."""
     require()
-    from negotiation.charts.render import negotiation_spec
+    from negotiation.charts.specs import negotiation_spec
 
     return negotiation_spec(negotiation_data(app, negotiation, start=start, end=end, known_at=known_at))
 
@@ -77,7 +77,7 @@ def negotiation_chart(
 def stoppages_chart(app: Negotiations, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
     """The Vega-Lite specification of every strike and lockout in the store between two dates."""
     require()
-    from negotiation.charts.render import stoppages_spec
+    from negotiation.charts.specs import stoppages_spec
 
     return stoppages_spec(stoppages_data(app, start=start, end=end, known_at=known_at))
 

@@ -13,12 +13,11 @@ from collections.abc import Collection, Mapping
 from typing import Final
 
 from events.errors import InvalidMomentError
+from events.time import TIME_RANGE, in_time_range, parse_when
 from negotiation.problems import BadRequestError
 
 __all__ = ["check_known", "moment", "optional_moment", "position_header"]
 
-_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
 _DIGITS_RE: Final = re.compile(r"[0-9]{1,18}")
 _SHOWN: Final = 60
 
@@ -29,20 +28,21 @@ def _shown(value: str) -> str:
 
 
 def moment(name: str, value: str) -> dt.date | dt.datetime:
-    """``YYYY-MM-DD`` as a date, RFC 3339 with an offset as an aware datetime; else ``InvalidMomentError``."""
+    """``YYYY-MM-DD`` as a date, RFC 3339 with an offset as an aware datetime; else ``InvalidMomentError``.
+
+    The grammar and the accepted range are ``events.time``'s, the same as the command line's.
+    """
+    shown = value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
     try:
-        if _DATE_RE.fullmatch(value):
-            return dt.date.fromisoformat(value)
-        if _DATETIME_RE.fullmatch(value):
-            parsed = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-            if parsed.tzinfo is not None:
-                return parsed
-    except ValueError:
-        pass
-    raise InvalidMomentError(
-        value if len(value) <= _SHOWN else value[:_SHOWN] + "…",
-        f"{name}: not a date YYYY-MM-DD or an RFC 3339 time with offset (2023-08-11T09:30:00-07:00)",
-    )
+        when = parse_when(value)
+    except InvalidMomentError:
+        raise InvalidMomentError(
+            shown, f"{name}: not a date YYYY-MM-DD or an RFC 3339 time with offset (2023-08-11T09:30:00-07:00)"
+        ) from None
+    if not in_time_range(when):
+        # Beyond it, a zone or the end of a day would leave Python's years 1 to 9999.
+        raise InvalidMomentError(shown, f"{name}: out of range: expected {TIME_RANGE}")
+    return when
 
 
 def optional_moment(name: str, value: str | None) -> dt.date | dt.datetime | None:

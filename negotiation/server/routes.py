@@ -30,7 +30,6 @@ from litestar.response import Stream
 from events.converter import Limits
 from negotiation import charts
 from negotiation.application import Negotiations
-from negotiation.charts import output as chart_output
 from negotiation.core.errors import RefusedEventError
 from negotiation.problems import NotAcceptableError, NotReadyError
 from negotiation.server.accesslog import ACCESS_KEY
@@ -504,9 +503,7 @@ async def _chart(
     def draw() -> bytes:
         charts.require()
         spec = charts.negotiation_chart(app, negotiation, start=first, end=last, known_at=known)
-        # ``charts.render`` the function is shadowed by the submodule ``charts.render`` once a
-        # chart has been drawn (importing a submodule sets the package attribute): use ``output``.
-        return chart_output.render(spec, fmt, title=negotiation)
+        return charts.render(spec, fmt, title=negotiation)
 
     body = await _run(draw)
     media = "image/svg+xml" if fmt == "svg" else "text/html; charset=utf-8"

@@ -198,3 +198,14 @@ def test_an_unwritable_cache_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert "vegaEmbed" in output.vega_bundle()
     assert blocker.read_text(encoding="utf-8") == "not a directory"
+
+
+def test_render_stays_the_function_after_a_chart_was_drawn() -> None:
+    """Drawing imports the package's submodules; none of them may shadow ``charts.render`` (a submodule
+    named like a function of the package replaces it as the package's attribute on first import)."""
+    import negotiation.charts as charts
+    from negotiation.charts import specs  # the module that builds the specifications
+
+    assert specs.__name__ == "negotiation.charts.specs"
+    assert callable(charts.render)
+    assert charts.render.__module__ == "negotiation.charts"

@@ -105,6 +105,9 @@ def test_parameters() -> None:
     for bad in ["2023-08-11T09:30:00", "2023-02-30", "yesterday", ""]:
         with pytest.raises(ValueError, match="at: not a date"):
             moment("at", bad)
+    for far in ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31"]:
+        with pytest.raises(ValueError, match="known_at: out of range"):
+            moment("known_at", far)
     assert position_header("Last-Event-ID", " 42 ") == 42
     assert position_header("Last-Event-ID", None) is None
     for bad in ["-1", "4 2", "x", "1\nevent: x", "9" * 30]:
