@@ -594,7 +594,7 @@ print(json.dumps({"events": total, "again": again, "seconds": time.perf_counter(
 def bench_catchup(db: str, events: int, work: Path) -> dict[str, Any]:
     """The persisted read models built from scratch over an imported store, in a child process."""
     if importlib.util.find_spec("projections.persisted") is None:
-        return {"available": False, "note": "projections/persisted.py does not exist"}
+        return {"available": False, "note": "projections/persisted does not exist"}
     if not hasattr(importlib.import_module("projections.persisted"), "ReadModels"):
         return {"available": False, "note": "projections.persisted has no ReadModels"}
     _log(f"catch-up of the persisted read models over {events} events")

@@ -4,8 +4,8 @@ Layers, bottom up:
 
 - ``events``: the vocabulary (event classes, JSON Lines converter); imports nothing of ours but itself;
 - the pure core ``negotiation.core.state``, ``machine``, ``timeline``, ``errors``: no I/O;
-- the pure read models ``projections.*`` (all but ``persisted``, ``runner``, ``views*``): no I/O;
-- the persisted read models ``projections.persisted`` and its helpers; no read model imports the facade;
+- the pure read models ``projections.*`` (all but the subpackage ``projections.persisted``): no I/O;
+- the persisted read models ``projections.persisted.*``: all I/O of ``projections``; no read model imports the facade;
 - the facade ``negotiation.application`` (with ``queries``, ``importer``, ``store``, ``config``, ``logs``);
 - the command line ``negotiation.cli``: imported by nobody, only run as the console script.
 
@@ -51,7 +51,16 @@ PURE_CORE = frozenset(
     }
 )
 IMPURE_PROJECTIONS = frozenset(
-    {"projections.persisted", "projections.runner", "projections.views", "projections.views_postgres"}
+    {
+        "projections.persisted",
+        "projections.persisted.models",
+        "projections.persisted.runner",
+        "projections.persisted.tables",
+        "projections.persisted.sql",
+        "projections.persisted.sqlite",
+        "projections.persisted.postgres",
+        "projections.persisted.memory",
+    }
 )
 """The persisted read models and their runners: they write tables. Every other projections module is pure."""
 

@@ -1,4 +1,4 @@
-"""Persisted read models for services: ``status``, ``positions`` and ``catalog`` tables kept up to date.
+"""The front of the persisted read models: ``status``, ``positions`` and ``catalog`` tables kept up to date.
 
 ``ReadModels`` keeps three tables in the store's own database (SQLite file or
 PostgreSQL schema; plain memory for the memory store) that hold the *current*
@@ -29,7 +29,7 @@ reads one row instead of folding a history:
   stored events in commit order, for services that react to events themselves.
 
 Readers outside Python can query the SQL views ``negotiation_status``,
-``negotiation_positions`` and ``negotiation_catalog`` (see ``projections.views``).
+``negotiation_positions`` and ``negotiation_catalog`` (see ``projections.persisted.tables``).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ from negotiation.core.state import zone
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
-from projections.runner import (
+from projections.persisted.memory import MemoryViews
+from projections.persisted.runner import (
     DEFAULT_MAX_CACHED,
     DEFAULT_PAGE_SIZE,
     EventSubscription,
@@ -60,8 +61,9 @@ from projections.runner import (
     OnChange,
     Projector,
 )
+from projections.persisted.sqlite import SQLiteViews
+from projections.persisted.tables import Slot, VersionMovedError, ViewDatabase
 from projections.status import day_number
-from projections.views import MemoryViews, Slot, SQLiteViews, VersionMovedError, ViewDatabase
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -164,7 +166,7 @@ class ReadModels:
         if self.config.kind == "postgres":
             from eventsourcing.postgres import PostgresDatastore
 
-            from projections.views_postgres import PostgresViews
+            from projections.persisted.postgres import PostgresViews
 
             if isinstance(datastore, PostgresDatastore):
                 return PostgresViews(datastore)

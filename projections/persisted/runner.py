@@ -47,9 +47,9 @@ from negotiation.core.state import NegotiationState, Phase, phase
 from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
 from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
+from projections.persisted.tables import CatalogRow, PositionRow, RowChanges, Slot, StatusRow, ViewTables, dumps
 from projections.positions import POSITIONS_FOLD, PositionsLog, standing
 from projections.status import parties_of, stoppage_of
-from projections.views import CatalogRow, PositionRow, RowChanges, Slot, StatusRow, ViewTables, dumps
 
 if TYPE_CHECKING:
     from types import TracebackType
