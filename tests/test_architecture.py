@@ -60,6 +60,7 @@ IMPURE_PROJECTIONS = frozenset(
         "projections.persisted.sqlite",
         "projections.persisted.postgres",
         "projections.persisted.memory",
+        "projections.persisted.indexed",
     }
 )
 """The persisted read models and their runners: they write tables. Every other projections module is pure."""

@@ -1,7 +1,7 @@
 """The front of the persisted read models: ``status``, ``positions`` and ``catalog`` tables kept up to date.
 
 ``ReadModels`` keeps three tables in the store's own database (SQLite file or
-PostgreSQL schema; plain memory for the memory store) that hold the *current*
+PostgreSQL schema; an in-memory SQLite database for the memory store) that hold the *current*
 answer of every negotiation (full knowledge, latest valid time), so a service
 reads one row instead of folding a history:
 
@@ -38,7 +38,6 @@ import contextlib
 import datetime as dt
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -52,7 +51,8 @@ from negotiation.core.state import zone
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
-from projections.persisted.memory import MemoryViews
+from projections.persisted.indexed import IndexedReads
+from projections.persisted.memory import memory_views
 from projections.persisted.runner import (
     DEFAULT_MAX_CACHED,
     DEFAULT_PAGE_SIZE,
@@ -61,6 +61,7 @@ from projections.persisted.runner import (
     OnChange,
     Projector,
 )
+from projections.persisted.sql import SQLViews
 from projections.persisted.sqlite import SQLiteViews
 from projections.persisted.tables import Slot, VersionMovedError, ViewDatabase
 from projections.status import day_number
@@ -171,7 +172,7 @@ class ReadModels:
             if isinstance(datastore, PostgresDatastore):
                 return PostgresViews(datastore)
         if self.config.kind == "memory" and isinstance(self.store.recorder, POPOApplicationRecorder):
-            return _memory_views(self.store)
+            return memory_views(self.store)
         raise ConfigurationError(f"{self.config.display}: no persisted read models for this store")
 
     def _projector_for(self, version: int, *, slot: Slot = "active") -> Projector:
@@ -440,21 +441,15 @@ class ReadModels:
         rows: list[dict[str, Any]] = self._read(self._db.read_catalog)
         return rows
 
+    def indexed(self) -> IndexedReads:
+        """The answers at any valid and knowledge time, read from the bitemporal tables (as caught up)."""
+        self._check_open()
+        if not isinstance(self._db, SQLViews):  # pragma: no cover - every backend is SQL today
+            raise ReadModelError("these read models have no indexed tables")
+        return IndexedReads(self._db)
+
     def _read(self, query: Any) -> Any:
         try:
             return query()
         except PersistenceError as e:
             raise StoreError(f"cannot read the read models: {self.config.error_text(e)}") from None
-
-
-_MEMORY_VIEWS: weakref.WeakKeyDictionary[EventStore, MemoryViews] = weakref.WeakKeyDictionary()
-_MEMORY_LOCK = threading.Lock()
-
-
-def _memory_views(store: EventStore) -> MemoryViews:
-    """The memory store's read models: one set per store object, shared by all its ``ReadModels``."""
-    with _MEMORY_LOCK:
-        views = _MEMORY_VIEWS.get(store)
-        if views is None:
-            views = _MEMORY_VIEWS[store] = MemoryViews()
-        return views

@@ -20,9 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
+import attrs
+import orjson
 from eventsourcing.persistence import OperationalError, Tracking
 
 from negotiation.store.eventstore import APPLICATION_NAME
+from projections.periods import Change, Row
 from projections.persisted.tables import (
     KINDS,
     POINTER_KEY,
@@ -96,7 +99,42 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('catalog', version))} ("
         f"negotiation TEXT PRIMARY KEY, title TEXT NOT NULL, timezone TEXT NOT NULL, parties {j} NOT NULL, "
         f"phase TEXT NOT NULL){suffix}",
+        # Answers are JSON text in both dialects: the key order is the answer's (jsonb would sort it).
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('status_periods', version))} ("
+        "negotiation TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, phase TEXT, "
+        f"answer TEXT, extra TEXT, PRIMARY KEY (negotiation, valid_from, known_to)){suffix}",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('position_periods', version))} ("
+        "negotiation TEXT, party TEXT, issue TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, "
+        f"position TEXT, PRIMARY KEY (negotiation, party, issue, valid_from, known_to)){suffix}",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('stoppage_periods', version))} ("
+        "negotiation TEXT, party TEXT, kind TEXT, started BIGINT, ended BIGINT NOT NULL, known_from BIGINT NOT NULL, "
+        f"known_to BIGINT, PRIMARY KEY (negotiation, party, kind, started, known_to)){suffix}",
+        f"CREATE INDEX IF NOT EXISTS negotiation_stoppage_periods_ended_v{version} "
+        f"ON {d.name(table_name('stoppage_periods', version))} (ended, started)",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('events', version))} ("
+        "negotiation TEXT, seq BIGINT, valid_at BIGINT NOT NULL, known_at BIGINT NOT NULL, "
+        "retracted_at BIGINT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL, "
+        f"position BIGINT NOT NULL, PRIMARY KEY (negotiation, seq)){suffix}",
+        f"CREATE INDEX IF NOT EXISTS negotiation_events_first_v{version} "
+        f"ON {d.name(table_name('events', version))} (seq, position)",
+        f"CREATE INDEX IF NOT EXISTS negotiation_events_valid_v{version} "
+        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq)",
     ]
+
+
+PERIOD_KEYS: Final = {
+    "status": ("status_periods", ("valid_from",), ("phase", "answer", "extra")),
+    "position": ("position_periods", ("party", "issue", "valid_from"), ("position",)),
+    "stoppage": ("stoppage_periods", ("party", "kind", "started"), ("ended",)),
+}
+"""Period table: (table kind, key columns, payload columns)."""
+
+
+def _payload(table: str, payload: tuple[Any, ...]) -> tuple[Any, ...]:
+    if table == "status":
+        answer, extra = payload
+        return (None if answer is None else orjson.loads(answer)["phase"], answer, extra)
+    return payload
 
 
 class SQLTables:
@@ -112,7 +150,7 @@ class SQLTables:
     def _statements(self) -> None:
         d = self.dialect
         self.tracking_name = d.name(table_name("tracking", self.version))
-        status, positions, catalog = (d.name(table_name(kind, self.version)) for kind in KINDS)
+        status, positions, catalog = (d.name(table_name(kind, self.version)) for kind in KINDS[:3])
         j = d.json_param
         self._delete = [d.sql(f"DELETE FROM {t} WHERE negotiation = ?") for t in (status, positions, catalog)]
         self._delete_positions = d.sql(f"DELETE FROM {positions} WHERE negotiation = ?")
@@ -132,6 +170,23 @@ class SQLTables:
             "SET title=excluded.title, timezone=excluded.timezone, parties=excluded.parties, phase=excluded.phase"
         )
         self._select_tracked = d.sql(f"SELECT notification_id FROM {self.tracking_name} WHERE application_name = ?")
+        self._period_sql: dict[str, tuple[str, str, str, str]] = {}
+        for kind, (table, keys, columns) in PERIOD_KEYS.items():
+            name = d.name(table_name(table, self.version))
+            where = " AND ".join(f"{k} = ?" for k in ("negotiation", *keys))
+            values = ", ".join("?" for _ in range(len(keys) + len(columns) + 3))
+            self._period_sql[kind] = (
+                d.sql(f"DELETE FROM {name} WHERE {where} AND known_to = ? AND known_from >= ?"),
+                d.sql(f"UPDATE {name} SET known_to = ? WHERE {where} AND known_to = ?"),
+                d.sql(
+                    f"INSERT INTO {name} (negotiation, {', '.join(keys)}, known_from, known_to, {', '.join(columns)}) "
+                    f"VALUES ({values})"
+                ),
+                name,
+            )
+        events = d.name(table_name("events", self.version))
+        self._insert_event = d.sql(f"INSERT INTO {events} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self._retract_event = d.sql(f"UPDATE {events} SET retracted_at = ? WHERE negotiation = ? AND seq = ?")
 
     def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
         """Rows and tracking record in one transaction, if the tracked position is still ``after``.
@@ -161,6 +216,41 @@ class SQLTables:
             c.executemany(self._upsert_status, [r.values() for r in changes.status])
         if changes.catalog:
             c.executemany(self._upsert_catalog, [r.values() for r in changes.catalog])
+        if changes.periods:
+            self._write_periods(c, changes.periods)
+        if changes.events:
+            c.executemany(self._insert_event, [r.values() for r in changes.events])
+        if changes.retracted:
+            c.executemany(self._retract_event, changes.retracted)
+
+    def _write_periods(self, c: Cursor, writes: Sequence[tuple[str, Change]]) -> None:
+        """Apply the writes in order: those on rows of this batch in memory, the others in SQL, then insert."""
+        pending: dict[tuple[str, str, tuple[Any, ...], int], Row] = {}
+        for negotiation, change in writes:
+            if change.op == "insert":
+                assert change.row is not None  # noqa: S101 - an insert carries its row
+                pending[(change.table, negotiation, change.key, change.row.known_to)] = change.row
+                continue
+            row = pending.pop((change.table, negotiation, change.key, change.known_to), None)
+            delete, update, _, _ = self._period_sql[change.table]
+            where = (negotiation, *change.key)
+            if change.op == "close":
+                if row is None:
+                    c.execute(delete, (*where, change.known_to, change.at))
+                    c.execute(update, (change.at, *where, change.known_to))
+                elif row.known_from < change.at:
+                    pending[(change.table, negotiation, change.key, change.at)] = attrs.evolve(row, known_to=change.at)
+            elif row is None:
+                c.execute(update, (change.to, *where, change.known_to))
+            else:
+                pending[(change.table, negotiation, change.key, change.to)] = attrs.evolve(row, known_to=change.to)
+        inserts: dict[str, list[tuple[Any, ...]]] = {}
+        for (table, negotiation, key, _), row in pending.items():
+            inserts.setdefault(table, []).append(
+                (negotiation, *key, row.known_from, row.known_to, *_payload(table, row.payload))
+            )
+        for table, rows in inserts.items():
+            c.executemany(self._period_sql[table][2], rows)
 
 
 def _tracked_of(row: Any) -> int:

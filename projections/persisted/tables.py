@@ -8,6 +8,13 @@ resumes after the tracked position):
 - ``negotiation_status_v{n}``: one row per negotiation, its current status;
 - ``negotiation_positions_v{n}``: one row per (negotiation, party, issue) standing proposal;
 - ``negotiation_catalog_v{n}``: one row per negotiation: title, time zone, parties, phase;
+- ``negotiation_status_periods_v{n}``, ``negotiation_position_periods_v{n}``,
+  ``negotiation_stoppage_periods_v{n}``: the bitemporal read models
+  (``projections.periods``): each row holds over a valid-time and a
+  knowledge-time interval (integer microseconds since the epoch; an open end is
+  ``projections.periods.INFINITY``);
+- ``negotiation_events_v{n}``: every stored event by (negotiation, valid time), with
+  when it was recorded and, if so, retracted;
 - ``negotiation_tracking_v{n}``: eventsourcing's single-row tracking table.
 
 The pointer table ``negotiation_read_models`` names the ``active`` version
@@ -35,12 +42,15 @@ import attrs
 import orjson
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from projections.periods import INFINITY, Change
+
 __all__ = [
     "KINDS",
     "POINTER_KEY",
     "POINTER_TABLE",
     "SQL_VIEWS",
     "CatalogRow",
+    "EventRow",
     "Pointer",
     "PositionRow",
     "RowChanges",
@@ -63,7 +73,8 @@ POINTER_TABLE: Final = "negotiation_read_models"
 """The pointer table: which version is active, which is being built."""
 POINTER_KEY: Final = "views"
 """The pointer table's one row."""
-KINDS: Final = ("status", "positions", "catalog")
+KINDS: Final = ("status", "positions", "catalog", "status_periods", "position_periods", "stoppage_periods", "events")
+"""Every row table of a version: the current answers, then the bitemporal periods and the events."""
 SQL_VIEWS: Final = {kind: f"negotiation_{kind}" for kind in KINDS}
 """Read-model kind -> the stable SQL view name that selects from the active version."""
 _VERSION_RE: Final = re.compile(r"negotiation_tracking_v(\d+)")
@@ -167,6 +178,37 @@ class CatalogRow:
         return (self.negotiation, self.title, self.timezone, self.parties, self.phase)
 
 
+@attrs.frozen
+class EventRow:
+    """A stored event in the events table: its place in valid and knowledge time, and its line."""
+
+    negotiation: str
+    seq: int
+    valid_at: int
+    """``occurred_at`` (µs since the epoch)."""
+    known_at: int
+    """``recorded_at`` (µs)."""
+    id: str
+    type: str
+    line: str
+    position: int
+    """Its commit position in the store."""
+
+    def values(self) -> tuple[str | int, ...]:
+        """The column values, in table order (``retracted_at`` open)."""
+        return (
+            self.negotiation,
+            self.seq,
+            self.valid_at,
+            self.known_at,
+            INFINITY,
+            self.id,
+            self.type,
+            self.line,
+            self.position,
+        )
+
+
 @attrs.frozen(kw_only=True)
 class RowChanges:
     """What one batch changes in a version's tables, written in one transaction."""
@@ -182,7 +224,13 @@ class RowChanges:
     positions_upserted: Sequence[PositionRow] = ()
     """Upserted positions rows."""
     removed: Sequence[str] = ()
-    """Negotiations that no longer count (their opening was retracted): every row goes."""
+    """Negotiations that no longer count (their opening was retracted): every current row goes."""
+    periods: Sequence[tuple[str, Change]] = ()
+    """(negotiation, write) to the period tables, in the order they were made."""
+    events: Sequence[EventRow] = ()
+    """New rows of the events table."""
+    retracted: Sequence[tuple[int, str, int]] = ()
+    """(knowledge time of the retraction, negotiation, seq of the retracted event)."""
 
 
 @attrs.frozen
