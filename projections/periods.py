@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
 
 import attrs
+import immutables
 import orjson
 
 from events.model import Event, EventRetracted, NegotiationOpened
@@ -42,7 +43,7 @@ from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
 from negotiation.core.machine import evolve
 from negotiation.core.state import NegotiationState, StoppageKind, zone
 from projections.answers import position_json, status_json
-from projections.positions import POSITIONS_FOLD, PositionsLog, standing
+from projections.positions import POSITIONS_FOLD, Link, PositionsLog, standing
 from projections.status import Moment, parties_of, status_from
 from projections.timeline import counts
 
@@ -99,8 +100,12 @@ def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None
     return _dumps(answer), _dumps(extra)
 
 
-def _positions(log: PositionsLog, tz: dt.tzinfo) -> dict[tuple[str, str], str]:
-    return {(p.party, p.issue): _dumps(position_json(p)) for p in standing(log, tz)}
+def _position_text(key: tuple[str, str], link: Link | None, tz: dt.tzinfo) -> str | None:
+    """The position answer (JSON text) a party's record on an issue shows; ``None``: nothing stands."""
+    if link is None:
+        return None
+    shown = standing(immutables.Map({key: link}), tz)
+    return _dumps(position_json(shown[0])) if shown else None
 
 
 def _running(state: NegotiationState) -> dict[tuple[str, StoppageKind], int]:
@@ -116,18 +121,21 @@ def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, rec
     ``records`` are the events that count in the region, in valid-time order.
     """
     facts: dict[tuple[Table, Key], Payload] = {}
-    standing_now = _positions(log, state.tz)
     started = _running(state)
     for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+        before = log
         for record in group:
             state = evolve(state, record.event)
             log = POSITIONS_FOLD.step(log, record)
         facts[("status", (at,))] = status_answer(negotiation, state)
-        now = _positions(log, state.tz)
-        for key in standing_now.keys() | now.keys():
-            if standing_now.get(key) != now.get(key):
-                facts[("position", (*key, at))] = (now.get(key),)
-        standing_now = now
+        if log is not before:
+            tz = state.tz
+            for key, link in log.items():
+                old = before.get(key)
+                if old is not link:
+                    text = _position_text(key, link, tz)
+                    if text != _position_text(key, old, tz):
+                        facts[("position", (*key, at))] = (text,)
         running_now = _running(state)
         for key, start in started.items():
             if running_now.get(key) != start:
@@ -248,6 +256,36 @@ def _record(history: History, event: Event) -> Recorded:
     return Recorded.of(event, history.version + 1, tz)
 
 
+def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
+    """The writes of an event at the end of both timelines: what ``changes`` would find, without deriving."""
+    state = evolve(tip.state, record.event)
+    log = POSITIONS_FOLD.step(tip.log, record)
+    negotiation = tip.history.negotiation
+    status = Row("status", (at,), status_answer(negotiation, state), known, INFINITY)
+    result = [Change("insert", "status", status.key, row=status)]
+    if log is not tip.log:
+        tz = state.tz
+        for key, link in log.items():
+            old = tip.log.get(key)
+            if old is not link:
+                text = _position_text(key, link, tz)
+                if text != _position_text(key, old, tz):
+                    row = Row("position", (*key, at), (text,), known, INFINITY)
+                    result.append(Change("insert", "position", row.key, row=row))
+    before, after = _running(tip.state), _running(state)
+    for key, start in before.items():
+        if after.get(key) != start:
+            row = Row("stoppage", (*key, start), (at,), known, INFINITY)
+            result.append(Change("close", "stoppage", row.key, known_to=INFINITY, at=known))
+            result.append(Change("insert", "stoppage", row.key, row=row))
+    for key, start in after.items():
+        if before.get(key) != start:
+            row = Row("stoppage", (*key, start), (INFINITY,), known, INFINITY)
+            result.append(Change("insert", "stoppage", row.key, row=row))
+    tip.state, tip.log = state, log
+    return result
+
+
 def take(tip: Tip, event: Event) -> list[Change]:
     """Take ``event`` (the negotiation's next stored one) into ``tip.history``; the writes it makes.
 
@@ -264,13 +302,8 @@ def take(tip: Tip, event: Event) -> list[Change]:
         and (tip.last_at is None or at > tip.last_at)
         and (not tip.known or known >= tip.known[-1])
     ):
-        before = facts_from(history.negotiation, tip.state, tip.log, [])
         history.load([event])
-        record = history.records[-1]
-        after = facts_from(history.negotiation, tip.state, tip.log, [record])
-        tip.state = evolve(tip.state, event)
-        tip.log = POSITIONS_FOLD.step(tip.log, record)
-        result = changes(rows_of([known], [before]), rows_of([known], [after]), known)
+        result = _step(tip, history.records[-1], at, known)
     else:
         start = at
         if isinstance(event, EventRetracted):

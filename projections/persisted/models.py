@@ -147,11 +147,17 @@ class ReadModels:
         self._tracked = 0
         self._follower: Follower | None = None
         self._closed = False
+        self.outdated = False
+        """Whether the tables were of an older layout when opened (they were rebuilt)."""
         try:
             self._db = self._database()
             pointer = self._db.ensure()
             self._projector = self._projector_for(pointer.active)
             self._tracked = self._projector.tracked()
+            if getattr(self._db, "outdated", False):
+                self._log.warning("read_models.outdated_layout", version=pointer.active)
+                self.outdated = True
+                self.rebuild()
         except PersistenceError as e:
             self._close_store()
             raise StoreError(

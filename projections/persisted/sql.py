@@ -268,6 +268,8 @@ class SQLViews(ABC):
         d = self.dialect
         self.pointer_table = d.name(POINTER_TABLE)
         self._select_pointer = d.sql(f"SELECT active, building FROM {self.pointer_table} WHERE name = ?")
+        self.outdated = False
+        """Whether ``ensure`` found the active version's tables of an older layout (then rebuild)."""
 
     @abstractmethod
     def tables(self, version: int) -> SQLTables:
@@ -301,13 +303,21 @@ class SQLViews(ABC):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ready(self) -> Pointer | None:
-        """The pointer, if it, the active version's tables and the SQL views exist."""
+        """The pointer, if it, the active version's tables and the SQL views exist.
+
+        Notes in ``outdated`` whether the active version was written by an
+        older layout (its tracking table is there, some of its tables are not):
+        it must then be rebuilt, as creating the missing tables empty would
+        leave them behind the tracked position.
+        """
         with self._transaction(commit=False) as c:
             names = self.dialect.names(c)
             if POINTER_TABLE not in names:
                 return None
             pointer = self._pointer(c)
-        wanted = {*SQL_VIEWS.values(), *(table_name(k, pointer.active) for k in (*KINDS, "tracking"))}
+        tables = {table_name(k, pointer.active) for k in KINDS}
+        self.outdated = table_name("tracking", pointer.active) in names and not tables <= names
+        wanted = {*SQL_VIEWS.values(), *tables, table_name("tracking", pointer.active)}
         return pointer if wanted <= names else None
 
     def _create(self) -> Pointer:
