@@ -175,7 +175,7 @@ sys.exit(0 if report.ok else 1)
 
 
 def cli_available() -> bool:
-    """The console script works (``negotiation/cli.py`` is being written concurrently)."""
+    """The console script works (``negotiation/cli/`` is being written concurrently)."""
     if importlib.util.find_spec("negotiation.cli") is None:
         return False
     script = Path(sys.executable).with_name("negotiation")

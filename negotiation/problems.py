@@ -23,13 +23,26 @@ from negotiation.core.errors import (
 )
 from projections.errors import InvalidQueryError
 
-__all__ = ["EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "PROBLEMS", "Problem", "problem_for"]
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "PROBLEMS",
+    "Problem",
+    "problem_for",
+]
 
 EXIT_OK: Final = 0
 EXIT_REFUSED: Final = 1
 """Input refused, negotiation not found, the store failed."""
 EXIT_USAGE: Final = 2
 """The command was called wrongly (a bad option, an unparsable moment)."""
+EXIT_INTERRUPTED: Final = 130
+"""Interrupted (Ctrl-C): 128 + SIGINT, as shells report it."""
+EXIT_BROKEN_PIPE: Final = 141
+"""The reader of standard output went away (``| head``): 128 + SIGPIPE."""
 
 
 @attrs.frozen(kw_only=True)

@@ -225,7 +225,7 @@ def test_no_progress_bar_without_a_terminal(cli_run: Run, db: str, write: Write)
 
 def test_progress_bar_on_a_terminal(cli_run: Run, db: str, write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a terminal the progress bar runs (events/s on stderr) and the import still succeeds."""
-    monkeypatch.setattr("negotiation.cli._isatty", lambda _stream: True)
+    monkeypatch.setattr("negotiation.cli.output._isatty", lambda _stream: True)
     events = [opened()] + [event(f"t{i}", "talks.held", "2024-01-15", {}) for i in range(1500)]
     result = cli_run("--db", db, "import", write("many.jsonl", events))
     assert result.exit_code == 0, result.stderr

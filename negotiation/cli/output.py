@@ -1,0 +1,226 @@
+r"""Terminal output: everything the command line prints goes through here.
+
+Everything the store holds is untrusted text (statements, terms, titles,
+names, ids) and so are the reasons of refused lines: it is always printed
+literally, through ``escape_controls`` and rich ``Text`` objects, never as rich
+markup and never as terminal control sequences. JSON answers keep the same
+JSON but show the characters a terminal could act on as ``\u`` escapes.
+
+rich is imported only when a table, a progress bar or a ``Text`` is made, so
+that ``negotiation --version`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Task
+    from rich.table import Table
+    from rich.text import Text
+
+__all__ = [
+    "echo",
+    "echo_err",
+    "escape_controls",
+    "json_text",
+    "plural",
+    "print_json",
+    "print_table",
+    "progress_callback",
+    "safe_json_line",
+    "table",
+    "text",
+]
+
+# --- escaping untrusted text -------------------------------------------------------
+
+# C0 and C1 controls, DEL, lone surrogates, line/paragraph separators and the
+# bidirectional-text controls (which can make text display as something else).
+_UNSAFE_RE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_SHORT_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character shown as a visible escape.
+
+    ESC becomes the four characters ``\x1b``, a newline ``\n``; C1 controls,
+    DEL, lone surrogates, line separators and bidi controls are escaped alike.
+    Everything else, backslashes and brackets included, is kept as it is.
+
+    >>> escape_controls("\x1b[31mRED\x07")
+    '\\x1b[31mRED\\x07'
+    """
+    return _UNSAFE_RE.sub(_escape_char, text)
+
+
+# What ``json.dumps(ensure_ascii=False)`` leaves raw: C1 controls, DEL, lone surrogates, separators, bidi.
+_JSON_UNSAFE_RE: Final = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def json_text(document: object) -> str:
+    r"""One JSON document; characters a terminal could act on are ``\u`` escapes (still the same JSON)."""
+    text = json.dumps(document, ensure_ascii=False, sort_keys=False, indent=2)
+    # json.dumps escapes C0 controls itself; outside strings none of these can occur.
+    return _JSON_UNSAFE_RE.sub(_json_escape, text)
+
+
+_UNSAFE_UTF8_RE: Final = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]",
+)
+
+
+def _json_line_escape(match: re.Match[bytes]) -> bytes:
+    return f"\\u{ord(match.group().decode()):04x}".encode()
+
+
+def safe_json_line(line: bytes) -> bytes:
+    r"""A UTF-8 JSON line with the characters a terminal could act on as ``\u`` escapes (same JSON)."""
+    return _UNSAFE_UTF8_RE.sub(_json_line_escape, line)
+
+
+# --- lines -----------------------------------------------------------------------------
+
+
+def echo(message: str) -> None:
+    """One line on stdout, control characters escaped."""
+    click.echo(escape_controls(message))
+
+
+def echo_err(message: str) -> None:
+    """One line on stderr, control characters escaped."""
+    click.echo(escape_controls(message), err=True)
+
+
+def print_json(document: object) -> None:
+    """A JSON answer (``--json``) on stdout."""
+    click.echo(json_text(document))
+
+
+def plural(n: int, word: str) -> str:
+    """``1 event``, ``1,501 events``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+# --- tables ----------------------------------------------------------------------------
+
+
+def text(value: object, style: str = "") -> Text:
+    """A rich ``Text`` for any value: literal, never markup, controls escaped."""
+    from rich.text import Text
+
+    if value is None:
+        return Text("-", style="dim")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no", style=style)
+    if isinstance(value, Mapping):
+        value = " ".join(str(v) for v in value.values() if v is not None)
+    elif isinstance(value, list | tuple):
+        value = ", ".join(str(v) for v in value)
+    return Text(escape_controls(str(value)), style=style)
+
+
+_UNLIMITED: Final = 100_000
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):  # closed or detached
+        return False
+
+
+def _console(*, one_line: bool = False) -> Console:
+    """Standard output, with markup, emoji codes and highlighting off (text is printed as given).
+
+    ``one_line``: rows are never wrapped; on a terminal they are cut to its
+    width, elsewhere (a pipe, a file) they are written whole.
+    """
+    from rich.console import Console
+
+    width = None
+    if one_line and not _isatty(sys.stdout) and "COLUMNS" not in os.environ:
+        width = _UNLIMITED
+    return Console(stderr=False, markup=False, emoji=False, highlight=False, width=width)
+
+
+def table(title: str, *columns: str, one_line: bool = False) -> Table:
+    """A table with literal headers; ``one_line`` rows are cut (with an ellipsis) instead of wrapped."""
+    from rich.table import Table
+
+    result = Table(title=text(title), title_justify="left")
+    for column in columns:
+        result.add_column(text(column), overflow="ellipsis" if one_line else "fold", no_wrap=one_line)
+    return result
+
+
+def print_table(shown: Table, *, one_line: bool = False) -> None:
+    """Print a table on stdout; ``one_line`` tables fit a terminal's width by cutting the last column."""
+    console = _console(one_line=one_line)
+    if one_line and console.width < _UNLIMITED:
+        # Fit the terminal: the other columns keep their width, the last one is cut.
+        shown.expand = True
+        shown.columns[-1].ratio = 1
+    console.print(shown)
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+@contextmanager
+def progress_callback(*, quiet: bool) -> Iterator[Callable[[str, int], None] | None]:
+    """A progress bar on stderr (events and events/s) when both stdout and stderr are terminals."""
+    if quiet or not (_isatty(sys.stdout) and _isatty(sys.stderr)):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    class RateColumn(ProgressColumn):
+        """Events per second."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return text(f"{speed:,.0f} events/s" if speed else "", style="progress.data.speed")
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} events"),
+        RateColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, markup=False, emoji=False, highlight=False),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def advance(stage: str, n: int) -> None:
+        task = tasks.get(stage)
+        if task is None:
+            task = tasks[stage] = progress.add_task(escape_controls(stage), total=None)
+        progress.advance(task, n)
+
+    with progress:
+        yield advance

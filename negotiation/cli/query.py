@@ -1,0 +1,93 @@
+"""One way to declare a query command: the store, the point-in-time options and the output format, once.
+
+A query command is a function from the facade and its own arguments to the
+spec's JSON answer (a dict), plus a function that turns that answer into a
+table::
+
+    @query_command(epilog=..., params=[click.argument("negotiation")], table=_status_table)
+    def status(app, *, negotiation, as_of, known_at, at_version):
+        '''Where NEGOTIATION stood.'''
+        from projections.answers import status_json
+
+        return status_json(app.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version))
+
+``query_command`` adds the options named in ``when`` (``--at``, ``--known-at``,
+``--version``) after the command's own ``params``, then ``--json``; opens the
+store; and prints the answer as JSON (``--json``) or as the table (a string
+instead of a table is printed as one line). An output format for every query
+(a ``--csv`` flag, say) is added here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import click
+
+from negotiation.cli import options
+from negotiation.cli.output import echo, print_json, print_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+__all__ = ["ALL_TIMES", "Answer", "Renderer", "When", "query_command"]
+
+Answer = dict[str, Any]
+"""The spec's JSON answer of a query, as a dict (what ``--json`` prints)."""
+
+When = Literal["at", "known_at", "version"]
+"""The point-in-time options a query can take: ``--at``, ``--known-at``, ``--version``."""
+
+ALL_TIMES: Final[tuple[When, ...]] = ("at", "known_at", "version")
+"""All three ways to say when (see docs/bitemporal.md)."""
+
+_WHEN_OPTIONS: Final[Mapping[When, Callable[[Any], Any]]] = {
+    "at": options.AT,
+    "known_at": options.KNOWN_AT,
+    "version": options.VERSION,
+}
+
+Renderer = Callable[[Answer, Mapping[str, Any]], "Table | str"]
+"""The answer and the command's arguments -> the table to print (or one line of text instead)."""
+
+Query = Callable[..., Answer]
+"""``(app, **arguments) -> the spec's JSON answer``."""
+
+
+def query_command(
+    name: str | None = None,
+    *,
+    epilog: str,
+    table: Renderer,
+    params: Sequence[Callable[[Any], Any]] = (),
+    when: Sequence[When] = ALL_TIMES,
+    one_line: bool = False,
+) -> Callable[[Query], click.Command]:
+    """A click command from a query function (see the module docstring).
+
+    ``name``: the command's name (default: the function's). ``params``: the
+    command's own arguments and options (click decorators, in the order of
+    the help). ``when``: which point-in-time options it takes. ``one_line``:
+    table rows are never wrapped (cut to a terminal's width).
+    """
+
+    def declare(query: Query) -> click.Command:
+        def callback(*, as_json: bool, **arguments: Any) -> None:
+            app = options.open_store(click.get_current_context())
+            document = query(app, **arguments)
+            if as_json:
+                print_json(document)
+                return
+            shown = table(document, arguments)
+            if isinstance(shown, str):
+                echo(shown)
+                return
+            print_table(shown, one_line=one_line)
+
+        decorated: Any = callback
+        for decorator in reversed([*params, *(_WHEN_OPTIONS[w] for w in when), options.JSON]):
+            decorated = decorator(decorated)
+        return click.command(name or query.__name__, help=query.__doc__, epilog=epilog)(decorated)
+
+    return declare
