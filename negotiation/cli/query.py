@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import click
 
 from negotiation.cli import options
-from negotiation.cli.output import echo, print_json, print_table
+from negotiation.cli.output import echo, echo_err, print_json, print_table
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["ALL_TIMES", "Answer", "Renderer", "When", "query_command"]
+    from negotiation.answers import Answers
+    from negotiation.application import Negotiations
+
+__all__ = ["ALL_TIMES", "Answer", "Renderer", "When", "answers", "query_command"]
 
 Answer = dict[str, Any]
 """The spec's JSON answer of a query, as a dict (what ``--json`` prints)."""
@@ -53,6 +56,23 @@ Renderer = Callable[[Answer, Mapping[str, Any]], "Table | str"]
 
 Query = Callable[..., Answer]
 """``(app, **arguments) -> the spec's JSON answer``."""
+
+
+def answers(app: Negotiations) -> Answers:
+    """The store's query answers, its read-model tables brought up to date first (once per command).
+
+    Prints the one-line notice, if any (tables rebuilt, or answered without them), on stderr.
+    """
+    from negotiation.answers import Answers
+
+    ctx = click.get_current_context()
+    found = ctx.meta.get("negotiation.answers")
+    if found is None:
+        found = ctx.meta["negotiation.answers"] = Answers(app)
+        ctx.call_on_close(found.close)
+        if found.notice is not None:
+            echo_err(found.notice)
+    return found
 
 
 def query_command(
