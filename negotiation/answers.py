@@ -78,7 +78,7 @@ class Answers:
 
     def _fallback(self, why: str) -> None:
         self.notice = f"warning: {why}; answering from the event log"
-        logger.warning("answers.pure_path", reason=why)
+        logger.info("answers.pure_path", reason=why)
         self.close()
 
     @property

@@ -155,7 +155,7 @@ class ReadModels:
             self._projector = self._projector_for(pointer.active)
             self._tracked = self._projector.tracked()
             if getattr(self._db, "outdated", False):
-                self._log.warning("read_models.outdated_layout", version=pointer.active)
+                self._log.info("read_models.outdated_layout", version=pointer.active)
                 self.outdated = True
                 self.rebuild()
         except PersistenceError as e:
