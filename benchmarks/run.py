@@ -14,7 +14,10 @@ On the same generated data (``benchmarks.generate``), one run measures:
 - as-of queries: ``status`` and ``positions`` p50/p99 at 10%, 50% and 90% of
   the long negotiation, with and without a knowledge time, against a full
   refold from scratch (``negotiation.core.machine.fold`` over ``History.visible``);
-- catch-up: a persisted projection built from scratch, when the library has one.
+- catch-up: a persisted projection built from scratch, when the library has one;
+- with ``--indexed N [N ...]``: the indexed read side at N negotiations each
+  (``benchmarks.indexed``: command-line queries against ``--version``, import
+  with the tables, catch-up from zero, Python-level p50/p99).
 
 Targets are reported as measured, PASS or FAIL; nothing is tuned to them.
 ``small`` runs in seconds (the test suite runs it); ``full`` is the real one.
@@ -946,7 +949,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data and work directory (gitignored)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL URL (a fresh schema per run)")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--indexed", type=int, nargs="+", help="only the indexed read side, at these store sizes")
     args = parser.parse_args(argv)
+    if args.indexed:
+        from benchmarks import indexed
+
+        pg = [] if args.no_postgres else ["--postgres", args.postgres]
+        return indexed.main(["--negotiations", *map(str, args.indexed), "--out", str(args.out), *pg])
     report = run(
         args.scale,
         out_dir=args.out,
