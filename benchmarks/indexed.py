@@ -63,7 +63,7 @@ from projections.persisted import ReadModels
 rng = random.Random(1)
 with Negotiations(sys.argv[1]) as app, ReadModels(app) as models:
     reads = models.indexed()
-    points = json.loads(sys.argv[2])
+    points = json.loads(open(sys.argv[2]).read())
     ids = sorted(points)
     now = dt.datetime.now(dt.UTC)
     out = {}
@@ -156,8 +156,10 @@ def bench_size(
         label: _query(db, args, work, label.split()[0].strip("-"), runs) for label, args in commands.items()
     }
     _log(f"{negotiations}: Python-level queries")
+    points_path = work / "points.json"
+    points_path.write_text(json.dumps(points))
     py = run_child(
-        [sys.executable, "-c", _PYTHON_QUERIES, db, json.dumps(points), "2000"],
+        [sys.executable, "-c", _PYTHON_QUERIES, db, str(points_path), "2000"],
         cwd=work,
         name="python-queries",
     )
