@@ -29,7 +29,7 @@ from projections.catalog import StoppageEntry
 from projections.errors import NotOpenedError
 from projections.periods import INFINITY, moment_of
 from projections.persisted.sql import Cursor, SQLViews
-from projections.persisted.tables import SQL_VIEWS
+from projections.persisted.tables import SQL_VIEWS, loads
 from projections.status import When, as_instant, day_number, start_instant
 from projections.timeline import TimelineEntry, summarize
 
@@ -202,6 +202,8 @@ class IndexedReads:
         entries: dict[str, dict[str, Any]] = {}
         with self._read() as c:
             order, zones = self._zones(c)
+            if as_of is None and known_at is None:
+                return self._catalog_now(c, order, now)
             for timezone, negotiations in zones.items():
                 tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
                 valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
@@ -222,6 +224,34 @@ class IndexedReads:
                         "as_of": shown_as_of.isoformat(),
                         "known_at": shown_known_at.isoformat(),
                     }
+        return {"negotiations": [entries[n] for n in order if n in entries]}
+
+    def _catalog_now(self, c: Cursor, order: list[str], now: dt.datetime) -> dict[str, Any]:
+        """Everything stored, as known now: the current tables, one row per negotiation."""
+        rows = self._all(
+            c,
+            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, c.title, c.timezone, c.parties "
+            f"FROM {self._name['status']} s JOIN {self._name['catalog']} c ON c.negotiation = s.negotiation",
+        )
+        entries: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            tz = zone(row["timezone"])
+            shown = now.astimezone(tz)
+            stoppage = None
+            if row["stoppage"] is not None:  # jsonb on PostgreSQL sorts keys: put them in the answer's order
+                stored = loads(row["stoppage"])
+                stoppage = {"kind": stored["kind"], "parties": stored["parties"], "since": stored["since"]}
+            entries[row["negotiation"]] = {
+                "negotiation": row["negotiation"],
+                "title": row["title"],
+                "timezone": row["timezone"],
+                "parties": loads(row["parties"]),
+                "phase": row["phase"],
+                "stoppage": _with_day({"stoppage": stoppage}, shown, tz)["stoppage"],
+                "events_applied": row["events_applied"],
+                "as_of": shown.isoformat(),
+                "known_at": shown.isoformat(),
+            }
         return {"negotiations": [entries[n] for n in order if n in entries]}
 
     def _latest(self, c: Cursor, valid: int, known: int) -> list[tuple[str, Any, Any]]:
