@@ -188,13 +188,24 @@ class IndexedReads:
     # --- across negotiations ---------------------------------------------------------------
 
     def _zones(self, c: Cursor) -> tuple[list[str], dict[str, list[str]]]:
-        """Every negotiation in the order they were opened in the store, and time zone name -> negotiations."""
-        rows = self._all(c, f"SELECT negotiation, line FROM {self._name['events']} WHERE seq = 1 ORDER BY position", ())
+        """Every negotiation in the order they were opened in the store, and time zone name -> negotiations.
+
+        The time zone comes from the catalog row; a negotiation without one (its
+        opening retracted) is read from its first event.
+        """
+        rows = self._all(
+            c,
+            f"SELECT e.negotiation, k.timezone FROM {self._name['events']} e "
+            f"LEFT JOIN {self._name['catalog']} k ON k.negotiation = e.negotiation WHERE e.seq = 1 ORDER BY e.position",
+        )
         order: list[str] = []
         zones: dict[str, list[str]] = {}
         for row in rows:
-            zones.setdefault(_timezone(row["line"]), []).append(row["negotiation"])
-            order.append(row["negotiation"])
+            negotiation, timezone = row["negotiation"], row["timezone"]
+            if timezone is None:
+                timezone = self._zone(c, negotiation)
+            zones.setdefault(timezone, []).append(negotiation)
+            order.append(negotiation)
         return order, zones
 
     def catalog(self, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime) -> dict[str, Any]:
