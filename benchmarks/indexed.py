@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import random
 import shutil
 import statistics
 import sys
@@ -102,8 +101,24 @@ def _points(feed: Path) -> dict[str, list[str]]:
     return {n: sorted(d) for n, d in sorted(days.items())}
 
 
+TIME = Path("/usr/bin/time")
+"""GNU time: the peak RSS of the command alone. ``wait4`` in this process would report at least
+this driver's own RSS, which Linux carries over from ``fork`` into the child's high-water mark."""
+
+
+def _measured(cmd: list[str], work: Path, name: str, timeout: float) -> dict[str, Any]:
+    if not TIME.exists():
+        return run_child(cmd, cwd=work, name=name, timeout=timeout)
+    result = run_child([str(TIME), "-f", "peak-rss-kb %M", *cmd], cwd=work, name=name, timeout=timeout)
+    lines = (work / f"{name}.stderr").read_text(errors="replace").splitlines()
+    found = [line for line in lines if line.startswith("peak-rss-kb ")]
+    if found:
+        result["peak_rss_mb"] = int(found[-1].split()[1]) / 1024
+    return result
+
+
 def _query(db: str, args: list[str], work: Path, name: str, runs: int) -> dict[str, Any]:
-    results = [run_child([SCRIPT, "--db", db, *args], cwd=work, name=f"{name}-{i}", timeout=600) for i in range(runs)]
+    results = [_measured([SCRIPT, "--db", db, *args], work, f"{name}-{i}", 600) for i in range(runs)]
     failed = [r for r in results if r["exit"] != 0]
     return {
         "seconds": statistics.median(r["seconds"] for r in results),
@@ -114,36 +129,46 @@ def _query(db: str, args: list[str], work: Path, name: str, runs: int) -> dict[s
 
 
 def bench_size(
-    negotiations: int, events_per: int, out: Path, *, runs: int = 5, postgres: str | None = None
+    negotiations: int,
+    events_per: int,
+    out: Path,
+    *,
+    runs: int = 5,
+    postgres: str | None = None,
+    queries_only: bool = False,
 ) -> dict[str, Any]:
-    """Every figure of one store size (see the module docstring)."""
+    """Every figure of one store size (see the module docstring); ``queries_only``: reuse the last run's store."""
     data = dataset(out / "data", negotiations, events_per)
     feed = Path(data["path"])
     work = out / f"indexed-{negotiations}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     events = data["events"]
     report: dict[str, Any] = {"negotiations": negotiations, "events": events, "late": data.get("late")}
+    if queries_only:
+        return _queries(report, feed, work, runs)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     baseline_db = f"sqlite:///{work}/import-only.db"
     _log(f"{negotiations}: import only (facade, no tables)")
-    only = run_child([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], cwd=work, name="import-only")
+    only = _measured([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], work, "import-only", 7200)
     report["import_only"] = {**only, "events_per_s": events / only["seconds"]}
     shutil.copy(work / "import-only.db", work / "catch-up.db")
     _log(f"{negotiations}: catch-up from zero")
-    catch = run_child([sys.executable, "-c", _CATCH_UP, f"sqlite:///{work}/catch-up.db"], cwd=work, name="catch-up")
+    catch = _measured([sys.executable, "-c", _CATCH_UP, f"sqlite:///{work}/catch-up.db"], work, "catch-up", 7200)
     taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
     report["catch_up"] = {**catch, "events_per_s": taken / seconds if seconds else None}
     db = f"sqlite:///{work}/store.db"
     _log(f"{negotiations}: negotiation import (tables included)")
-    imported = run_child([SCRIPT, "--db", db, "import", "-q", str(feed)], cwd=work, name="import", timeout=7200)
+    imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
     report["import"] = {**imported, "events_per_s": events / imported["seconds"]}
-    points = _points(feed)
-    rng = random.Random(negotiations)
-    n = sorted(points)[len(points) // 2]
-    day = points[n][len(points[n]) // 2]
-    known = (dt.date.fromisoformat(day) + dt.timedelta(days=10)).isoformat()
-    until = (dt.date.fromisoformat(day) + dt.timedelta(days=30)).isoformat()
-    commands = {
+    report = _queries(report, feed, work, runs)
+    if postgres is not None:
+        report["postgres"] = _postgres(postgres, feed, events, work, _commands(report["points"]), runs)
+    return report
+
+
+def _commands(points: dict[str, str]) -> dict[str, list[str]]:
+    n, day, known, until = points["negotiation"], points["day"], points["known_at"], points["until"]
+    return {
         "--version": ["--version"],
         "list": ["list", "--json"],
         "stoppages --on D": ["stoppages", "--on", day, "--json"],
@@ -151,6 +176,18 @@ def bench_size(
         "positions N --at D": ["positions", n, "--at", day, "--json"],
         "timeline N (30 days)": ["timeline", n, "--from", day, "--to", until, "--json"],
     }
+
+
+def _queries(report: dict[str, Any], feed: Path, work: Path, runs: int) -> dict[str, Any]:
+    negotiations = report["negotiations"]
+    db = f"sqlite:///{work}/store.db"
+    points = _points(feed)
+    n = sorted(points)[len(points) // 2]
+    day = points[n][len(points[n]) // 2]
+    known = (dt.date.fromisoformat(day) + dt.timedelta(days=10)).isoformat()
+    until = (dt.date.fromisoformat(day) + dt.timedelta(days=30)).isoformat()
+    report["points"] = {"negotiation": n, "day": day, "known_at": known, "until": until}
+    commands = _commands(report["points"])
     _log(f"{negotiations}: command-line queries")
     report["queries"] = {
         label: _query(db, args, work, label.split()[0].strip("-"), runs) for label, args in commands.items()
@@ -164,9 +201,6 @@ def bench_size(
         name="python-queries",
     )
     report["python"] = json.loads(py["stdout"].splitlines()[-1]) if py["exit"] == 0 else {"error": py["stderr"]}
-    report["points"] = {"negotiation": n, "day": day, "known_at": known, "seed": rng.random()}
-    if postgres is not None:
-        report["postgres"] = _postgres(postgres, feed, events, work, commands, runs)
     return report
 
 
@@ -180,7 +214,7 @@ def _postgres(
     db = _with_schema(url, schema)
     try:
         _log("postgres: negotiation import (tables included)")
-        imported = run_child([SCRIPT, "--db", db, "import", "-q", str(feed)], cwd=work, name="pg-import", timeout=7200)
+        imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "pg-import", 7200)
         out: dict[str, Any] = {"import": {**imported, "events_per_s": events / imported["seconds"]}}
         out["queries"] = {
             label: _query(db, args, work, "pg-" + label.split()[0].strip("-"), runs) for label, args in commands.items()
@@ -199,7 +233,7 @@ def bench_single(events: int, out: Path, *, runs: int = 3) -> dict[str, Any]:
     work.mkdir(parents=True)
     db = f"sqlite:///{work}/store.db"
     _log(f"single negotiation of {events}: import")
-    imported = run_child([SCRIPT, "--db", db, "import", "-q", str(feed)], cwd=work, name="import", timeout=7200)
+    imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
     ((negotiation, days),) = _points(feed).items()
     result: dict[str, Any] = {
         "events": data["events"],
@@ -220,14 +254,15 @@ def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
     for r in reports:
         version = r["queries"]["--version"]["seconds"]
         lines.append(f"\n{r['negotiations']:,} negotiations, {r['events']:,} events (SQLite)")
-        only, imp, cu = r["import_only"], r["import"], r["catch_up"]
-        lines.append(f"  import only (no tables): {only['events_per_s']:,.0f} ev/s, {only['peak_rss_mb']:.0f} MB")
-        lines.append(
-            f"  negotiation import (tables included): {imp['events_per_s']:,.0f} ev/s, {imp['peak_rss_mb']:.0f} MB"
-            f" -> ratio {only['events_per_s'] / imp['events_per_s']:.2f}x slower"
-        )
-        rate = cu.get("events_per_s")
-        lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
+        if "import" in r:
+            only, imp, cu = r["import_only"], r["import"], r["catch_up"]
+            lines.append(f"  import only (no tables): {only['events_per_s']:,.0f} ev/s, {only['peak_rss_mb']:.0f} MB")
+            lines.append(
+                f"  negotiation import (tables included): {imp['events_per_s']:,.0f} ev/s, "
+                f"{imp['peak_rss_mb']:.0f} MB -> ratio {only['events_per_s'] / imp['events_per_s']:.2f}x slower"
+            )
+            rate = cu.get("events_per_s") or 0
+            lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
         for label, q in r["queries"].items():
             ratio = q["seconds"] / version if version else float("nan")
             ok = "" if label == "--version" else (" PASS" if ratio <= 2 and q["peak_rss_mb"] < 100 else " FAIL")
@@ -269,12 +304,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL: also the largest size on PostgreSQL")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--queries-only", action="store_true", help="reuse the stores of the last run: queries only")
     args = parser.parse_args(argv)
     if args.postgres is not None and postgres_reachable(args.postgres) is not None:
         args.postgres = None
     sizes = sorted(args.negotiations)
     reports = [
-        bench_size(n, args.events_per, args.out, runs=args.runs, postgres=args.postgres if n == sizes[-1] else None)
+        bench_size(
+            n,
+            args.events_per,
+            args.out,
+            runs=args.runs,
+            postgres=args.postgres if n == sizes[-1] and not args.queries_only else None,
+            queries_only=args.queries_only,
+        )
         for n in sizes
     ]
     single = bench_single(args.single, args.out) if args.single else None
