@@ -29,7 +29,8 @@ for party, issues in answer["positions"].items():
     position = issues.get("wages")
     if position:
         value = position["value"] or {}
-        head = f"  {party:<6} {value.get('amount', '-')} {value.get('unit', '')}  [{position['event']}, since {position['since']}]"
+        accepted = f", accepted: {position['accepted']}" if "accepted" in position else ""
+        head = f"  {party:<6} {value.get('amount', '-')} {value.get('unit', '')}  [{position['event']}, since {position['since']}{accepted}]"
         print(head)
         print(textwrap.fill(position["terms"], 100, initial_indent=" " * 9, subsequent_indent=" " * 9))
 endef
@@ -60,7 +61,7 @@ demo: $(STAMP)
 	run status wga-amptp-2023 --at 2023-10-09; \
 	h "WGA wages: 6/5/5 against 4/3/2 when talks broke off..."; \
 	wages wga-amptp-2023 --at 2023-05-01; \
-	h "... and 5/4/3.5, accepted on 2023-09-24"; \
+	h "... and 5/4/3.5: the WGA accepted it on 2023-09-24, both lines at 5% (spec 1.1)"; \
 	wages wga-amptp-2023 --at 2023-09-24; \
 	h "What we knew: on 2023-08-12 the AMPTP's Aug. 11 wage offer was not public yet (it was on Aug. 22)"; \
 	wages wga-amptp-2023 --at 2023-08-11 --known-at 2023-08-12; \

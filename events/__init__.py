@@ -21,6 +21,7 @@ from events.model import (
     IssueTabled,
     LockoutDeclared,
     LockoutEnded,
+    Meaning,
     NegotiationOpened,
     Party,
     PartyJoined,
@@ -40,6 +41,7 @@ from events.model import (
     TalksScheduled,
     TalksSuspended,
     Value,
+    meanings,
 )
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "Limits",
     "LockoutDeclared",
     "LockoutEnded",
+    "Meaning",
     "NegotiationError",
     "NegotiationOpened",
     "Party",
@@ -77,6 +80,7 @@ __all__ = [
     "TalksSuspended",
     "Value",
     "converter",
+    "meanings",
     "parse_event",
     "parse_line",
     "render_event",

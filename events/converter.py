@@ -35,7 +35,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from events.errors import InvalidEventError
-from events.model import EVENT_TYPES, Event, Source, Value
+from events.model import EVENT_TYPES, Event, Meaning, Source, Value, meanings
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -73,12 +73,6 @@ _DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _ID_RE: Final = re.compile(rb'"id"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
 _SLUG_EXPECTED: Final = "a slug matching ^[a-z0-9][a-z0-9._-]{0,127}$"
-# Fields that name a negotiation, a party or an issue (a slug) and fields that
-# name an event (any 1-128 printable characters). Named here, not in the model,
-# so the event classes stay plain data.
-SLUG_FIELDS: Final = frozenset({"negotiation", "by", "to", "issue"})
-EVENT_ID_FIELDS: Final = frozenset({"id", "proposal", "target", "in_response_to"})
-SHARE_FIELDS: Final = frozenset({"yes_share", "turnout"})
 # The integers orjson can write: whatever parses must render again.
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
@@ -406,44 +400,61 @@ def _data_path(name: str) -> str:
     return name if name in _ENVELOPE_FIELDS else f"data.{name}"
 
 
-_NAME_CHECKS: dict[type[Event], tuple[tuple[str, str], ...]] = {}
+_SLUGS: Final = frozenset({Meaning.SLUG, Meaning.PARTY, Meaning.ACTOR, Meaning.ISSUE})
+_IDS: Final = frozenset({Meaning.EVENT_ID, Meaning.EVENT, Meaning.PROPOSAL})
 
 
-def _name_checks(cls: type[Event]) -> tuple[tuple[str, str], ...]:
-    cached = _NAME_CHECKS.get(cls)
-    if cached is not None:
-        return cached
-    checks: list[tuple[str, str]] = []
-    for a in attrs.fields(cls):
-        if a.name in SLUG_FIELDS and a.type in (str, str | None):
-            checks.append((a.name, "slug"))
-        elif a.name in EVENT_ID_FIELDS:
-            checks.append((a.name, "id"))
-        elif a.name in SHARE_FIELDS:
-            checks.append((a.name, "share"))
-    _NAME_CHECKS[cls] = result = tuple(checks)
-    return result
+def _check_declared(item: object, path: str) -> None:
+    """Check every field of an attrs instance by what the class declares it means (``events.model.Meaning``).
+
+    Nested attrs values (a party, an agenda issue, tuples of them) are checked
+    the same way, so ``parties[0].id`` is a slug because ``Party.id`` says so.
+    """
+    cls = type(item)
+    for name, what in meanings(cls):
+        value = getattr(item, name)
+        if value is None or not isinstance(value, str | int | float):
+            continue
+        where = f"{path}{name}" if path else _data_path(name)
+        if what in _SLUGS:
+            _check_slug(value, where)  # type: ignore[arg-type]  # a str, by the class's own type
+        elif what in _IDS:
+            check_event_id(value, where)
+        elif what is Meaning.SHARE and not 0.0 <= value <= 1.0:  # type: ignore[operator]  # a number
+            raise InvalidEventError(f"got {value!r}", path=where, expected="a share between 0 and 1")
+    for a in _nested(cls):
+        value = getattr(item, a)
+        where = f"{path}{a}" if path else _data_path(a)
+        if isinstance(value, tuple):
+            for index, sub in enumerate(value):
+                _check_declared(sub, f"{where}[{index}].")
+        elif value is not None:
+            _check_declared(value, f"{where}.")
+
+
+_NESTED: dict[type, tuple[str, ...]] = {}
+
+
+def _nested(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` that hold attrs instances with declared meanings (or tuples of them)."""
+    cached = _NESTED.get(cls)
+    if cached is None:
+        names = []
+        for a in attrs.fields(cls):
+            tp = a.type
+            inner = typing.get_args(tp)[0] if _is_homogeneous_tuple(tp) else tp
+            if isinstance(inner, type) and attrs.has(inner) and meanings(inner):
+                names.append(a.name)
+        _NESTED[cls] = cached = tuple(names)
+    return cached
 
 
 def _check_names(event: Event) -> None:
-    for name, kind in _name_checks(type(event)):
-        value = getattr(event, name)
-        if value is None:
-            continue
-        path = _data_path(name)
-        if kind == "slug":
-            _check_slug(value, path)
-        elif kind == "id":
-            check_event_id(value, path)
-        elif not 0.0 <= value <= 1.0:
-            raise InvalidEventError(f"got {value!r}", path=path, expected="a share between 0 and 1")
-    for name in ("parties", "issues"):
-        for index, item in enumerate(getattr(event, name, ()) or ()):
-            _check_slug(item.id, f"data.{name}[{index}].id")
-    for name in ("party", "issue"):
-        item = getattr(event, name, None)
-        if item is not None and not isinstance(item, str):
-            _check_slug(item.id, f"data.{name}.id")
+    _check_declared(event, "")
+    _check_envelope_paths(event)
+
+
+def _check_envelope_paths(event: Event) -> None:
     value = getattr(event, "value", None)
     if isinstance(value, Value) and value.currency is not None and not _CURRENCY_RE.fullmatch(value.currency):
         raise InvalidEventError(

@@ -8,17 +8,39 @@ JSON Lines form in ``events.converter``.
 ``occurred_at`` keeps what the source said: an aware ``datetime`` or a plain
 ``date``, the latter meaning 00:00 of that day in the negotiation's time zone.
 A value of ``None`` means "absent": it is left out of the rendered line.
+
+Each class is the single declaration of its fields' meaning: a field that
+names a party, an issue or another event says so in its ``attrs`` metadata
+(``by: str = attrs.field(metadata=ACTOR)``, see ``Meaning``). The converter
+checks the form, the state machine checks the reference (``known-party``,
+``on-agenda``, ``proposal-reference``) and the timeline finds the acting
+party from that declaration alone. Adding an event type: one class here
+(listed in ``EVENT_TYPES`` and exported by ``events``), one row in
+``negotiation.core.machine.TRANSITIONS``, one summary in
+``projections.timeline.SUMMARIES``; ``tests/events/test_meanings.py`` fails
+until all of them, and every reference field's declaration, are there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar, Literal
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar, Final, Literal
 
 import attrs
 
 __all__ = [
+    "ACTOR",
+    "EVENT_ID",
+    "EVENT_REF",
     "EVENT_TYPES",
+    "ISSUE_REF",
+    "PARTY_REF",
+    "PROPOSAL_REF",
+    "SHARE",
+    "SLUG",
     "AgendaIssue",
     "AgreementTentative",
     "ContractExpired",
@@ -28,6 +50,7 @@ __all__ = [
     "IssueTabled",
     "LockoutDeclared",
     "LockoutEnded",
+    "Meaning",
     "NegotiationOpened",
     "Party",
     "PartyJoined",
@@ -48,6 +71,8 @@ __all__ = [
     "TalksScheduled",
     "TalksSuspended",
     "Value",
+    "meaning",
+    "meanings",
 ]
 
 Role = Literal["union", "employer", "mediator"]
@@ -55,6 +80,66 @@ Outcome = Literal["ratified", "rejected"]
 # An instant with offset, or a whole day (YYYY-MM-DD) in the negotiation's
 # time zone. datetime subclasses date: test for datetime first.
 When = dt.datetime | dt.date
+
+
+class Meaning(enum.Enum):
+    """What a field's value means, beyond its Python type (read from ``attrs`` metadata).
+
+    The converter checks the value's form (a slug, an event id, a share), the
+    state machine checks what it refers to (a party at the table, an issue on
+    the agenda, a stored proposal), the timeline reads the acting party: all
+    from this declaration, never from the field's name.
+    """
+
+    SLUG = "slug"
+    """A slug naming something the event declares (a negotiation, a new party or issue)."""
+    PARTY = "party"
+    """A slug naming a party of the negotiation."""
+    ACTOR = "actor"
+    """A party of the negotiation that acts: the event's ``by``."""
+    ISSUE = "issue"
+    """A slug naming an issue on the negotiation's agenda."""
+    EVENT_ID = "event-id"
+    """The event's own id (1-128 printable characters)."""
+    EVENT = "event"
+    """An id naming another event of the negotiation (form checked; existence by the history)."""
+    PROPOSAL = "proposal"
+    """An id naming a ``proposal.made`` of the negotiation (its existence is a rule)."""
+    SHARE = "share"
+    """A number between 0 and 1."""
+
+
+def _declare(what: Meaning) -> Mapping[str, Meaning]:
+    return MappingProxyType({"meaning": what})
+
+
+SLUG: Final = _declare(Meaning.SLUG)
+PARTY_REF: Final = _declare(Meaning.PARTY)
+ACTOR: Final = _declare(Meaning.ACTOR)
+ISSUE_REF: Final = _declare(Meaning.ISSUE)
+EVENT_ID: Final = _declare(Meaning.EVENT_ID)
+EVENT_REF: Final = _declare(Meaning.EVENT)
+PROPOSAL_REF: Final = _declare(Meaning.PROPOSAL)
+SHARE: Final = _declare(Meaning.SHARE)
+"""Field metadata: ``by: str = attrs.field(metadata=ACTOR)`` declares what the field means."""
+
+
+def meaning(attribute: attrs.Attribute[object]) -> Meaning | None:
+    """What ``attribute`` declares it means, or ``None`` (plain data)."""
+    found = attribute.metadata.get("meaning")
+    return found if isinstance(found, Meaning) else None
+
+
+_MEANINGS: dict[type, tuple[tuple[str, Meaning], ...]] = {}
+
+
+def meanings(cls: type) -> tuple[tuple[str, Meaning], ...]:
+    """``(field name, meaning)`` of every declared field of an attrs class, in field order (cached)."""
+    cached = _MEANINGS.get(cls)
+    if cached is None:
+        cached = tuple((a.name, m) for a in attrs.fields(cls) if (m := meaning(a)) is not None)
+        _MEANINGS[cls] = cached
+    return cached
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +156,7 @@ class Source:
 class Party:
     """A party at the table."""
 
-    id: str
+    id: str = attrs.field(metadata=SLUG)
     name: str
     role: Role
 
@@ -80,7 +165,7 @@ class Party:
 class AgendaIssue:
     """An issue on the bargaining agenda."""
 
-    id: str
+    id: str = attrs.field(metadata=SLUG)
     title: str
 
 
@@ -113,8 +198,8 @@ class Event:
     TYPE: ClassVar[str] = ""
     SCHEMA: ClassVar[int] = 1
 
-    id: str
-    negotiation: str
+    id: str = attrs.field(metadata=EVENT_ID)
+    negotiation: str = attrs.field(metadata=SLUG)
     occurred_at: When
     recorded_at: dt.datetime | None = None
     schema: int = attrs.field(default=attrs.Factory(_current_schema, takes_self=True))
@@ -149,7 +234,7 @@ class IssueTabled(Event):
 
     TYPE: ClassVar[str] = "issue.tabled"
 
-    by: str
+    by: str = attrs.field(metadata=ACTOR)
     issue: AgendaIssue
 
 
@@ -159,8 +244,8 @@ class TalksRequested(Event):
 
     TYPE: ClassVar[str] = "talks.requested"
 
-    by: str
-    to: str
+    by: str = attrs.field(metadata=ACTOR)
+    to: str = attrs.field(metadata=PARTY_REF)
     for_date: When | None = None
 
 
@@ -188,7 +273,7 @@ class TalksSuspended(Event):
 
     TYPE: ClassVar[str] = "talks.suspended"
 
-    by: str | None = None
+    by: str | None = attrs.field(default=None, metadata=ACTOR)
     reason: str | None = None
 
 
@@ -211,11 +296,11 @@ class ProposalMade(Event):
     TYPE: ClassVar[str] = "proposal.made"
     SCHEMA: ClassVar[int] = 2
 
-    by: str
-    issue: str
+    by: str = attrs.field(metadata=ACTOR)
+    issue: str = attrs.field(metadata=ISSUE_REF)
     terms: str
     value: Value | None = None
-    in_response_to: str | None = None
+    in_response_to: str | None = attrs.field(default=None, metadata=EVENT_REF)
 
 
 @attrs.frozen(kw_only=True)
@@ -224,8 +309,8 @@ class ProposalWithdrawn(Event):
 
     TYPE: ClassVar[str] = "proposal.withdrawn"
 
-    by: str
-    issue: str
+    by: str = attrs.field(metadata=ACTOR)
+    issue: str = attrs.field(metadata=ISSUE_REF)
 
 
 @attrs.frozen(kw_only=True)
@@ -234,9 +319,9 @@ class ProposalAccepted(Event):
 
     TYPE: ClassVar[str] = "proposal.accepted"
 
-    by: str
-    issue: str
-    proposal: str
+    by: str = attrs.field(metadata=ACTOR)
+    issue: str = attrs.field(metadata=ISSUE_REF)
+    proposal: str = attrs.field(metadata=PROPOSAL_REF)
 
 
 @attrs.frozen(kw_only=True)
@@ -245,9 +330,9 @@ class ProposalRejected(Event):
 
     TYPE: ClassVar[str] = "proposal.rejected"
 
-    by: str
-    issue: str
-    proposal: str
+    by: str = attrs.field(metadata=ACTOR)
+    issue: str = attrs.field(metadata=ISSUE_REF)
+    proposal: str = attrs.field(metadata=PROPOSAL_REF)
 
 
 @attrs.frozen(kw_only=True)
@@ -256,7 +341,7 @@ class StatementIssued(Event):
 
     TYPE: ClassVar[str] = "statement.issued"
 
-    by: str
+    by: str = attrs.field(metadata=ACTOR)
     text: str
     audience: str | None = None
 
@@ -267,9 +352,9 @@ class StrikeAuthorized(Event):
 
     TYPE: ClassVar[str] = "strike.authorized"
 
-    by: str
-    yes_share: float
-    turnout: float | None = None
+    by: str = attrs.field(metadata=ACTOR)
+    yes_share: float = attrs.field(metadata=SHARE)
+    turnout: float | None = attrs.field(default=None, metadata=SHARE)
 
 
 @attrs.frozen(kw_only=True)
@@ -278,7 +363,7 @@ class StrikeCalled(Event):
 
     TYPE: ClassVar[str] = "strike.called"
 
-    by: str
+    by: str = attrs.field(metadata=ACTOR)
 
 
 @attrs.frozen(kw_only=True)
@@ -287,7 +372,7 @@ class StrikeEnded(Event):
 
     TYPE: ClassVar[str] = "strike.ended"
 
-    by: str
+    by: str = attrs.field(metadata=ACTOR)
 
 
 @attrs.frozen(kw_only=True)
@@ -296,7 +381,7 @@ class LockoutDeclared(Event):
 
     TYPE: ClassVar[str] = "lockout.declared"
 
-    by: str
+    by: str = attrs.field(metadata=ACTOR)
 
 
 @attrs.frozen(kw_only=True)
@@ -305,7 +390,7 @@ class LockoutEnded(Event):
 
     TYPE: ClassVar[str] = "lockout.ended"
 
-    by: str
+    by: str = attrs.field(metadata=ACTOR)
 
 
 @attrs.frozen(kw_only=True)
@@ -339,10 +424,10 @@ class RatificationCompleted(Event):
 
     TYPE: ClassVar[str] = "ratification.completed"
 
-    by: str
-    yes_share: float
+    by: str = attrs.field(metadata=ACTOR)
+    yes_share: float = attrs.field(metadata=SHARE)
     outcome: Outcome
-    turnout: float | None = None
+    turnout: float | None = attrs.field(default=None, metadata=SHARE)
 
 
 @attrs.frozen(kw_only=True)
@@ -351,7 +436,7 @@ class EventRetracted(Event):
 
     TYPE: ClassVar[str] = "event.retracted"
 
-    target: str
+    target: str = attrs.field(metadata=EVENT_REF)
     reason: str
 
 

@@ -72,7 +72,9 @@ def status_json(status: Status) -> JSON:
     """The spec's ``status`` answer.
 
     ``{"negotiation", "as_of", "known_at", "phase", "talks", "stoppage",
-    "agreement", "contract", "events_applied"}``.
+    "agreement", "contract", "events_applied", "ratified_by"}``; ``ratified_by``
+    (spec 1.1) lists the unions that ratified the current tentative agreement,
+    sorted by id (``[]`` when none).
     """
     tz = zone(status.timezone)
     return {
@@ -85,17 +87,26 @@ def status_json(status: Status) -> JSON:
         "agreement": status.agreement,
         "contract": status.contract,
         "events_applied": status.events_applied,
+        "ratified_by": list(status.ratified_by),
     }
 
 
 def position_json(position: Position) -> JSON:
-    """One position: ``{"terms", "value", "since", "event"}`` (spec section 3)."""
-    return {
+    """One position: ``{"terms", "value", "since", "event"}`` (spec section 3).
+
+    A position taken by accepting another party's proposal (spec 1.1) also has
+    ``"accepted"``: the ``proposal.accepted`` id (``event`` is the accepted
+    proposal's, ``since`` the acceptance's date); other positions have no such key.
+    """
+    shown: JSON = {
         "terms": position.terms,
         "value": _value(position.value),
         "since": position.since.isoformat(),
         "event": position.event,
     }
+    if position.accepted is not None:
+        shown["accepted"] = position.accepted
+    return shown
 
 
 def positions_json(positions: Positions) -> JSON:
@@ -157,6 +168,8 @@ def statements_json(entries: Sequence[TimelineEntry], *, negotiation: str | None
 
 
 def _change_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)  # ratified_by
     return stoppage_json(value) if isinstance(value, Stoppage) else value
 
 
@@ -173,7 +186,8 @@ def diff_json(diff: Diff) -> JSON:
     "changed": [{"party", "issue", "before", "after"}],
     "removed": [{"party", "issue", "position"}]}}``; ``status`` holds only
     the fields that changed (``phase``, ``talks``, ``stoppage`` as in
-    ``status``, ``agreement``, ``contract``, ``events_applied``); positions are
+    ``status``, ``agreement``, ``contract``, ``events_applied``, ``ratified_by``);
+    positions are
     as in ``positions``, each list sorted by party, then issue.
     """
     tz = zone(diff.end.timezone)
@@ -257,6 +271,7 @@ def _side(side: GapSide) -> JSON:
         "event": side.event,
         "since": side.since.isoformat(),
         "conceded": side.conceded,
+        "accepted": side.accepted,
     }
 
 
@@ -278,7 +293,9 @@ def gaps_json(gaps: Sequence[Gap], *, negotiation: str | None = None) -> JSON:
 
     Each gap: ``{"issue", "unit", "currency", "distance", "union": side,
     "employer": side, "moves": [...]}`` (``currency`` null unless both sides
-    gave it); a side is ``{"party", "amount", "event", "since", "conceded"}``;
+    gave it); a side is ``{"party", "amount", "event", "since", "conceded",
+    "accepted"}`` (``accepted``: the ``proposal.accepted`` id when the party
+    stands on the other side's proposal, spec 1.1, else ``null``);
     a move is ``{"at", "date", "party", "event", "from", "to", "concession",
     "distance"}`` (``null`` where a side had no number).
     """

@@ -23,7 +23,7 @@ from events.model import (
     StrikeCalled,
     StrikeEnded,
 )
-from negotiation.core.history import History, Recorded
+from negotiation.core.history import STATUS_FOLD, History, Recorded
 from negotiation.core.state import Phase, StoppageKind, end_of_day, instant, local_date
 from projections.errors import NotOpenedError
 from projections.status import Moment, Stoppage, When, day_number, parties_of, running_stoppages, status_of
@@ -163,15 +163,26 @@ def _stoppages_in(history: History, on: When, known_at: When | None, now: dt.dat
         started = record.at.astimezone(tz)
         if kind is None or (kind, party, started) in running:
             continue
-        ended = next((r.at.astimezone(tz) for r in day[i + 1 :] if _ends(r.event, kind, party)), None)
+        ended = next((r.at.astimezone(tz) for r in day[i + 1 :] if _ends(history, r, kind, party, moment)), None)
         entries.append(entry(kind, party, started, ended))
     return entries
 
 
-def _ends(event: Event, kind: StoppageKind, party: str) -> bool:
-    """Whether ``event`` ends ``party``'s stoppage of that kind (a ratification ends them all)."""
+def _ends(history: History, record: Recorded, kind: StoppageKind, party: str, moment: Moment) -> bool:
+    """Whether ``record`` ends ``party``'s stoppage of that kind.
+
+    Spec 1.1: a union's ratification ends its own strike; the vote that closes
+    the negotiation (every union has ratified) ends every stoppage; an
+    employer's vote ends nothing.
+    """
+    event = record.event
     if isinstance(event, RatificationCompleted):
-        return event.outcome == "ratified"
+        if event.outcome != "ratified":
+            return False
+        if kind == "strike" and event.by == party:
+            return True
+        after = history.fold(STATUS_FOLD, as_of=record.at, known_at=moment.fold_known_at)
+        return after.closed and event.by in after.unions()
     return _ENDS.get(type(event)) == kind and getattr(event, "by", None) == party
 
 

@@ -20,10 +20,10 @@ from projections.status import Moment, Status, Stoppage, When, status_from
 
 __all__ = ["STATUS_FIELDS", "Diff", "FieldChange", "PositionChange", "diff_of"]
 
-STATUS_FIELDS: Final = ("phase", "talks", "stoppage", "agreement", "contract", "events_applied")
+STATUS_FIELDS: Final = ("phase", "talks", "stoppage", "agreement", "contract", "events_applied", "ratified_by")
 """The status fields a diff compares, in the spec's order."""
 
-FieldValue = str | int | Stoppage | None
+FieldValue = str | int | Stoppage | tuple[str, ...] | None
 
 
 @attrs.frozen(kw_only=True)
@@ -92,7 +92,7 @@ def _position_changes(before: tuple[Position, ...], after: tuple[Position, ...])
     changes = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
-        if a is not None and b is not None and a.event == b.event:
+        if a is not None and b is not None and (a.event, a.accepted) == (b.event, b.accepted):
             continue
         changes.append(PositionChange(party=key[0], issue=key[1], before=a, after=b))
     return tuple(changes)

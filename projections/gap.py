@@ -67,6 +67,8 @@ class GapSide:
     since: dt.date
     conceded: Amount
     """The sum of the party's concessions in ``moves`` (net of moves away)."""
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when the party stands on the other side's proposal (spec 1.1)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -140,6 +142,7 @@ def _side(position: Position, amount: Amount, moves: tuple[GapMove, ...]) -> Gap
         event=position.event,
         since=position.since,
         conceded=_clean(conceded),
+        accepted=position.accepted,
     )
 
 

@@ -104,7 +104,7 @@ def _position_text(key: tuple[str, str], link: Link | None, tz: dt.tzinfo) -> st
     """The position answer (JSON text) a party's record on an issue shows; ``None``: nothing stands."""
     if link is None:
         return None
-    shown = standing(immutables.Map({key: link}), tz)
+    shown = standing(PositionsLog(immutables.Map({key: link}), immutables.Map()), tz)
     return _dumps(position_json(shown[0])) if shown else None
 
 
@@ -130,8 +130,8 @@ def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, rec
         facts[("status", (at,))] = status_answer(negotiation, state)
         if log is not before:
             tz = state.tz
-            for key, link in log.items():
-                old = before.get(key)
+            for key, link in log.links.items():
+                old = before.links.get(key)
                 if old is not link:
                     text = _position_text(key, link, tz)
                     if text != _position_text(key, old, tz):
@@ -265,8 +265,8 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     result = [Change("insert", "status", status.key, row=status)]
     if log is not tip.log:
         tz = state.tz
-        for key, link in log.items():
-            old = tip.log.get(key)
+        for key, link in log.links.items():
+            old = tip.log.links.get(key)
             if old is not link:
                 text = _position_text(key, link, tz)
                 if text != _position_text(key, old, tz):

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple
 
 import attrs
 import immutables
 
-from events.model import ProposalMade, ProposalWithdrawn, Value
+from events.model import ProposalAccepted, ProposalMade, ProposalWithdrawn, Value
 from negotiation.core.history import Fold, History, Recorded
 from negotiation.core.state import local_date
 from projections.status import Moment, When
@@ -59,6 +59,8 @@ class Proposal:
 class Link:
     """One step of a party's record on an issue: a proposal, or a withdrawal (``proposal`` is None).
 
+    An acceptance of another party's proposal is a link too: its ``proposal``
+    is the accepted one, ``event`` and ``accepted`` the acceptance's id (spec 1.1).
     Links compare by their own step only; compare ``list(link)`` for whole records.
     """
 
@@ -67,6 +69,8 @@ class Link:
     at: dt.datetime
     key: int
     """The event's valid-time sort key (``Recorded.key``)."""
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when this step is an acceptance."""
     previous: Link | None = attrs.field(default=None, eq=False, repr=False)
     """The link before (not compared nor shown: chains can be long; walk them with ``iter``)."""
 
@@ -78,12 +82,26 @@ class Link:
             link = link.previous
 
 
-PositionsLog: TypeAlias = immutables.Map[tuple[str, str], Link]
-"""The fold's state: (party, issue) -> the newest link of the party's record on it."""
+class PositionsLog(NamedTuple):
+    """The fold's state: each party's record per issue, and every proposal by id.
+
+    ``links``: (party, issue) -> the newest link of the party's record on it.
+    ``proposals``: proposal id -> the proposal, so an acceptance finds what it
+    accepts in one step (spec 1.1). Both are persistent maps: a step copies
+    nothing, and checkpoints share memory with the state before. (A named
+    tuple, not an attrs class: one is built per proposal of every fold.)
+    """
+
+    links: immutables.Map[tuple[str, str], Link]
+    proposals: immutables.Map[str, Proposal]
+
+    def records(self) -> Iterator[tuple[tuple[str, str], Link]]:
+        """``((party, issue), newest link)`` of every record."""
+        return iter(self.links.items())
 
 
 def _empty() -> PositionsLog:
-    return immutables.Map()
+    return PositionsLog(immutables.Map(), immutables.Map())
 
 
 def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
@@ -100,14 +118,29 @@ def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
             recorded_at=record.known,
             in_response_to=event.in_response_to,
         )
-        link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.get(key))
-        return log.set(key, link)
+        link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.links.get(key))
+        return PositionsLog(log.links.set(key, link), log.proposals.set(event.id, proposal))
     if isinstance(event, ProposalWithdrawn):
         key = (event.by, event.issue)
-        previous = log.get(key)
+        previous = log.links.get(key)
         if previous is None:
             return log  # nothing stood: nothing to withdraw
-        return log.set(key, Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous))
+        link = Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous)
+        return PositionsLog(log.links.set(key, link), log.proposals)
+    if isinstance(event, ProposalAccepted):
+        accepted = log.proposals.get(event.proposal)
+        if accepted is None or accepted.issue != event.issue:
+            return log  # not known (yet) at this knowledge time: nothing to take over
+        key = (event.by, event.issue)
+        link = Link(
+            proposal=accepted,
+            event=event.id,
+            at=record.at,
+            key=record.key,
+            accepted=event.id,
+            previous=log.links.get(key),
+        )
+        return PositionsLog(log.links.set(key, link), log.proposals)
     return log
 
 
@@ -119,7 +152,8 @@ POSITIONS_FOLD: Final[Fold[PositionsLog]] = Fold("projections.positions", _empty
 class Position:
     """A party's standing proposal on an issue.
 
-    ``since`` is the local date (negotiation time zone) the proposal was made;
+    ``since`` is the local date (negotiation time zone) the proposal was made,
+    or accepted (then ``accepted`` is the acceptance's id and ``event`` the accepted proposal's);
     ``history`` lists the party's earlier proposals on the issue, oldest first
     (walked on demand: the JSON answer never needs it).
     """
@@ -132,8 +166,10 @@ class Position:
     at: dt.datetime
     """When the proposal was made, in the negotiation's time zone."""
     event: str
-    """The ``proposal.made`` event id."""
+    """The ``proposal.made`` event id (for an accepted proposal: the accepted one's)."""
     link: Link = attrs.field(eq=False, repr=False)
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when the party took this position by accepting another's proposal."""
 
     @property
     def proposal(self) -> Proposal:
@@ -186,11 +222,12 @@ class Positions:
 def standing(log: PositionsLog, tz: dt.tzinfo) -> tuple[Position, ...]:
     """The standing positions of a folded log, sorted by party, then issue."""
     out = []
-    for (party, issue), link in log.items():
+    for (party, issue), link in log.records():
         proposal = link.proposal
         if proposal is None:
             continue
-        at = proposal.at.astimezone(tz)
+        # An accepted proposal stands from the acceptance on (``link.at``).
+        at = link.at.astimezone(tz)
         out.append(
             Position(
                 party=party,
@@ -201,6 +238,7 @@ def standing(log: PositionsLog, tz: dt.tzinfo) -> tuple[Position, ...]:
                 at=at,
                 event=proposal.event,
                 link=link,
+                accepted=link.accepted,
             )
         )
     out.sort(key=lambda p: (p.party, p.issue))

@@ -226,6 +226,8 @@ class Status:
     contract: ContractState
     contract_expires_on: dt.date | None = None
     events_applied: int
+    ratified_by: tuple[str, ...] = ()
+    """The union parties that have ratified the current tentative agreement, sorted (spec 1.1)."""
     state: NegotiationState = attrs.field(eq=False, repr=False)
     """The core state the answer was built from."""
 
@@ -260,6 +262,7 @@ def status_from(state: NegotiationState, moment: Moment) -> Status:
         contract=state.contract,
         contract_expires_on=state.contract_expires_on,
         events_applied=state.events_applied,
+        ratified_by=tuple(sorted(state.ratified_by)),
         state=state,
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -30,6 +30,7 @@ from events.model import (
     IssueTabled,
     LockoutDeclared,
     LockoutEnded,
+    Meaning,
     NegotiationOpened,
     PartyJoined,
     ProposalAccepted,
@@ -47,6 +48,7 @@ from events.model import (
     TalksScheduled,
     TalksSuspended,
     Value,
+    meanings,
 )
 from negotiation.core.history import Fold, History, Recorded, micros
 from negotiation.core.state import local_date
@@ -54,8 +56,10 @@ from projections.status import Moment, When, as_instant, start_instant
 
 __all__ = [
     "STATEMENTS_FOLD",
+    "SUMMARIES",
     "StatementLink",
     "TimelineEntry",
+    "actor_of",
     "counts",
     "entry_of",
     "statements_of",
@@ -163,6 +167,10 @@ _SUMMARIES: Final[dict[type[Event], Callable[[Any], str]]] = {
 }
 
 
+SUMMARIES: Final[Mapping[type[Event], Callable[[Any], str]]] = _SUMMARIES
+"""Event class -> its one-line summary: every class of ``EVENT_TYPES`` has one (a test says so)."""
+
+
 def summarize(event: Event) -> str:
     """A one-line human summary of an event, naming parties and issues by id."""
     summary = _SUMMARIES.get(type(event))
@@ -197,9 +205,8 @@ class TimelineEntry:
 
     @property
     def party(self) -> str | None:
-        """The acting party (the event's ``by``), if it names one."""
-        by = getattr(self.event, "by", None)
-        return by if isinstance(by, str) else None
+        """The acting party (the field its class declares ``Meaning.ACTOR``), if it names one."""
+        return actor_of(self.event)
 
 
 def entry_of(record: Recorded, negotiation: str, tz: dt.tzinfo) -> TimelineEntry:
@@ -303,5 +310,13 @@ def statements_of(
 
 
 def _by(record: Recorded) -> str | None:
-    by = getattr(record.event, "by", None)
-    return by if isinstance(by, str) else None
+    return actor_of(record.event)
+
+
+def actor_of(event: Event) -> str | None:
+    """The acting party of ``event``: the value of the field its class declares ``Meaning.ACTOR``."""
+    for name, what in meanings(type(event)):
+        if what is Meaning.ACTOR:
+            value = getattr(event, name)
+            return value if isinstance(value, str) else None
+    return None

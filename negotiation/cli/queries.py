@@ -36,8 +36,20 @@ def _position_text(position: Mapping[str, Any] | None) -> Text:
     parts = [str(position.get("terms"))]
     if value:
         parts.append(f"({_value_text(value)})")
-    parts.append(f"since {position.get('since')} [{position.get('event')}]")
+    parts.append(f"since {position.get('since')} [{_event_text(position)}]")
     return text(" ".join(parts))
+
+
+def _event_text(position: Mapping[str, Any]) -> str:
+    """The position's event id, and the acceptance that made it the party's (spec 1.1)."""
+    accepted = position.get("accepted")
+    event = str(position.get("event"))
+    return event if accepted is None else f"{event}, accepted in {accepted}"
+
+
+def _ratified_text(unions: list[str]) -> str:
+    """The unions that ratified the current tentative agreement, or ``none`` (spec 1.1)."""
+    return ", ".join(unions) or "none"
 
 
 def _value_text(value: Mapping[str, Any] | None) -> str:
@@ -92,7 +104,9 @@ def _status_table(document: Answer, _: Mapping[str, Any]) -> Table:
     for key, value in document.items():
         if key == "negotiation":
             continue
-        value_shown = _stoppage_text(value) if key == "stoppage" else value
+        value_shown = (
+            _stoppage_text(value) if key == "stoppage" else _ratified_text(value) if key == "ratified_by" else value
+        )
         shown.add_row(text(key.replace("_", " ")), text(value_shown, style="bold" if key == "phase" else ""))
     return shown
 
@@ -130,7 +144,7 @@ def _positions_table(document: Answer, _: Mapping[str, Any]) -> Table:
                 text(position["terms"]),
                 text(_value_text(position["value"])),
                 text(position["since"]),
-                text(position["event"]),
+                text(_event_text(position)),
             )
     return shown
 
@@ -203,6 +217,8 @@ def _diff_table(document: Answer, arguments: Mapping[str, Any]) -> Table | str:
         before, after = change["before"], change["after"]
         if field == "stoppage":
             before, after = _stoppage_text(before), _stoppage_text(after)
+        elif field == "ratified_by":
+            before, after = _ratified_text(before), _ratified_text(after)
         shown.add_row(text(field.replace("_", " ")), text(before), text(after))
     changes = document["positions"]
     for row in changes["added"]:

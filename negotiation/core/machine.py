@@ -27,6 +27,7 @@ from events.model import (
     IssueTabled,
     LockoutDeclared,
     LockoutEnded,
+    Meaning,
     NegotiationOpened,
     PartyJoined,
     ProposalAccepted,
@@ -43,9 +44,10 @@ from events.model import (
     TalksResumed,
     TalksScheduled,
     TalksSuspended,
+    meanings,
 )
 from negotiation.core.errors import RuleViolationError
-from negotiation.core.state import NegotiationState, ProposalRef, instant, replace
+from negotiation.core.state import NegotiationState, ProposalRef, StoppageKind, instant, replace
 
 __all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
 
@@ -95,18 +97,52 @@ def _not_closed(state: NegotiationState, event: Event) -> str | None:
     return None
 
 
+def _not_closed_but_return(kind: StoppageKind) -> Guard:
+    """Closed, except for the end of a stoppage that a ratification already ended."""
+
+    def test(state: NegotiationState, event: Any) -> str | None:
+        if state.closed and (kind, event.by) not in state.ended_by_vote:
+            return (
+                f"the agreement was ratified; {event.TYPE} is no longer accepted"
+                f" ({event.by!r} has no {kind} that the vote ended)"
+            )
+        return None
+
+    return test
+
+
+def _not_closed_for_unions(state: NegotiationState, event: RatificationCompleted) -> str | None:
+    party = state.parties.get(event.by)
+    if state.closed and party is not None and party.role == "union":
+        return f"the agreement was ratified; {event.by!r} (a union) can no longer vote on it"
+    return None
+
+
+def _declared(event: Event, kinds: frozenset[Meaning]) -> Iterable[tuple[str, str]]:
+    """``(field, value)`` of the event's fields declared as one of ``kinds`` (``events.model.Meaning``)."""
+    for name, what in meanings(type(event)):
+        if what in kinds:
+            value = getattr(event, name)
+            if isinstance(value, str):
+                yield name, value
+
+
+_PARTIES: Final = frozenset({Meaning.PARTY, Meaning.ACTOR})
+_ISSUES: Final = frozenset({Meaning.ISSUE})
+_PROPOSALS: Final = frozenset({Meaning.PROPOSAL})
+
+
 def _known_parties(state: NegotiationState, event: Event) -> str | None:
-    for field in ("by", "to"):
-        party = getattr(event, field, None)
-        if party is not None and party not in state.parties:
+    for field, party in _declared(event, _PARTIES):
+        if party not in state.parties:
             return f"{field}: {party!r} is not a party of the negotiation"
     return None
 
 
 def _on_agenda(state: NegotiationState, event: Event) -> str | None:
-    issue = getattr(event, "issue", None)
-    if isinstance(issue, str) and issue not in state.issues:
-        return f"issue: {issue!r} is not on the agenda"
+    for field, issue in _declared(event, _ISSUES):
+        if issue not in state.issues:
+            return f"{field}: {issue!r} is not on the agenda"
     return None
 
 
@@ -131,10 +167,12 @@ def _not_running(attr: str, kind: str) -> Guard:
     return test
 
 
-def _running(attr: str, kind: str) -> Guard:
+def _running(attr: str, kind: StoppageKind) -> Guard:
     def test(state: NegotiationState, event: Any) -> str | None:
         running: Mapping[str, Any] = getattr(state, attr)
-        return None if event.by in running else f"{event.by!r} has no {kind} running"
+        if event.by in running or (kind, event.by) in state.ended_by_vote:
+            return None  # running, or ended by a ratification: the return to work is recorded late
+        return f"{event.by!r} has no {kind} running"
 
     return test
 
@@ -148,17 +186,40 @@ def _break_in_talks(state: NegotiationState, event: Event) -> str | None:
 def _agreement_pending(state: NegotiationState, event: Event) -> str | None:
     if state.agreement == "tentative":
         return None
+    if state.agreement == "ratified" and not _is_union(state, event):
+        return None  # an employer's vote after closing: recorded, decides nothing
     return f"no tentative agreement awaits a vote (agreement: {state.agreement})"
 
 
+def _is_union(state: NegotiationState, event: Any) -> bool:
+    party = state.parties.get(event.by)
+    return party is not None and party.role == "union"
+
+
+def _vote_once(state: NegotiationState, event: RatificationCompleted) -> str | None:
+    if event.by in state.voted:
+        return f"{event.by!r} has already voted on the current tentative agreement"
+    return None
+
+
 def _proposal_reference(state: NegotiationState, event: ProposalAccepted | ProposalRejected) -> str | None:
+    for field, proposal in _declared(event, _PROPOSALS):
+        ref = state.proposals.get(proposal)
+        if ref is None:
+            return f"{field}: {proposal!r} is not a proposal.made of this negotiation (or it was retracted)"
+        if ref.by == event.by:
+            return f"{field}: {proposal!r} was made by {event.by!r} itself"
+        if ref.issue != event.issue:
+            return f"{field}: {proposal!r} is on issue {ref.issue!r}, not {event.issue!r}"
+    return None
+
+
+def _not_withdrawn(state: NegotiationState, event: ProposalAccepted) -> str | None:
     ref = state.proposals.get(event.proposal)
     if ref is None:
-        return f"proposal: {event.proposal!r} is not a proposal.made of this negotiation"
-    if ref.by == event.by:
-        return f"proposal: {event.proposal!r} was made by {event.by!r} itself"
-    if ref.issue != event.issue:
-        return f"proposal: {event.proposal!r} is on issue {ref.issue!r}, not {event.issue!r}"
+        return None  # proposal-reference says why
+    if state.withdrawals.get((ref.by, ref.issue), 0) > ref.withdrawals:
+        return f"proposal: {ref.by!r} withdrew {event.proposal!r} on {ref.issue!r} before it was accepted"
     return None
 
 
@@ -166,7 +227,8 @@ OPENED_FIRST: Final = Rule("opened-first", "negotiation.opened comes first", _op
 OPENED_ONCE: Final = Rule("opened-once", "negotiation.opened happens once", _opened_once)
 NOT_CLOSED: Final = Rule(
     "closed-after-ratification",
-    "after ratification only statement.issued and event.retracted are accepted",
+    "after ratification only statement.issued, event.retracted, an employer's vote and the end of a stoppage"
+    " that the vote ended are accepted",
     _not_closed,
 )
 KNOWN_PARTIES: Final = Rule("known-party", "every by and to names a party of the negotiation", _known_parties)
@@ -198,13 +260,38 @@ BREAK_IN_TALKS: Final = Rule(
 )
 AGREEMENT_PENDING: Final = Rule(
     "vote-needs-agreement",
-    "ratification.completed needs a tentative agreement that has not been voted on",
+    "ratification.completed needs a current tentative agreement (a union's vote: one not ratified yet)",
     _agreement_pending,
 )
 PROPOSAL_REFERENCE: Final = Rule(
     "proposal-reference",
     "proposal.accepted/rejected refer to a proposal.made of another party on the same issue",
     _proposal_reference,
+)
+NOT_WITHDRAWN: Final = Rule(
+    "accept-not-withdrawn",
+    "proposal.accepted refers to a proposal its maker has not withdrawn (a retracted one is not a proposal)",
+    _not_withdrawn,
+)
+VOTE_ONCE: Final = Rule(
+    "vote-once",
+    "each party votes once on a tentative agreement",
+    _vote_once,
+)
+UNIONS_CLOSED: Final = Rule(
+    "closed-after-ratification",
+    "after ratification a union's vote is no longer accepted (an employer's is, and decides nothing)",
+    _not_closed_for_unions,
+)
+STRIKE_CLOSED: Final = Rule(
+    "closed-after-ratification",
+    "after ratification only the end of a strike that the vote ended is accepted",
+    _not_closed_but_return("strike"),
+)
+LOCKOUT_CLOSED: Final = Rule(
+    "closed-after-ratification",
+    "after ratification only the end of a lockout that the vote ended is accepted",
+    _not_closed_but_return("lockout"),
 )
 
 # --- effects -------------------------------------------------------------------
@@ -238,7 +325,13 @@ def _talks(to: str, *, started: bool = False) -> Effect:
 
 
 def _proposal_made(state: NegotiationState, e: ProposalMade) -> dict[str, Any]:
-    return {"proposals": state.proposals.set(e.id, ProposalRef(by=e.by, issue=e.issue))}
+    withdrawals = state.withdrawals.get((e.by, e.issue), 0)
+    return {"proposals": state.proposals.set(e.id, ProposalRef(by=e.by, issue=e.issue, withdrawals=withdrawals))}
+
+
+def _proposal_withdrawn(state: NegotiationState, e: ProposalWithdrawn) -> dict[str, Any]:
+    key = (e.by, e.issue)
+    return {"withdrawals": state.withdrawals.set(key, state.withdrawals.get(key, 0) + 1)}
 
 
 def _start(attr: str) -> Effect:
@@ -249,12 +342,15 @@ def _start(attr: str) -> Effect:
     return effect
 
 
-def _end(attr: str) -> Effect:
+def _end(attr: str, kind: StoppageKind) -> Effect:
     def effect(state: NegotiationState, e: Any) -> dict[str, Any]:
         running: immutables.Map[str, Any] = getattr(state, attr)
         # Total, not only after ``check``: a fold "as known at" a time may see a
         # stoppage's end but not yet its (later recorded) start.
-        return {attr: running.delete(e.by) if e.by in running else running}
+        if e.by in running:
+            return {attr: running.delete(e.by)}
+        # The return to work after the vote: recorded, changes nothing else.
+        return {"ended_by_vote": state.ended_by_vote - {(kind, e.by)}}
 
     return effect
 
@@ -267,20 +363,37 @@ def _contract(to: str) -> Effect:
 
 
 def _tentative(state: NegotiationState, e: AgreementTentative) -> dict[str, Any]:
-    return {"agreement": "tentative"}
+    # A new tentative agreement is voted on afresh.
+    return {"agreement": "tentative", "voted": frozenset(), "ratified_by": frozenset()}
 
 
 def _ratification(state: NegotiationState, e: RatificationCompleted) -> dict[str, Any]:
+    voted = state.voted | {e.by}
+    if not _is_union(state, e):
+        # An employer's (or mediator's) vote is recorded and decides nothing.
+        return {"voted": voted}
     if e.outcome == "rejected":
-        # Bargaining goes on; any stoppage goes on too.
-        return {"agreement": "rejected"}
-    # A ratified contract closes the negotiation and ends every stoppage.
-    return {
-        "agreement": "ratified",
-        "contract": "new",
-        "strikes": immutables.Map(),
-        "lockouts": immutables.Map(),
-    }
+        # Bargaining goes on; any stoppage goes on too; the agreement is void.
+        return {"agreement": "rejected", "voted": voted, "ratified_by": frozenset()}
+    ratified_by = state.ratified_by | {e.by}
+    changes: dict[str, Any] = {"voted": voted, "ratified_by": ratified_by}
+    if state.unions() <= ratified_by:
+        # Every union ratified: the contract is new, the negotiation closed and every stoppage over.
+        ended = {("strike", p) for p in state.strikes} | {("lockout", p) for p in state.lockouts}
+        changes |= {
+            "agreement": "ratified",
+            "contract": "new",
+            "strikes": immutables.Map(),
+            "lockouts": immutables.Map(),
+            "ended_by_vote": state.ended_by_vote | ended,
+        }
+    elif e.by in state.strikes:
+        # A union's own ratification ends its own strike.
+        changes |= {
+            "strikes": state.strikes.delete(e.by),
+            "ended_by_vote": state.ended_by_vote | {("strike", e.by)},
+        }
+    return changes
 
 
 def _unchanged(state: NegotiationState, e: Event) -> dict[str, Any]:
@@ -301,20 +414,32 @@ TRANSITIONS: Final[Mapping[type[Event], Transition]] = {
     TalksHeld: Transition(_OPEN, _talks("active", started=True)),
     TalksSuspended: Transition(_OPEN, _talks("suspended")),
     TalksResumed: Transition((*_OPEN, BREAK_IN_TALKS), _talks("active", started=True)),
-    ProposalMade: Transition(_OPEN, _proposal_made, commutes=True),
-    ProposalWithdrawn: Transition(_OPEN, _unchanged, commutes=True),
-    ProposalAccepted: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged, commutes=True),
+    # Since 1.1 a withdrawal makes a proposal unacceptable: proposals and
+    # withdrawals no longer commute (a late one may refuse a later acceptance).
+    # An acceptance still does: it changes no core state and no rule reads it
+    # (the positions it changes are a read model, refolded from where it lands).
+    ProposalMade: Transition(_OPEN, _proposal_made),
+    ProposalWithdrawn: Transition(_OPEN, _proposal_withdrawn),
+    ProposalAccepted: Transition((*_OPEN, PROPOSAL_REFERENCE, NOT_WITHDRAWN), _unchanged, commutes=True),
     ProposalRejected: Transition((*_OPEN, PROPOSAL_REFERENCE), _unchanged, commutes=True),
     StatementIssued: Transition((OPENED_FIRST, KNOWN_PARTIES), _unchanged, commutes=True),
     StrikeAuthorized: Transition(_OPEN, _unchanged, commutes=True),
     StrikeCalled: Transition((*_OPEN, UNION_STRIKES, STRIKE_NOT_RUNNING), _start("strikes")),
-    StrikeEnded: Transition((*_OPEN, UNION_STRIKES, STRIKE_RUNNING), _end("strikes")),
+    StrikeEnded: Transition(
+        (OPENED_FIRST, STRIKE_CLOSED, KNOWN_PARTIES, ON_AGENDA, UNION_STRIKES, STRIKE_RUNNING),
+        _end("strikes", "strike"),
+    ),
     LockoutDeclared: Transition((*_OPEN, EMPLOYER_LOCKOUTS, LOCKOUT_NOT_RUNNING), _start("lockouts")),
-    LockoutEnded: Transition((*_OPEN, EMPLOYER_LOCKOUTS, LOCKOUT_RUNNING), _end("lockouts")),
+    LockoutEnded: Transition(
+        (OPENED_FIRST, LOCKOUT_CLOSED, KNOWN_PARTIES, ON_AGENDA, EMPLOYER_LOCKOUTS, LOCKOUT_RUNNING),
+        _end("lockouts", "lockout"),
+    ),
     ContractExpired: Transition(_OPEN, _contract("expired")),
     ContractExtended: Transition(_OPEN, _contract("extended")),
     AgreementTentative: Transition(_OPEN, _tentative),
-    RatificationCompleted: Transition((*_OPEN, AGREEMENT_PENDING), _ratification),
+    RatificationCompleted: Transition(
+        (OPENED_FIRST, UNIONS_CLOSED, KNOWN_PARTIES, ON_AGENDA, AGREEMENT_PENDING, VOTE_ONCE), _ratification
+    ),
     # Whether the target exists is a question of the whole stream, not of the
     # fold so far: the timeline checks it (negotiation.core.history).
     EventRetracted: Transition((OPENED_FIRST,), _unchanged),

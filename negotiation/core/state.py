@@ -71,6 +71,8 @@ class ProposalRef:
 
     by: str
     issue: str
+    withdrawals: int = 0
+    """How many withdrawals by its party on its issue preceded it: a later one withdrew it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -95,6 +97,18 @@ class NegotiationState:
     contract: ContractState = "in_force"
     proposals: immutables.Map[str, ProposalRef] = attrs.field(factory=immutables.Map)
     """Every ``proposal.made`` folded so far, by event id."""
+    withdrawals: immutables.Map[tuple[str, str], int] = attrs.field(factory=immutables.Map)
+    """(party, issue) -> how many times the party withdrew on the issue (spec 1.1: a withdrawn
+    proposal cannot be accepted; a proposal made before the latest withdrawal was withdrawn)."""
+    voted: frozenset[str] = frozenset()
+    """The parties that have voted on the current tentative agreement."""
+    ratified_by: frozenset[str] = frozenset()
+    """The union parties that have ratified the current tentative agreement."""
+    ended_by_vote: frozenset[tuple[StoppageKind, str]] = frozenset()
+    """Stoppages a ratification ended whose own end was not recorded yet: (kind, party).
+
+    Their late ``strike.ended``/``lockout.ended`` is accepted (the return to
+    work after the vote) and changes no answer."""
     events_applied: int = 0
 
     @property
@@ -104,8 +118,12 @@ class NegotiationState:
 
     @property
     def closed(self) -> bool:
-        """Ratified: only statements and retractions are accepted any more."""
+        """Ratified: only statements, retractions, employer votes and late stoppage ends are accepted any more."""
         return self.agreement == "ratified"
+
+    def unions(self) -> frozenset[str]:
+        """The union parties at the table."""
+        return frozenset(p.id for p in self.parties.values() if p.role == "union")
 
 
 _FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(NegotiationState))

@@ -399,7 +399,7 @@ class ReadModels:
         """The negotiation's current status (spec section 3 without ``as_of``/``known_at``), or ``None``.
 
         ``{"negotiation", "phase", "talks", "stoppage", "agreement", "contract",
-        "events_applied", "position"}``; ``stoppage.day`` is counted up to
+        "events_applied", "ratified_by", "position"}``; ``stoppage.day`` is counted up to
         ``now`` (default: the current time) in the negotiation's time zone;
         ``position`` is the commit position of the negotiation's last event.
         """
@@ -407,6 +407,8 @@ class ReadModels:
         row = self._read(lambda: self._db.read_status(negotiation))
         if row is None:
             return None
+        if "ratified_by" not in row:
+            raise ReadModelError("the read models were built before spec 1.1 (no ratified_by column): call rebuild()")
         stoppage = row["stoppage"]
         if stoppage is not None:
             since = dt.date.fromisoformat(stoppage["since"])
@@ -419,13 +421,15 @@ class ReadModels:
             "agreement": row["agreement"],
             "contract": row["contract"],
             "events_applied": row["events_applied"],
+            "ratified_by": row["ratified_by"],
             "position": row["position"],
         }
 
     def positions(self, negotiation: str) -> dict[str, Any] | None:
         """The standing positions: ``{"negotiation", "positions": {party: {issue: {...}}}}``, or ``None``.
 
-        Each position is ``{"terms", "value", "since", "event"}`` as in spec section 3.
+        Each position is ``{"terms", "value", "since", "event"}`` (and ``"accepted"`` when the party
+        took it by accepting the proposal) as in spec section 3.
         """
         self._check_open()
         rows = self._read(lambda: self._db.read_positions(negotiation))
@@ -433,12 +437,14 @@ class ReadModels:
             return None
         by_party: dict[str, dict[str, Any]] = {}
         for row in rows:
-            by_party.setdefault(row["party"], {})[row["issue"]] = {
+            position = by_party.setdefault(row["party"], {})[row["issue"]] = {
                 "terms": row["terms"],
                 "value": row["value"],
                 "since": row["since"],
                 "event": row["event"],
             }
+            if row.get("accepted") is not None:
+                position["accepted"] = row["accepted"]  # as in the pure answer: only when accepted
         return {"negotiation": negotiation, "positions": by_party}
 
     def catalog(self) -> list[dict[str, Any]]:

@@ -403,6 +403,7 @@ def status_row_of(negotiation: str, state: NegotiationState, position: int) -> S
         events_applied=state.events_applied,
         position=position,
         timezone=state.timezone,
+        ratified_by=dumps(sorted(state.ratified_by)),
     )
 
 
@@ -421,6 +422,7 @@ def position_rows_of(negotiation: str, state: NegotiationState, log: PositionsLo
                 value=None if value is None else dumps(value),
                 since=answer["since"],
                 event=answer["event"],
+                accepted=answer.get("accepted"),
             )
         )
     return rows

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import attrs
 import orjson
-from eventsourcing.persistence import OperationalError, Tracking
+from eventsourcing.persistence import OperationalError, PersistenceError, Tracking
 
 from negotiation.store.eventstore import APPLICATION_NAME
 from projections.periods import Change, Row
@@ -45,6 +45,9 @@ from projections.persisted.tables import (
 __all__ = ["Cursor", "Dialect", "SQLTables", "SQLViews", "table_statements"]
 
 _ENSURE_ATTEMPTS: Final = 10
+
+LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"))
+"""Columns added after a layout was first written (spec 1.1): a version without them is rebuilt."""
 
 Cursor = Any
 """A DB-API cursor of the dialect (``sqlite3`` or psycopg), rows readable by column name."""
@@ -92,10 +95,10 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('status', version))} ("
         "negotiation TEXT PRIMARY KEY, phase TEXT NOT NULL, talks TEXT NOT NULL, agreement TEXT NOT NULL, "
         f"contract TEXT NOT NULL, stoppage {j}, events_applied BIGINT NOT NULL, position BIGINT NOT NULL, "
-        f"timezone TEXT NOT NULL){suffix}",
+        f"timezone TEXT NOT NULL, ratified_by {j} NOT NULL){suffix}",
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('positions', version))} ("
         f"negotiation TEXT, party TEXT, issue TEXT, terms TEXT NOT NULL, value {j}, since TEXT NOT NULL, "
-        f"event TEXT NOT NULL, PRIMARY KEY (negotiation, party, issue)){suffix}",
+        f"event TEXT NOT NULL, accepted TEXT, PRIMARY KEY (negotiation, party, issue)){suffix}",
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('catalog', version))} ("
         f"negotiation TEXT PRIMARY KEY, title TEXT NOT NULL, timezone TEXT NOT NULL, parties {j} NOT NULL, "
         f"phase TEXT NOT NULL){suffix}",
@@ -156,14 +159,15 @@ class SQLTables:
         self._delete_positions = d.sql(f"DELETE FROM {positions} WHERE negotiation = ?")
         self._delete_position = d.sql(f"DELETE FROM {positions} WHERE negotiation = ? AND party = ? AND issue = ?")
         self._upsert_status = d.sql(
-            f"INSERT INTO {status} VALUES (?, ?, ?, ?, ?, {j}, ?, ?, ?) ON CONFLICT (negotiation) DO UPDATE "
+            f"INSERT INTO {status} VALUES (?, ?, ?, ?, ?, {j}, ?, ?, ?, {j}) ON CONFLICT (negotiation) DO UPDATE "
             "SET phase=excluded.phase, talks=excluded.talks, agreement=excluded.agreement, "
             "contract=excluded.contract, stoppage=excluded.stoppage, events_applied=excluded.events_applied, "
-            "position=excluded.position, timezone=excluded.timezone"
+            "position=excluded.position, timezone=excluded.timezone, ratified_by=excluded.ratified_by"
         )
         self._upsert_position = d.sql(
-            f"INSERT INTO {positions} VALUES (?, ?, ?, ?, {j}, ?, ?) ON CONFLICT (negotiation, party, issue) "
-            "DO UPDATE SET terms=excluded.terms, value=excluded.value, since=excluded.since, event=excluded.event"
+            f"INSERT INTO {positions} VALUES (?, ?, ?, ?, {j}, ?, ?, ?) ON CONFLICT (negotiation, party, issue) "
+            "DO UPDATE SET terms=excluded.terms, value=excluded.value, since=excluded.since, event=excluded.event, "
+            "accepted=excluded.accepted"
         )
         self._upsert_catalog = d.sql(
             f"INSERT INTO {catalog} VALUES (?, ?, ?, {j}, ?) ON CONFLICT (negotiation) DO UPDATE "
@@ -316,9 +320,20 @@ class SQLViews(ABC):
                 return None
             pointer = self._pointer(c)
         tables = {table_name(k, pointer.active) for k in KINDS}
-        self.outdated = table_name("tracking", pointer.active) in names and not tables <= names
+        tracked = table_name("tracking", pointer.active) in names
+        self.outdated = tracked and (not tables <= names or not self._columns(pointer.active))
         wanted = {*SQL_VIEWS.values(), *tables, table_name("tracking", pointer.active)}
         return pointer if wanted <= names else None
+
+    def _columns(self, version: int) -> bool:
+        """Whether the version's tables have every column of this layout (each asked in its own transaction)."""
+        for kind, column in LAYOUT_COLUMNS:
+            try:
+                with self._transaction(commit=False) as c:
+                    c.execute(f"SELECT {column} FROM {self.dialect.name(table_name(kind, version))} WHERE 1 = 0")
+            except PersistenceError:
+                return False
+        return True
 
     def _create(self) -> Pointer:
         d = self.dialect
@@ -429,7 +444,7 @@ class SQLViews(ABC):
         """The status row through the SQL view, JSON decoded; ``None`` if absent."""
         view = self.dialect.name(SQL_VIEWS["status"])
         row = next(self._rows(f"SELECT * FROM {view} WHERE negotiation = ?", (negotiation,)), None)
-        return None if row is None else decoded(row, "stoppage")
+        return None if row is None else decoded(decoded(row, "stoppage"), "ratified_by")
 
     def read_positions(self, negotiation: str) -> list[dict[str, Any]] | None:
         """The positions rows by party, issue (one statement); ``None`` without a status row."""

@@ -125,6 +125,8 @@ class StatusRow:
     events_applied: int
     position: int
     timezone: str
+    ratified_by: str = "[]"
+    """JSON list of the unions that ratified the current tentative agreement (spec 1.1)."""
 
     def values(self) -> tuple[str | int | None, ...]:
         """The column values, in table order."""
@@ -138,6 +140,7 @@ class StatusRow:
             self.events_applied,
             self.position,
             self.timezone,
+            self.ratified_by,
         )
 
 
@@ -152,6 +155,8 @@ class PositionRow:
     value: str | None
     since: str
     event: str
+    accepted: str | None = None
+    """The ``proposal.accepted`` id when the party took the position by accepting it (spec 1.1)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -160,7 +165,7 @@ class PositionRow:
 
     def values(self) -> tuple[str | None, ...]:
         """The column values, in table order."""
-        return (self.negotiation, self.party, self.issue, self.terms, self.value, self.since, self.event)
+        return (self.negotiation, self.party, self.issue, self.terms, self.value, self.since, self.event, self.accepted)
 
 
 @attrs.frozen
@@ -342,6 +347,7 @@ def without(row: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def decoded(row: dict[str, Any], column: str) -> dict[str, Any]:
-    """``row`` with its JSON ``column`` decoded."""
-    row[column] = loads(row[column]) if row[column] is not None else None
+    """``row`` with its JSON ``column`` decoded (a column the row lacks stays absent)."""
+    if column in row:
+        row[column] = loads(row[column]) if row[column] is not None else None
     return row

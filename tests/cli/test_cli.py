@@ -428,6 +428,7 @@ STATUS_KEYS = [
     "agreement",
     "contract",
     "events_applied",
+    "ratified_by",
 ]
 
 

@@ -66,3 +66,19 @@ def test_examples_round_trip(cli_run: Run, examples_db: str, tmp_path: Path) -> 
     again = cli_run("--db", examples_db, "import", str(WGA), str(SAG))
     assert again.exit_code == 0
     assert "nothing new to store" in again.stdout
+
+
+def test_wga_acceptance_and_ratification_in_the_tables(cli_run: Run, examples_db: str) -> None:
+    """Spec 1.1 in the text output: the accepted wage offer in positions and diff, ratified_by in status."""
+    positions = cli_run("--db", examples_db, "positions", "wga-amptp-2023", "--at", "2023-09-24")
+    assert positions.exit_code == 0, positions.stderr
+    assert "accepted in" in positions.stdout
+    assert "wga-041" in positions.stdout
+    before = cli_run("--db", examples_db, "status", "wga-amptp-2023", "--at", "2023-09-24")
+    assert "│ ratified by    │ none" in before.stdout
+    after = cli_run("--db", examples_db, "status", "wga-amptp-2023", "--at", "2023-10-09")
+    assert "│ ratified by    │ wga" in after.stdout
+    diff = cli_run("--db", examples_db, "diff", "wga-amptp-2023", "--from", "2023-09-23", "--to", "2023-09-24")
+    assert diff.exit_code == 0, diff.stderr
+    assert "wga on wages" in diff.stdout
+    assert "[wga-024, accepted in wga-041]" in " ".join(diff.stdout.split())

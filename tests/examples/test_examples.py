@@ -180,29 +180,53 @@ def test_both_strikes_run_on_2023_08_01(app: Negotiations) -> None:
 
 
 def _wages_from_file(path: Path, day: dt.date) -> dict[str, tuple[str, float | int]]:
-    """Party -> (event id, amount) of the last wages proposal made by ``day``, read straight from the file."""
+    """Party -> (event id, amount) of the last wages proposal made or accepted by ``day``, read straight from the file.
+
+    Spec 1.1: accepting another party's proposal makes it the accepting party's position.
+    """
     made: dict[str, tuple[str, float | int]] = {}
+    amounts: dict[str, float | int] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         event = json.loads(line)
         data = event["data"]
-        if event["type"] == "proposal.made" and data["issue"] == "wages" and event["occurred_at"][:10] <= str(day):
+        if data.get("issue") != "wages" or event["occurred_at"][:10] > str(day):
+            continue
+        if event["type"] == "proposal.made":
             made[data["by"]] = (event["id"], data["value"]["amount"])
+            amounts[event["id"]] = data["value"]["amount"]
+        elif event["type"] == "proposal.accepted":
+            made[data["by"]] = (data["proposal"], amounts[data["proposal"]])
     return made
 
 
 def test_wga_wage_positions_on_2023_09_24(app: Negotiations) -> None:
-    """Wages on 2023-09-24: the WGA still at 6% (wga-003), the AMPTP at 5% since its Aug. 11 offer (wga-024)."""
+    """Wages on 2023-09-24: the WGA accepted the AMPTP's 5% (wga-024) that day (wga-041): both stand at 5%.
+
+    Spec 1.1; under 1.0 the WGA still showed its 6% of March (wga-003).
+    """
     day = dt.date(2023, 9, 24)
     wages = {
         party: issues["wages"] for party, issues in positions_json(app.positions(WGA, as_of=day))["positions"].items()
     }
     assert wages["amptp"]["value"] == {"amount": 5, "unit": "percent"}
     assert (wages["amptp"]["event"], wages["amptp"]["since"]) == ("wga-024", "2023-08-11")
-    assert wages["wga"]["value"] == {"amount": 6, "unit": "percent"}
-    assert (wages["wga"]["event"], wages["wga"]["since"]) == ("wga-003", "2023-03-20")
+    assert "accepted" not in wages["amptp"]
+    assert wages["wga"]["value"] == {"amount": 5, "unit": "percent"}
+    assert (wages["wga"]["event"], wages["wga"]["since"], wages["wga"]["accepted"]) == (
+        "wga-024",
+        "2023-09-24",
+        "wga-041",
+    )
     assert {p: (w["event"], w["value"]["amount"]) for p, w in wages.items()} == _wages_from_file(WGA_FILE, day)
+    # The day before, and as known on the 24th (the acceptance was recorded on the 26th), the WGA was at 6%.
+    for answer in (app.positions(WGA, as_of=day - dt.timedelta(days=1)), app.positions(WGA, as_of=day, known_at=day)):
+        wga = answer.get("wga", "wages")
+        assert wga is not None
+        assert (wga.event, wga.since, wga.accepted) == ("wga-003", dt.date(2023, 3, 20), None)
+    gap = next(g for g in app.gaps(WGA, as_of=day) if g.issue == "wages")
+    assert gap.distance == 0
 
 
 def test_wga_wage_positions_when_talks_broke_off(app: Negotiations) -> None:
@@ -258,7 +282,8 @@ def test_make_demo(tmp_path: Path) -> None:
     assert re.search(r"wga-amptp-2023 .* 2023-05-02 .* 92 ", stoppages)
     assert re.search(r"sag-aftra-amptp-2023 .* 2023-07-14 .* 19 ", stoppages)
     assert "amptp  4 percent  [wga-010" in sections["WGA wages"]
-    assert "amptp  5 percent  [wga-024" in sections["... and 5/4/3.5"]
+    assert "amptp  5 percent  [wga-024, since 2023-08-11]" in sections["... and 5/4/3.5"]
+    assert "wga    5 percent  [wga-024, since 2023-09-24, accepted: wga-041]" in sections["... and 5/4/3.5"]
     assert "amptp  4 percent  [wga-010" in sections["What we knew"]
     assert "wga-045" in sections["The end of the WGA strike"]
 
@@ -303,7 +328,11 @@ def test_reference_examples_are_one_valid_negotiation() -> None:
         result = app.append(events)
         assert len(result.stored) == len(events)
         assert app.status("acme-2024").phase == "ratified"
-        assert [p.event for p in app.positions("acme-2024")] == ["acme-18"]
+        # Spec 1.1: local-7 accepted acme-18 (acme-19): both sides stand on it.
+        assert [(p.party, p.event, p.accepted) for p in app.positions("acme-2024")] == [
+            ("acme", "acme-18", None),
+            ("local-7", "acme-18", "acme-19"),
+        ]
         assert "acme-08" not in [s.id for s in app.statements("acme-2024")]  # retracted
 
 

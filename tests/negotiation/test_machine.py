@@ -16,7 +16,7 @@ from functools import partial
 import attrs
 import pytest
 
-from events import EVENT_TYPES, Event
+from events import EVENT_TYPES, Event, Party
 from negotiation import RULES, TRANSITIONS, RuleViolationError, check, evolve, fold
 from negotiation.core.errors import EventConflictError, RefusedEventError
 from negotiation.core.history import CLOCK_SKEW
@@ -27,6 +27,7 @@ from tests.negotiation.helpers import (
     MEDIATOR,
     NEGOTIATION,
     NOW,
+    PARTIES,
     PAY,
     UNION,
     accepted,
@@ -57,6 +58,7 @@ from tests.negotiation.helpers import (
 )
 
 OPEN = opened("open", 0)
+SECOND_UNION = "ibew"
 
 
 def refuse(prefix: Sequence[Event], event: Event, rule: str) -> RuleViolationError:
@@ -210,6 +212,37 @@ def test_rule_vote_needs_agreement() -> None:
     allow([*voted_down, tentative("ta-2", 3)], ratification("v2", 4))
 
 
+def test_rule_vote_once() -> None:
+    """Each party votes once on a tentative agreement; a new agreement is voted on afresh."""
+    two = opened(parties=(*PARTIES, Party(id=SECOND_UNION, name="IBEW", role="union")))
+    voted = [two, tentative("ta", 1), ratification("v1", 2)]
+    err = refuse(voted, ratification("v1-again", 3), "vote-once")
+    assert UNION in err.reason
+    refuse([*voted, ratification("emp", 3, by=EMPLOYER)], ratification("emp-2", 4, by=EMPLOYER), "vote-once")
+    allow(voted, ratification("v2", 3, by=SECOND_UNION))
+    # A union that rejected votes again on the next tentative agreement.
+    rejected_once = [OPEN, tentative("ta", 1), ratification("no", 2, outcome="rejected"), tentative("ta-2", 3)]
+    allow(rejected_once, ratification("yes", 4))
+
+
+def test_rule_accept_not_withdrawn() -> None:
+    """proposal.accepted refers to a proposal its maker has not withdrawn since."""
+    offer = proposal("offer", 1, by=UNION, issue=AI)
+    err = refuse([OPEN, offer, withdrawn("w", 2)], accepted("x", 3, proposal="offer"), "accept-not-withdrawn")
+    assert "withdrew" in err.reason
+    # Made again after the withdrawal: the new one stands and can be accepted, the old one not.
+    again = [OPEN, offer, withdrawn("w", 2), proposal("offer-2", 3)]
+    refuse(again, accepted("x", 4, proposal="offer"), "accept-not-withdrawn")
+    allow(again, accepted("x", 4, proposal="offer-2"))
+    # A superseded proposal was not withdrawn: it may still be accepted.
+    allow([OPEN, offer, proposal("offer-2", 2)], accepted("x", 3, proposal="offer"))
+    # Withdrawing on another issue, or by another party, does not touch it.
+    elsewhere = [OPEN, offer, withdrawn("w", 2, issue=PAY), withdrawn("w2", 2, by=EMPLOYER)]
+    allow(elsewhere, accepted("x", 3, proposal="offer"))
+    # proposal.rejected of a withdrawn proposal stays accepted, as in 1.0.
+    allow([OPEN, offer, withdrawn("w", 2)], rejected("x", 3, proposal="offer"))
+
+
 def test_rule_proposal_reference() -> None:
     """proposal.accepted/rejected refer to a proposal.made of another party on the same issue."""
     offer = proposal("offer", 1, by=UNION, issue=AI)
@@ -341,6 +374,7 @@ def test_after_ratification_only_statements_and_retractions(kind: str) -> None:
         proposal("offer", 1),
         tentative("ta", 2),
         ratification("vote", 3),
+        ratification("vote-2", 3.5, by="sag-aftra"),  # 1.1: each union votes; the last one closes
     ]
     event = SAMPLES[kind](f"late-{kind}", 4)
     refuse(prefix, event, "closed-after-ratification")
@@ -460,18 +494,107 @@ def test_proposal_made_is_remembered() -> None:
     [
         statement("s", 1),
         strike_authorized("a", 1),
-        withdrawn("w", 1),
         accepted("acc", 2, proposal="offer"),
         retraction("r", 2, "offer"),
     ],
     ids=lambda e: e.TYPE,
 )
 def test_events_without_effect_only_count(event: Event) -> None:
-    """Statements, authorizations, withdrawals, responses and retractions change nothing but the count."""
+    """Statements, authorizations, responses and retractions change nothing but the count (of the core state)."""
     before = fold([OPEN, proposal("offer", 1)])
     after = allow([OPEN, proposal("offer", 1)], event)
     assert after.events_applied == before.events_applied + 1
     assert after == attrs.evolve(before, events_applied=before.events_applied + 1)
+
+
+def test_withdrawal_effect() -> None:
+    """A withdrawal counts against the party's issue: its proposals made before are withdrawn, later ones not."""
+    state = allow([OPEN, proposal("offer", 1), proposal("pay", 1, issue=PAY)], withdrawn("w", 2))
+    assert dict(state.withdrawals) == {(UNION, AI): 1}
+    assert state.proposals["offer"].withdrawals == 0
+    again = allow([OPEN, proposal("offer", 1), withdrawn("w", 2)], proposal("offer-2", 3))
+    assert again.proposals["offer-2"].withdrawals == 1
+
+
+# --- spec 1.1: several unions, employer votes, the return to work after the vote -----------
+
+TWO_UNIONS = opened(parties=(*PARTIES, Party(id=SECOND_UNION, name="IBEW", role="union")))
+
+
+def test_each_union_ratifies_on_its_own() -> None:
+    """The first union's ratification ends its own strike only; the last one closes and ends every stoppage."""
+    prefix = [
+        TWO_UNIONS,
+        strike_called("s1", 1),
+        strike_called("s2", 1, by=SECOND_UNION),
+        lockout_declared("l", 1.5),
+        tentative("ta", 2),
+    ]
+    first = allow(prefix, ratification("v1", 3))
+    assert first.agreement == "tentative"
+    assert phase(first) == "tentative_agreement"
+    assert first.ratified_by == {UNION}
+    assert set(first.strikes) == {SECOND_UNION}
+    assert set(first.lockouts) == {EMPLOYER}
+    assert not first.closed
+    last = allow([*prefix, ratification("v1", 3)], ratification("v2", 4, by=SECOND_UNION))
+    assert last.closed
+    assert last.contract == "new"
+    assert last.ratified_by == {UNION, SECOND_UNION}
+    assert not last.strikes
+    assert not last.lockouts
+    assert last.ended_by_vote == {("strike", UNION), ("strike", SECOND_UNION), ("lockout", EMPLOYER)}
+
+
+def test_a_union_rejection_voids_the_agreement() -> None:
+    """A rejection by any union returns to bargaining; ratified_by empties; the next agreement is voted afresh."""
+    prefix = [TWO_UNIONS, strike_called("s2", 1, by=SECOND_UNION), tentative("ta", 2), ratification("v1", 3)]
+    state = allow(prefix, ratification("no", 4, outcome="rejected", by=SECOND_UNION))
+    assert state.agreement == "rejected"
+    assert state.ratified_by == frozenset()
+    assert set(state.strikes) == {SECOND_UNION}
+    voted_down = [*prefix, ratification("no", 4, outcome="rejected", by=SECOND_UNION)]
+    refuse(voted_down, ratification("v1b", 5), "vote-needs-agreement")
+    again = allow(voted_down, tentative("ta-2", 5))
+    assert again.voted == frozenset()
+
+
+def test_an_employer_vote_decides_nothing() -> None:
+    """An employer's vote before or after the unions' is accepted and changes nothing but the count."""
+    prefix = [OPEN, strike_called("s", 1), tentative("ta", 2)]
+    before = fold(prefix)
+    after = allow(prefix, ratification("owners", 3, by=EMPLOYER))
+    assert attrs.evolve(after, voted=frozenset(), events_applied=before.events_applied) == before
+    closed = [*prefix, ratification("players", 3)]
+    late = allow(closed, ratification("owners", 4, by=EMPLOYER))
+    assert late.closed
+    assert late.ratified_by == {UNION}
+    # Without a tentative agreement even an employer cannot vote.
+    refuse([OPEN], ratification("owners", 1, by=EMPLOYER), "vote-needs-agreement")
+    # A union cannot vote once the agreement is ratified.
+    refuse(closed, ratification("again", 4), "closed-after-ratification")
+
+
+def test_return_to_work_after_the_vote() -> None:
+    """A strike.ended / lockout.ended after the vote that ended it is accepted, once, and changes no answer."""
+    closed = [OPEN, strike_called("s", 1), lockout_declared("l", 1), tentative("ta", 2), ratification("v", 3)]
+    state = fold(closed)
+    after = allow(closed, lockout_ended("back", 3.5))
+    assert (after.agreement, after.contract, phase(after), after.strikes, after.lockouts) == (
+        state.agreement,
+        state.contract,
+        phase(state),
+        state.strikes,
+        state.lockouts,
+    )
+    refuse([*closed, lockout_ended("back", 3.5)], lockout_ended("back-again", 4), "closed-after-ratification")
+    allow(closed, strike_ended("back-2", 4))
+    # No stoppage was running: its end stays refused.
+    refuse([OPEN, tentative("ta", 2), ratification("v", 3)], strike_ended("e", 4), "closed-after-ratification")
+    # Before closing: a union's own ratification ended its strike; its late end is accepted.
+    own = [TWO_UNIONS, strike_called("s", 1), tentative("ta", 2), ratification("v", 3)]
+    allow(own, strike_ended("back", 4))
+    refuse([*own, strike_ended("back", 4)], strike_ended("back-again", 5), "stoppage-running")
 
 
 def test_check_and_evolve_are_pure() -> None:

@@ -107,6 +107,8 @@ class _Model:
     proposals: dict[str, tuple[str, str]] = attrs.Factory(dict)
     """Proposal id -> (by, issue), for proposals that may still be referenced."""
     referenced: set[str] = attrs.Factory(set)
+    withdrawn: set[str] = attrs.Factory(set)
+    """Proposals their maker withdrew: spec 1.1 refuses accepting them (rejecting stays allowed)."""
     retractable: list[str] = attrs.Factory(list)
     mediator: bool = False
 
@@ -252,14 +254,18 @@ def _step(
         model.retractable.append(id_)
         return ProposalMade(**envelope, by=by, issue=issue, terms=f"terms of {id_}", value=value)
     if kind == "withdraw":
+        by, issue = draw(party), draw(st.sampled_from(model.issues))
+        model.withdrawn |= {pid for pid, made in model.proposals.items() if made == (by, issue)}
+        # Retracting it only makes those proposals acceptable again: the model stays conservative.
         model.retractable.append(id_)
-        return ProposalWithdrawn(**envelope, by=draw(party), issue=draw(st.sampled_from(model.issues)))
+        return ProposalWithdrawn(**envelope, by=by, issue=issue)
     if kind == "respond":
         by, proposal, issue = draw(st.sampled_from(model._references()))
         model.referenced.add(proposal)
         if proposal in model.retractable:
             model.retractable.remove(proposal)
-        cls = draw(st.sampled_from((ProposalAccepted, ProposalRejected)))
+        kinds = (ProposalRejected,) if proposal in model.withdrawn else (ProposalAccepted, ProposalRejected)
+        cls = draw(st.sampled_from(kinds))
         return cls(**envelope, by=by, issue=issue, proposal=proposal)
     if kind == "statement":
         model.retractable.append(id_)

@@ -79,7 +79,14 @@ def test_gaps_json(history: History) -> None:
     answer = gaps_json(gaps_of(history, as_of=D(2023, 9, 21), now=NOW))
     assert answer["negotiation"] == WGA
     (gap,) = answer["gaps"]
-    assert gap["union"] == {"party": "wga", "amount": 5.5, "event": "w-pay-2", "since": "2023-09-20", "conceded": 0.5}
+    assert gap["union"] == {
+        "party": "wga",
+        "amount": 5.5,
+        "event": "w-pay-2",
+        "since": "2023-09-20",
+        "conceded": 0.5,
+        "accepted": None,
+    }
     assert gap["moves"][-1] == {
         "at": "2023-09-20T15:00:00-07:00",
         "date": "2023-09-20",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from eventsourcing.persistence import OperationalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import Event, Value
+from events import Event, Party, Value
 from negotiation import ConfigurationError, Negotiations, RuleViolationError, StoreError
 from negotiation.core.errors import NegotiationError
 from negotiation.core.history import History
@@ -33,10 +34,14 @@ from tests.negotiation.helpers import (
     AI,
     EMPLOYER,
     NEGOTIATION,
+    PARTIES,
     PAY,
+    UNION,
+    accepted,
     contract_expired,
     opened,
     proposal,
+    ratification,
     retraction,
     statement,
     strike_authorized,
@@ -149,6 +154,37 @@ def rows(models: ReadModels, negotiation: str = NEGOTIATION) -> tuple[Any, ...]:
 
 
 # --- exactly once, resume ----------------------------------------------------------------
+
+
+def test_rows_carry_ratified_by_and_accepted(facade: Negotiations) -> None:
+    """Spec 1.1: the status rows carry ``ratified_by``, the position rows ``accepted``, as the pure answers do."""
+    two_unions = opened("open", 0, parties=(*PARTIES, Party(id="ibew", name="IBEW", role="union")))
+    facade.append(
+        [two_unions, proposal("p1", 1, by=EMPLOYER, issue=PAY), accepted("a1", 2, proposal="p1", by=UNION, issue=PAY)]
+    )
+    facade.append([tentative("ta", 3), ratification("v1", 4)])
+    with ReadModels(facade) as models:
+        models.catch_up()
+        status = models.status(two_unions.negotiation)
+        assert status is not None
+        assert status["ratified_by"] == [UNION]
+        positions = models.positions(two_unions.negotiation)
+        assert positions is not None
+        assert positions["positions"][UNION][PAY] == {
+            "terms": "terms",
+            "value": None,
+            "since": "2023-03-03",
+            "event": "p1",
+            "accepted": "a1",
+        }
+        assert "accepted" not in positions["positions"][EMPLOYER][PAY]
+        assert_equal_to_pure(models, facade)
+        facade.append([ratification("v2", 5, by="ibew")])
+        models.catch_up()
+        status = models.status(two_unions.negotiation)
+        assert status is not None
+        assert (status["phase"], status["ratified_by"]) == ("ratified", ["ibew", UNION])
+        assert_equal_to_pure(models, facade)
 
 
 def test_catch_up_takes_every_event_in_exactly_once(facade: Negotiations) -> None:
@@ -481,3 +517,29 @@ def test_the_example_service_runs(url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "strike started" in done.stdout
     assert "tentative agreement reached" in done.stdout
+
+
+def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
+    """Tables without the 1.1 columns are rebuilt when opened: the new columns are there at once."""
+    db = tmp_path / "old.db"
+    wga = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(f"sqlite:///{db}") as app:
+        assert app.import_files([wga]).ok
+        with ReadModels(app) as models:
+            models.catch_up()
+    # Make the active version look like one written before 1.1.
+    with sqlite3.connect(db) as c:
+        for kind, column in (("status", "ratified_by"), ("positions", "accepted")):
+            c.execute(f"DROP VIEW negotiation_{kind}")
+            c.execute(f"ALTER TABLE negotiation_{kind}_v1 DROP COLUMN {column}")
+            c.execute(f"CREATE VIEW negotiation_{kind} AS SELECT * FROM negotiation_{kind}_v1")
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        # Opening them finds the older layout and rebuilds (issue 11): no call needed, nothing to refuse.
+        assert models.outdated
+        assert models.version() == 2
+        status = models.status("wga-amptp-2023")
+        assert status is not None
+        assert status["ratified_by"] == ["wga"]
+        positions = models.positions("wga-amptp-2023")
+        assert positions is not None
+        assert positions["positions"]["wga"]["wages"]["accepted"] == "wga-041"

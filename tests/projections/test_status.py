@@ -209,6 +209,7 @@ def test_status_json_is_the_spec_shape(history: History) -> None:
         "agreement": "none",
         "contract": "expired",
         "events_applied": 11,
+        "ratified_by": [],
     }
     assert list(answer) == [
         "negotiation",
@@ -220,6 +221,7 @@ def test_status_json_is_the_spec_shape(history: History) -> None:
         "agreement",
         "contract",
         "events_applied",
+        "ratified_by",
     ]
     assert list(answer["stoppage"]) == ["kind", "parties", "since", "day"]
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events import Event, ProposalMade, ProposalWithdrawn
+from events import Event, ProposalAccepted, ProposalMade, ProposalWithdrawn
 from negotiation.core import history as core_timeline
 from negotiation.core.history import STATUS_FOLD, Fold, History
 from projections import POSITIONS_FOLD, STATEMENTS_FOLD, positions_json, positions_of, status_json, timeline_of
@@ -160,6 +160,12 @@ def test_knowledge_only_grows(drawn: Drawn, data: st.DataObject) -> None:
         (e.by, e.issue)
         for e in history.events()
         if isinstance(e, ProposalMade | ProposalWithdrawn) and e.id in seen2 - seen1
+    }
+    # Spec 1.1: an acceptance moves the acceptor's position, when it or the accepted proposal is news.
+    news |= {
+        (e.by, e.issue)
+        for e in history.events()
+        if isinstance(e, ProposalAccepted) and {e.id, e.proposal} & (seen2 - seen1)
     }
     p1 = {(p.party, p.issue): p.event for p in positions_of(history, as_of=as_of, known_at=k1, now=NOW)}
     p2 = {(p.party, p.issue): p.event for p in positions_of(history, as_of=as_of, known_at=k2, now=NOW)}
