@@ -589,6 +589,11 @@ from projections.persisted import ReadModels
 start = time.perf_counter()
 with ReadModels(sys.argv[1]) as models:
     total = models.catch_up()
+    if total == 0 and models.position() > 0:
+        # The import brought the tables up to date itself: build them again from position 0.
+        start = time.perf_counter()
+        models.rebuild()
+        total = models.position()
     again = models.catch_up()
 print(json.dumps({"events": total, "again": again, "seconds": time.perf_counter() - start}))
 """
@@ -607,7 +612,7 @@ def bench_catchup(db: str, events: int, work: Path) -> dict[str, Any]:
     inner = json.loads(result["stdout"].splitlines()[-1])
     return {
         "available": True,
-        "what": "ReadModels(db).catch_up() from position 0 (status, positions, catalog tables)",
+        "what": "ReadModels(db) built from position 0 (catch_up, or rebuild when the import already did)",
         "events": inner["events"],
         "expected": events,
         "seconds": inner["seconds"],
