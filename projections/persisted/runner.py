@@ -232,15 +232,18 @@ class Projector:
                     self._log.exception("read_models.on_change_failed", negotiation=negotiation, old=old, new=new)
 
     def _decode_line(self, stored: Notification | StoredEvent) -> tuple[str, int, Event, str]:
-        """(negotiation, version, event, normalized line) of a stored record."""
-        negotiation, version, event = self._decode(stored)
+        """(negotiation, version, event, the event's line as this library writes it now) of a stored record.
+
+        A line of an older schema is upcast by the store's mapper and written again, so
+        that the events table holds lines ``parse_trusted`` reads back.
+        """
         try:
-            line = stored.state.decode()
-        except UnicodeDecodeError:  # pragma: no cover - the store writes UTF-8
-            line = render_line(event).decode()
-        if not line.startswith("{"):  # pragma: no cover - compressed or encrypted by a custom mapper
-            line = render_line(event).decode()
-        return negotiation, version, event, line
+            event = parse_trusted(stored.state)
+        except InvalidEventError:
+            stream_event = _stream_event(self.store.mapper, stored)
+            event = stream_event.event
+            return stream_event.originator_id, stream_event.originator_version, event, render_line(event).decode()
+        return str(stored.originator_id), stored.originator_version, event, stored.state.decode()
 
     def _decode(self, stored: Notification | StoredEvent) -> tuple[str, int, Event]:
         """(negotiation, version, event) of a stored record.
