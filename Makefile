@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench clean install
+.PHONY: demo test lint typecheck pytest bench bench-charts pictures clean install
 
 install: $(STAMP)
 
@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 # command line. DEMO_DB (default build/demo.db, gitignored) is deleted first; override it with
 # `make demo DEMO_DB=/tmp/x.db`. Tables fit 110 columns when the output is not a terminal.
 DEMO_DB ?= build/demo.db
+# The demo's charts (gitignored, like the store).
+DEMO_CHARTS ?= build/demo
 
 # Prints the wages lines of a `positions --json` answer (the demo's only filter).
 define DEMO_WAGES
@@ -73,7 +75,25 @@ demo: $(STAMP)
 	run stoppages --on 2023-08-01; \
 	h "The end of the WGA strike, event by event"; \
 	run timeline wga-amptp-2023 --from 2023-09-24 --to 2023-10-09; \
+	h "How far apart on numbers, on 2023-08-22"; \
+	run gap wga-amptp-2023 --at 2023-08-22; \
+	h "Pictures: self-contained HTML pages (open them in a browser; they work offline)"; \
+	mkdir -p "$(DEMO_CHARTS)"; \
+	run chart wga-amptp-2023 --output "$(DEMO_CHARTS)/wga-amptp-2023.html"; \
+	run chart --stoppages --from 2023-01-01 --to 2023-12-31 --output "$(DEMO_CHARTS)/stoppages-2023.html"; \
 	printf '\nMore: negotiation --help, docs/tutorial.md. The store is %s.\n' "$(DEMO_DB)"
+
+# `make pictures`: the README's two PNGs (committed), drawn from the example logs in a throwaway store.
+PICTURES := docs/img
+pictures: $(STAMP)
+	@set -e; \
+	db="$$(mktemp -d)/pictures.db"; \
+	export PATH="$(abspath $(BIN)):$$PATH"; \
+	negotiation --db "$$db" import --quiet examples/wga_amptp_2023.jsonl examples/sag_aftra_amptp_2023.jsonl; \
+	mkdir -p $(PICTURES); \
+	negotiation --db "$$db" chart wga-amptp-2023 --output $(PICTURES)/wga-amptp-2023.png; \
+	negotiation --db "$$db" chart --stoppages --from 2023-01-01 --to 2023-12-31 --output $(PICTURES)/stoppages-2023.png; \
+	rm -rf "$$(dirname "$$db")"
 
 lint: $(STAMP)
 	$(BIN)/ruff check events negotiation projections tests examples benchmarks scripts
@@ -89,6 +109,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# Chart wall times and sizes (issue 13's targets), against the status command in the same run.
+bench-charts: $(STAMP)
+	$(BIN)/python -m benchmarks.charts
 
 clean:
 	rm -rf $(VENV) .coverage coverage.xml .mypy_cache .ruff_cache .pytest_cache

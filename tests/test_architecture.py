@@ -266,6 +266,29 @@ def test_nothing_imports_the_cli() -> None:
     assert scripts == {"negotiation": "negotiation.cli:main"}
 
 
+def test_only_the_cli_imports_the_charts() -> None:
+    """negotiation.charts is an interface over the facade: only the CLI (and the charts themselves) import it."""
+    bad = [
+        str(i)
+        for m in our_modules()
+        if not _is_cli(m) and not in_package(m, "negotiation.charts")
+        for i in imports_of(m)
+        if in_package(i.target, "negotiation.charts")
+    ]
+    assert bad == []
+
+
+def test_charts_import_altair_lazily() -> None:
+    """altair and vl-convert (the optional ``charts`` extra) are imported inside functions only."""
+    bad = [
+        str(i)
+        for m in our_modules()
+        for i in imports_of(m)
+        if i.target.partition(".")[0] in {"altair", "vl_convert"} and not i.in_function
+    ]
+    assert bad == []
+
+
 def _is_cli(target: str) -> bool:
     return in_package(target, "negotiation.cli")
 

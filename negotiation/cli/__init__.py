@@ -20,7 +20,7 @@ Where things are:
   the point-in-time options, ``--json`` or a table);
 - one module per group of commands: ``eventlog`` (``import``, ``verify``,
   ``export``) and ``queries`` (``list``, ``status``, ``positions``,
-  ``timeline``, ``diff``, ``stoppages``).
+  ``timeline``, ``diff``, ``stoppages``, ``gap``) and ``charts`` (``chart``).
 
 Adding a command: write it in a module of its own (or beside its kin) as a
 ``click.command`` (a query: ``query_command``) and list it in that module's
@@ -33,7 +33,7 @@ class gets its row there, not a special case here.
 
 from __future__ import annotations
 
-from negotiation.cli import eventlog, queries
+from negotiation.cli import charts, eventlog, queries
 from negotiation.cli.group import cli, configure_logging, main
 from negotiation.cli.options import parse_moment
 from negotiation.cli.output import escape_controls
@@ -53,6 +53,7 @@ __all__ = [
 _COMMAND_MODULES = (
     eventlog,
     queries,
+    charts,
 )
 """Every module of commands: each lists its commands in ``COMMANDS``."""
 

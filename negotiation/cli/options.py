@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AT",
+    "CSV",
     "FILES",
     "JSON",
     "KNOWN_AT",
@@ -154,4 +155,13 @@ VERSION: Final = _documented(
 JSON: Final = _documented(
     "``--json``: the spec's JSON answer instead of a table (``query_command`` adds it).",
     click.option("--json", "as_json", is_flag=True, help=_JSON_HELP),
+)
+CSV: Final = _documented(
+    "``--csv``: the table as RFC 4180 CSV (``query_command`` adds it to the commands that have a table).",
+    click.option(
+        "--csv",
+        "as_csv",
+        is_flag=True,
+        help="Print the table as CSV (RFC 4180, a header row, ISO dates) for spreadsheets and R.",
+    ),
 )

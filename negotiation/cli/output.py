@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,18 +29,23 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
+    from negotiation.tabular import Table as TextTable
+
 __all__ = [
     "echo",
     "echo_err",
     "escape_controls",
     "json_text",
     "plural",
+    "print_csv",
     "print_json",
     "print_table",
+    "print_text_table",
     "progress_callback",
     "safe_json_line",
     "table",
     "text",
+    "text_width",
 ]
 
 # --- escaping untrusted text -------------------------------------------------------
@@ -184,6 +190,41 @@ def print_table(shown: Table, *, one_line: bool = False) -> None:
         shown.expand = True
         shown.columns[-1].ratio = 1
     console.print(shown)
+
+
+def text_width(*, one_line: bool = False) -> int:
+    """The width tables are laid out for: ``COLUMNS``, else the terminal's, else 80.
+
+    ``one_line``: into a pipe or a file (no terminal, no ``COLUMNS``) rows are not
+    wrapped at all, so that each stays one line for ``grep``.
+    """
+    if "COLUMNS" not in os.environ and not _isatty(sys.stdout):
+        return _UNLIMITED if one_line else 80
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def print_text_table(shown: TextTable, *, one_line: bool = False) -> None:
+    """Print a ``negotiation.tabular`` table laid out for the terminal (see ``text_width``), its title in bold.
+
+    The layout is ``negotiation.tabular.to_text`` (cells already printable); rich
+    only adds the style on a color terminal and never wraps the lines again.
+    """
+    from rich.text import Text
+
+    from negotiation.tabular import to_text
+
+    laid_out = Text(to_text(shown, text_width(one_line=one_line)).rstrip("\n"))
+    laid_out.stylize("bold", 0, len(laid_out.plain.split("\n\n", 1)[0]))
+    _console(one_line=True).print(laid_out, soft_wrap=True)
+
+
+def print_csv(shown: TextTable) -> None:
+    """Print a ``negotiation.tabular`` table as RFC 4180 CSV (CRLF line ends, formulas guarded)."""
+    from negotiation.tabular import to_csv
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(to_csv(shown).encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 # --- progress ----------------------------------------------------------------------------

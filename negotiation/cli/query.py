@@ -12,10 +12,14 @@ table::
         return status_json(app.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version))
 
 ``query_command`` adds the options named in ``when`` (``--at``, ``--known-at``,
-``--version``) after the command's own ``params``, then ``--json``; opens the
-store; and prints the answer as JSON (``--json``) or as the table (a string
-instead of a table is printed as one line). An output format for every query
-(a ``--csv`` flag, say) is added here, once.
+``--version``) after the command's own ``params``, then ``--json`` and
+``--csv``; opens the store; and prints the answer as JSON (``--json``), as CSV
+(``--csv``) or as the table (a string instead of a table is printed as one
+line). Without a ``table`` renderer, the table is ``negotiation.tabular``'s
+for the command's name (the same table the HTTP service serves as
+``text/csv``), laid out for the terminal's width; ``--csv`` always prints
+that table, so a command whose name has none in ``negotiation.tabular``
+gets no ``--csv``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import click
 
 from negotiation.cli import options
-from negotiation.cli.output import echo, echo_err, print_json, print_table
+from negotiation.cli.output import echo, echo_err, print_csv, print_json, print_table, print_text_table
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -34,7 +38,12 @@ if TYPE_CHECKING:
     from negotiation.answers import Answers
     from negotiation.application import Negotiations
 
-__all__ = ["ALL_TIMES", "Answer", "Renderer", "When", "answers", "query_command"]
+__all__ = ["ALL_TIMES", "TABULAR_COMMANDS", "Answer", "Renderer", "When", "answers", "query_command"]
+
+TABULAR_COMMANDS: Final = frozenset(
+    {"list", "status", "positions", "timeline", "statements", "diff", "stoppages", "gap"}
+)
+"""The commands with a table in ``negotiation.tabular`` (its ``COMMANDS``; not imported here: start-up stays cheap)."""
 
 Answer = dict[str, Any]
 """The spec's JSON answer of a query, as a dict (what ``--json`` prints)."""
@@ -79,25 +88,43 @@ def query_command(
     name: str | None = None,
     *,
     epilog: str,
-    table: Renderer,
+    table: Renderer | None = None,
     params: Sequence[Callable[[Any], Any]] = (),
     when: Sequence[When] = ALL_TIMES,
     one_line: bool = False,
+    empty: str | None = None,
 ) -> Callable[[Query], click.Command]:
     """A click command from a query function (see the module docstring).
 
     ``name``: the command's name (default: the function's). ``params``: the
     command's own arguments and options (click decorators, in the order of
     the help). ``when``: which point-in-time options it takes. ``one_line``:
-    table rows are never wrapped (cut to a terminal's width).
+    rows are never wrapped into a pipe (one line each, for ``grep``).
+    ``empty``: the line printed instead of a table without rows.
     """
 
     def declare(query: Query) -> click.Command:
-        def callback(*, as_json: bool, **arguments: Any) -> None:
+        command = name or query.__name__
+        tabular = command in TABULAR_COMMANDS
+
+        def callback(*, as_json: bool, as_csv: bool = False, **arguments: Any) -> None:
+            if as_json and as_csv:
+                raise click.UsageError("--json and --csv cannot be used together")
             app = options.open_store(click.get_current_context())
             document = query(app, **arguments)
             if as_json:
                 print_json(document)
+                return
+            if table is None or as_csv:
+                from negotiation.tabular import table_for
+
+                rows = table_for(command, document)
+                if as_csv:
+                    print_csv(rows)
+                elif empty is not None and not rows.rows:
+                    echo(empty)
+                else:
+                    print_text_table(rows, one_line=one_line)
                 return
             shown = table(document, arguments)
             if isinstance(shown, str):
@@ -105,9 +132,10 @@ def query_command(
                 return
             print_table(shown, one_line=one_line)
 
+        formats = [options.JSON, options.CSV] if tabular else [options.JSON]
         decorated: Any = callback
-        for decorator in reversed([*params, *(_WHEN_OPTIONS[w] for w in when), options.JSON]):
+        for decorator in reversed([*params, *(_WHEN_OPTIONS[w] for w in when), *formats]):
             decorated = decorator(decorated)
-        return click.command(name or query.__name__, help=query.__doc__, epilog=epilog)(decorated)
+        return click.command(command, help=query.__doc__, epilog=epilog)(decorated)
 
     return declare

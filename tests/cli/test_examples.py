@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,12 +73,13 @@ def test_wga_acceptance_and_ratification_in_the_tables(cli_run: Run, examples_db
     """Spec 1.1 in the text output: the accepted wage offer in positions and diff, ratified_by in status."""
     positions = cli_run("--db", examples_db, "positions", "wga-amptp-2023", "--at", "2023-09-24")
     assert positions.exit_code == 0, positions.stderr
-    assert "accepted in" in positions.stdout
-    assert "wga-041" in positions.stdout
+    wages = positions.stdout.split("issue wages", 1)[1]
+    assert re.search(r"wga +5 percent +2023-09-24 +wga-024 +wga-041", wages)  # event, then the acceptance
+    assert "accepted" in positions.stdout.splitlines()[2]  # the column's header
     before = cli_run("--db", examples_db, "status", "wga-amptp-2023", "--at", "2023-09-24")
-    assert "│ ratified by    │ none" in before.stdout
+    assert re.search(r"ratified by +none", before.stdout)
     after = cli_run("--db", examples_db, "status", "wga-amptp-2023", "--at", "2023-10-09")
-    assert "│ ratified by    │ wga" in after.stdout
+    assert re.search(r"ratified by +wga", after.stdout)
     diff = cli_run("--db", examples_db, "diff", "wga-amptp-2023", "--from", "2023-09-23", "--to", "2023-09-24")
     assert diff.exit_code == 0, diff.stderr
     assert "wga on wages" in diff.stdout

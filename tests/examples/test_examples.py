@@ -256,7 +256,16 @@ def test_make_demo(tmp_path: Path) -> None:
     env.pop("NEGOTIATION_DB", None)
     done = subprocess.run(
         # -o: never re-create the venv from the test; BIN: the interpreter running the tests.
-        [make, "-s", "-o", str(stamp.relative_to(ROOT)), "demo", f"BIN={bin_dir}", f"DEMO_DB={db}"],
+        [
+            make,
+            "-s",
+            "-o",
+            str(stamp.relative_to(ROOT)),
+            "demo",
+            f"BIN={bin_dir}",
+            f"DEMO_DB={db}",
+            f"DEMO_CHARTS={tmp_path / 'charts'}",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -268,24 +277,30 @@ def test_make_demo(tmp_path: Path) -> None:
     out = done.stdout
     assert "80 events stored, 0 already present, 0 refused" in out
     sections = _Sections(out)
-    assert "│ impasse" in sections["WGA, 2023-05-01"]
+    assert re.search(r"phase +impasse", sections["WGA, 2023-05-01"])
     assert "strike by wga since 2023-05-02 (day 1)" in sections["WGA, 2023-05-02"]
     day_102 = json.loads(sections["WGA, 2023-08-11"].split("\n", 1)[1])
     assert (day_102["phase"], day_102["talks"], day_102["stoppage"]["day"]) == ("strike", "active", 102)
     assert "tentative_agreement" in sections["WGA, 2023-09-24"]
     assert "(day 146)" in sections["WGA, 2023-09-24"]
-    assert "│ ratified" in sections["WGA, 2023-10-09"]
-    assert "│ new" in sections["WGA, 2023-10-09"]
+    assert re.search(r"phase +ratified", sections["WGA, 2023-10-09"])
+    assert re.search(r"contract +new", sections["WGA, 2023-10-09"])
     assert "strike by sag-aftra since 2023-07-14 (day 1)" in sections["SAG-AFTRA, 2023-07-14"]
     assert "(day 118)" in sections["SAG-AFTRA, 2023-11-08"]
     stoppages = sections["Stoppages running on 2023-08-01"]
-    assert re.search(r"wga-amptp-2023 .* 2023-05-02 .* 92 ", stoppages)
-    assert re.search(r"sag-aftra-amptp-2023 .* 2023-07-14 .* 19 ", stoppages)
+    assert re.search(r"wga-amptp-2023 .* 2023-05-02 .* 92\b", stoppages)
+    assert re.search(r"sag-aftra-amptp-2023 .* 2023-07-14 .* 19\b", stoppages)
     assert "amptp  4 percent  [wga-010" in sections["WGA wages"]
     assert "amptp  5 percent  [wga-024, since 2023-08-11]" in sections["... and 5/4/3.5"]
     assert "wga    5 percent  [wga-024, since 2023-09-24, accepted: wga-041]" in sections["... and 5/4/3.5"]
     assert "amptp  4 percent  [wga-010" in sections["What we knew"]
     assert "wga-045" in sections["The end of the WGA strike"]
+    assert re.search(r"wages +percent +wga +6 .* amptp +5 ", sections["How far apart on numbers"])
+    pictures = sections["Pictures"]
+    for name in ("wga-amptp-2023.html", "stoppages-2023.html"):
+        path = tmp_path / "charts" / name
+        assert f"\n{path}\n" in pictures  # the demo prints each chart's path
+        assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 class _Sections:
