@@ -23,9 +23,8 @@ import re
 import reprlib
 import types
 import typing
-import zoneinfo
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
@@ -34,7 +33,8 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from events.errors import InvalidEventError
+from events import time
+from events.errors import InvalidEventError, InvalidMomentError
 from events.model import EVENT_TYPES, Event, Meaning, Source, Value, meanings
 
 __all__ = [
@@ -69,11 +69,11 @@ REQUIRED: Final = ("id", "type", "negotiation", "occurred_at", "data")
 _ENVELOPE_FIELDS: Final = frozenset(a.name for a in attrs.fields(Event))
 
 SLUG_RE: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
-_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _ID_RE: Final = re.compile(rb'"id"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
 _SLUG_EXPECTED: Final = "a slug matching ^[a-z0-9][a-z0-9._-]{0,127}$"
 # The integers orjson can write: whatever parses must render again.
+_M = TypeVar("_M")
+
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 # How much of an over-long line is searched for its event id.
@@ -127,48 +127,23 @@ def _names(keys: typing.Iterable[object], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def parse_datetime(value: object) -> dt.datetime:
-    """An RFC 3339 timestamp with an offset; naive or malformed values are refused."""
-    if not isinstance(value, str) or not _DATETIME_RE.fullmatch(value):
-        raise _FieldError(f"got {_truncate(value)}", "an RFC 3339 timestamp with offset")
-    text = value
-    frac = re.search(r"\.(\d+)", text)
-    if frac and len(frac.group(1)) > 6:
-        # Python keeps microseconds; finer digits are refused rather than cut.
-        if frac.group(1)[6:].strip("0"):
-            raise _FieldError(f"got {_truncate(value)}", "at most microsecond precision")
-        text = text[: frac.start(1) + 6] + text[frac.end(1) :]
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise _FieldError(f"got {_truncate(value)}", "a real date and time") from None
-    return parsed
+def _moment(parse: Callable[[object], _M]) -> Callable[[object], _M]:
+    """``parse`` of ``events.time`` with its refusal as a field error (the converter's message form)."""
 
-
-def parse_when(value: object) -> dt.datetime | dt.date:
-    """A date ``YYYY-MM-DD`` or an RFC 3339 timestamp with offset."""
-    if isinstance(value, str) and _DATE_RE.fullmatch(value):
+    @functools.wraps(parse)
+    def hook(value: object) -> _M:
         try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
-    if isinstance(value, str) and _DATETIME_RE.fullmatch(value):
-        return parse_datetime(value)  # its errors say what is wrong with the timestamp
-    raise _FieldError(f"got {_truncate(value)}", "a date YYYY-MM-DD or an RFC 3339 timestamp with offset")
+            return parse(value)
+        except InvalidMomentError as e:
+            raise _FieldError(f"got {_truncate(value)}", e.expected) from None
+
+    return hook
 
 
-def _parse_date(value: object) -> dt.date:
-    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
-        raise _FieldError(f"got {_truncate(value)}", "a date YYYY-MM-DD")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise _FieldError(f"got {_truncate(value)}", "a real calendar date") from None
-
-
-def render_when(value: dt.date) -> str:
-    """The spec's text for a date or an aware datetime."""
-    return value.isoformat()
+parse_datetime: Final = _moment(time.parse_datetime)
+parse_when: Final = _moment(time.parse_when)
+_parse_date: Final = _moment(time.parse_date)
+render_when: Final = time.render_when
 
 
 def _is_when(tp: Any) -> bool:
@@ -463,7 +438,7 @@ def _check_envelope_paths(event: Event) -> None:
             expected="an ISO 4217 currency code such as USD",
         )
     timezone = getattr(event, "timezone", None)
-    if timezone is not None and not _known_zone(timezone):
+    if timezone is not None and not time.is_zone_name(timezone):
         raise InvalidEventError(f"got {_truncate(timezone)}", path="data.timezone", expected="an IANA time zone name")
     if (
         event.recorded_at is not None
@@ -475,18 +450,6 @@ def _check_envelope_paths(event: Event) -> None:
             path="recorded_at",
             expected=f"a time not earlier than occurred_at {event.occurred_at.isoformat()}",
         )
-
-
-@functools.lru_cache(maxsize=1024)  # bounded: the names come from untrusted input
-def _known_zone(name: str) -> bool:
-    if not 1 <= len(name) <= 255 or not name.isprintable():
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        # OSError: a directory ("America") or a name too long for the file system.
-        return False
-    return True
 
 
 # --- parsing ---------------------------------------------------------------

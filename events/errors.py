@@ -64,7 +64,9 @@ class InvalidEventError(NegotiationError, ValueError):
 class InvalidMomentError(NegotiationError, ValueError):
     """A moment given by a user (``--at``, ``?known_at=``) is not a date or time we accept, or out of range."""
 
-    def __init__(self, value: str, reason: str) -> None:
+    def __init__(self, value: str, reason: str, *, expected: str | None = None) -> None:
         self.value = value
         self.reason = reason
+        self.expected = expected
+        """What would have been accepted (e.g. ``a date YYYY-MM-DD``), when the grammar says."""
         super().__init__(f"{value!r}: {reason}")

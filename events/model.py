@@ -31,6 +31,8 @@ from typing import ClassVar, Final, Literal
 
 import attrs
 
+from events.time import When
+
 __all__ = [
     "ACTOR",
     "EVENT_ID",
@@ -77,9 +79,6 @@ __all__ = [
 
 Role = Literal["union", "employer", "mediator"]
 Outcome = Literal["ratified", "rejected"]
-# An instant with offset, or a whole day (YYYY-MM-DD) in the negotiation's
-# time zone. datetime subclasses date: test for datetime first.
-When = dt.datetime | dt.date
 
 
 class Meaning(enum.Enum):

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from events.converter import DEFAULT_LIMITS, Limits, parse_line, render_line
 from events.model import Event
@@ -27,13 +26,13 @@ from negotiation.core.errors import (
     InvalidEventError,
     NegotiationNotFoundError,
     RefusedEventError,
-    StoreError,
 )
 from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
-from negotiation.queries import QueriesMixin
+from negotiation.queries import HistoryQueries, Queries, delegated
 from negotiation.store.config import StoreConfig, resolve
-from negotiation.store.eventstore import EventStore, StreamEvent, is_busy
+from negotiation.store.errors import OPENING_FAILURES, STORE_FAILURES, is_retryable, store_errors
+from negotiation.store.eventstore import EventStore, StreamEvent
 from negotiation.store.logs import get_logger
 
 __all__ = ["AppendResult", "Negotiations"]
@@ -59,7 +58,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Negotiations(QueriesMixin):
+class Negotiations:
     """Record negotiations and ask where they stood at any valid and knowledge time.
 
     >>> app = Negotiations("memory:")                     # doctest: +SKIP
@@ -69,17 +68,22 @@ class Negotiations(QueriesMixin):
     ``db`` chooses the store (see ``negotiation.store.config``): a SQLite file path
     (default ``negotiations.db``), ``sqlite:///PATH``, ``postgresql://...`` or
     ``memory:``. Use as a context manager, or call ``close()``.
+
+    The read methods (``status``, ``positions``, ``gaps``, ``timeline``,
+    ``statements``, ``diff``, ``catalog``, ``stoppages``, ``involving``) ask
+    ``queries``, one ``negotiation.queries.Queries``: by default a
+    ``HistoryQueries`` folding this facade's histories in memory.
     """
 
     def __init__(self, db: str | None = None, *, config: StoreConfig | None = None) -> None:
         self.config = config if config is not None else resolve(db)
         self._log = logger.bind(store=self.config.display)
-        try:
+        with store_errors(self.config, f"cannot open store {self.config.display}", catching=OPENING_FAILURES):
             self.store = EventStore(self.config.env)
-        except (PersistenceError, OSError) as e:
-            raise StoreError(f"cannot open store {self.config.display}: {self.config.error_text(e)}") from None
         self._histories: dict[str, History] = {}
         self._lock = threading.RLock()
+        self.queries: Queries = HistoryQueries(self)
+        """Answers the read methods; see ``negotiation.queries``."""
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -101,10 +105,8 @@ class Negotiations(QueriesMixin):
             history = self._histories.get(negotiation)
             if history is None:
                 history = self._histories[negotiation] = History(negotiation)
-            try:
+            with store_errors(self.config, f"cannot read {negotiation!r}"):
                 fresh = self.store.stream(negotiation, after=history.version)
-            except PersistenceError as e:
-                raise StoreError(f"cannot read {negotiation!r}: {self.config.error_text(e)}") from None
             if fresh:
                 history.load(fresh)
             return history
@@ -118,12 +120,14 @@ class Negotiations(QueriesMixin):
             raise NegotiationNotFoundError(negotiation)
         return history
 
+    def histories(self) -> list[History]:
+        """The ``History`` of every stored negotiation, in the order they were opened, brought up to date."""
+        return [h for h in map(self.history, self.negotiation_ids()) if h.version]
+
     def stored_events(self, negotiation: str) -> list[Event]:
         """The negotiation's events as the store holds them now, bypassing the cache."""
-        try:
+        with store_errors(self.config, f"cannot read {negotiation!r}"):
             return self.store.stream(negotiation)
-        except PersistenceError as e:
-            raise StoreError(f"cannot read {negotiation!r}: {self.clean_error(e)}") from None
 
     def forget(self, negotiations: Iterable[str]) -> None:
         """Drop cached histories, e.g. after another path wrote to the store."""
@@ -144,10 +148,8 @@ class Negotiations(QueriesMixin):
         ids: list[str] = []
         after = 0
         while True:
-            try:
+            with store_errors(self.config, "cannot read the store"):
                 page = self.store.notifications(after=after, limit=1000, topics=["negotiation.opened"])
-            except PersistenceError as e:
-                raise StoreError(f"cannot read the store: {self.config.error_text(e)}") from None
             ids.extend(str(n.originator_id) for n in page)
             if len(page) < 1000:
                 return list(dict.fromkeys(ids))
@@ -168,6 +170,18 @@ class Negotiations(QueriesMixin):
         """The commit position of the last stored event (0 for an empty store)."""
         return self.store.max_position()
 
+    # --- querying: each method asks ``self.queries`` (see ``negotiation.queries``) ---
+
+    status = delegated(Queries.status)
+    positions = delegated(Queries.positions)
+    gaps = delegated(Queries.gaps)
+    timeline = delegated(Queries.timeline)
+    statements = delegated(Queries.statements)
+    diff = delegated(Queries.diff)
+    catalog = delegated(Queries.catalog)
+    stoppages = delegated(Queries.stoppages)
+    involving = delegated(Queries.involving)
+
     # --- writing --------------------------------------------------------------
 
     def append(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
@@ -183,22 +197,21 @@ class Negotiations(QueriesMixin):
                 plans = self._plan(batch, now=now or _now())
                 records = [StreamEvent(plan.negotiation, r.seq, r.event) for plan in plans for r in plan.new]
                 try:
-                    positions = self.store.put(records) if records else []
-                except (IntegrityError, OperationalError) as e:
-                    if isinstance(e, OperationalError) and not is_busy(e):
-                        self._histories.clear()
-                        raise StoreError(
-                            f"cannot store events: {self.config.error_text(e)}; nothing was stored"
-                        ) from None
+                    with store_errors(
+                        self.config,
+                        "cannot store events",
+                        then="; nothing was stored",
+                        passing=is_retryable,
+                        on_error=self._histories.clear,
+                    ):
+                        positions = self.store.put(records) if records else []
+                except STORE_FAILURES:  # only what is_retryable lets through
                     # Another writer took one of our stream versions, or held SQLite's
                     # write lock past the timeout: re-read, re-validate, try again.
                     self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans])
                     self._histories.clear()
                     time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter, not crypto
                     continue
-                except PersistenceError as e:
-                    self._histories.clear()
-                    raise StoreError(f"cannot store events: {self.config.error_text(e)}; nothing was stored") from None
                 for plan in plans:
                     self._histories[plan.negotiation].apply(plan)
                     if plan.new:

@@ -29,14 +29,16 @@ from typing import BinaryIO, Final, Protocol
 
 import attrs
 import orjson
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
 from negotiation.core.errors import ConcurrencyError, RefusedEventError, StoreError
 from negotiation.core.history import History, Recorded
-from negotiation.store.eventstore import EventStore, is_busy
+from negotiation.store.config import StoreConfig
+from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
+from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
 
 __all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files"]
@@ -54,12 +56,11 @@ class _Store(Protocol):
     """What the importer needs of the facade (``negotiation.Negotiations``)."""
 
     store: EventStore
+    config: StoreConfig
 
     def stored_events(self, negotiation: str) -> list[Event]: ...
 
     def forget(self, negotiations: Iterable[str]) -> None: ...
-
-    def clean_error(self, error: BaseException) -> str: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -188,9 +189,7 @@ def import_files(
                     return report
                 try:
                     stored = _store(app, spool, total=checked.accepted, chunk_size=chunk_size, progress=progress)
-                except (IntegrityError, OperationalError) as e:
-                    if not (isinstance(e, IntegrityError) or is_busy(e)):
-                        raise
+                except STORE_FAILURES:  # only what is_retryable lets through _store's store_errors
                     # Another writer appended meanwhile (or held SQLite's write lock past
                     # the timeout); what we stored so far is kept and is recognised as
                     # already present when checking again.
@@ -290,7 +289,7 @@ def _check(
             safe = _check_one_by_one(history, parsed, checked, now=now)
         if progress is not None:
             progress("checking", len(group.offsets))
-        new = history.records[base:]
+        new = history.appended_after(base)
         for i, record in enumerate(new):
             state = render_line(record.event)
             topic = record.event.TYPE.encode()
@@ -332,12 +331,7 @@ def _stays_in_order(history: History, new: Sequence[Recorded]) -> bool:
     its own; late events and retractions change what came before, so their
     negotiation's events must be stored in one transaction.
     """
-    last = history.keys[-1] if history.keys else -1
-    for record in new:
-        if record.key < last or isinstance(record.event, EventRetracted):
-            return False
-        last = record.key
-    return True
+    return history.follows_end(new) and not any(isinstance(r.event, EventRetracted) for r in new)
 
 
 def _check_one_by_one(
@@ -377,17 +371,15 @@ def _store(app: _Store, spool: BinaryIO, *, total: int, chunk_size: int, progres
 
     def flush() -> None:
         nonlocal chunk, stored
-        try:
+        # Each chunk is one transaction that ends where every stored prefix is valid.
+        done = f"{stored:,} of {total:,} new events were stored" if stored else "no new event was stored"
+        with store_errors(
+            app.config,
+            "the store failed",
+            then=f"; {done} (the store is consistent); run the import again to complete it",
+            passing=is_retryable,  # another writer: import_files checks again and retries
+        ):
             app.store.put_stored(chunk)
-        except PersistenceError as e:
-            if isinstance(e, IntegrityError) or is_busy(e):
-                raise  # another writer: import_files checks again and retries
-            # Each chunk is one transaction that ends where every stored prefix is valid.
-            done = f"{stored:,} of {total:,} new events were stored" if stored else "no new event was stored"
-            raise StoreError(
-                f"the store failed: {app.clean_error(e)}; {done} (the store is consistent); "
-                "run the import again to complete it"
-            ) from None
         stored += len(chunk)
         if progress is not None:
             progress("storing", len(chunk))

@@ -1,66 +1,68 @@
-"""The query side of the facade: temporal questions about stored negotiations.
+"""The query side of the facade: one seam, ``Queries``, and its in-memory implementation.
 
-``QueriesMixin`` gives ``Negotiations`` its read methods. Each resolves the
-negotiation's ``History`` (brought up to date from the store) and hands it to a
-pure read model of ``projections``, which folds it from checkpoints.
+``Negotiations`` holds one ``Queries`` object (``Negotiations.queries``) and its
+read methods delegate to it. ``Queries`` is the contract every implementation
+keeps, whatever it reads: ``HistoryQueries`` folds the negotiations' ``History``
+(the bitemporal index, from checkpoints); an SQL-indexed implementation answers
+the same questions from tables. Implementations need not import this module:
+a ``Protocol`` is matched by shape, so the read side (``projections``, below
+the facade) can implement it without importing the facade.
 
-Times: a ``datetime.date`` means the END of that day in the negotiation's time
-zone (all of that day's events count); a ``datetime`` is used as given.
-``as_of`` is valid time, ``known_at`` knowledge time, ``at_version`` the first
-n events appended to the negotiation; by default everything stored counts and
-the answer reports now as its ``as_of`` and ``known_at``.
+Every implementation gives the same answers for the same stored events:
 
-``projections`` imports ``negotiation.core.state`` and ``negotiation.core.history``;
-importing it here at module level would make ``import projections`` (which
-first initializes the ``negotiation`` package, and so this module) circular.
-The read models are therefore imported when a query runs.
+- times: a ``datetime.date`` means the END of that day in the negotiation's
+  time zone (all of that day's events count); a ``datetime`` is used as given,
+  a naive one as wall-clock time in the negotiation's zone (``events.time``).
+  ``as_of`` is valid time, ``known_at`` knowledge time, ``at_version`` the
+  first n events appended to the negotiation; by default everything stored
+  counts and the answer reports now as its ``as_of`` and ``known_at``;
+- errors: a method that names a negotiation raises ``NegotiationNotFoundError``
+  when it is not stored; ``status``, ``positions``, ``gaps``, ``statements``
+  and ``diff`` raise ``projections.NotOpenedError`` (a subclass) when it was
+  not open yet at the point asked about; a bad argument raises
+  ``projections.InvalidQueryError``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Protocol
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
+from events.time import When
 from negotiation.core.history import History
+from projections.catalog import CatalogEntry, StoppageEntry, catalog_of, involving_of, stoppages_on
+from projections.diff import Diff, diff_of
+from projections.gap import Gap, gaps_of
+from projections.positions import Positions, positions_of
+from projections.status import Status, status_of
+from projections.timeline import TimelineEntry, statements_of, timeline_of
 
-if TYPE_CHECKING:
-    from projections.catalog import CatalogEntry, StoppageEntry
-    from projections.diff import Diff
-    from projections.gap import Gap
-    from projections.positions import Positions
-    from projections.status import Status
-    from projections.timeline import TimelineEntry
+__all__ = ["Clock", "Histories", "HistoryQueries", "Queries", "When", "delegated", "utc_now"]
 
-__all__ = ["QueriesMixin"]
+P = ParamSpec("P")
+R = TypeVar("R")
 
-When = dt.date | dt.datetime
+Clock = Callable[[], dt.datetime]
+"""What "now" is for an answer that names no time: an aware datetime."""
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
+    """The default clock: now, in UTC."""
     return dt.datetime.now(dt.UTC)
 
 
-class _Store(Protocol):
-    """What the queries need of the facade."""
+@runtime_checkable
+class Queries(Protocol):
+    """The temporal questions the facade answers; ``Negotiations`` delegates each to one of these.
 
-    def history(self, negotiation: str) -> History: ...
-
-    def existing(self, negotiation: str) -> History: ...
-
-    def negotiation_ids(self) -> list[str]: ...
-
-
-class QueriesMixin:
-    """The read methods of ``Negotiations``.
-
-    Every method that names a negotiation raises ``NegotiationNotFoundError``
-    when it is not stored; ``status``, ``positions``, ``gaps``, ``statements``
-    and ``diff`` raise ``projections.NotOpenedError`` (a subclass) when it was
-    not open yet at the point asked about.
+    Arguments and answers are the same for every implementation (see the module
+    docstring for times and errors).
     """
 
     def status(
-        self: _Store,
+        self,
         negotiation: str,
         *,
         as_of: When | None = None,
@@ -68,13 +70,10 @@ class QueriesMixin:
         at_version: int | None = None,
     ) -> Status:
         """Where the negotiation stood: phase, talks, stoppage, agreement, contract."""
-        from projections.status import status_of
-
-        history = self.existing(negotiation)
-        return status_of(history, as_of=as_of, known_at=known_at, at_version=at_version, now=_now())
+        ...
 
     def positions(
-        self: _Store,
+        self,
         negotiation: str,
         *,
         as_of: When | None = None,
@@ -82,35 +81,28 @@ class QueriesMixin:
         at_version: int | None = None,
     ) -> Positions:
         """Each party's standing proposal on each issue."""
-        from projections.positions import positions_of
+        ...
 
-        history = self.existing(negotiation)
-        return positions_of(history, as_of=as_of, known_at=known_at, at_version=at_version, now=_now())
-
-    def gaps(self: _Store, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
+    def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
         """The distance between union and employer numbers per issue, and how it moved."""
-        from projections.gap import gaps_of
-
-        return gaps_of(self.existing(negotiation), as_of=as_of, known_at=known_at, now=_now())
+        ...
 
     def timeline(
-        self: _Store,
+        self,
         negotiation: str,
         *,
         start: When | None = None,
         end: When | None = None,
         known_at: When | None = None,
     ) -> list[TimelineEntry]:
-        """The events in valid-time order with one-line summaries; both bounds are inclusive.
+        """The events in valid-time order with one-line summaries; both bounds inclusive.
 
         A date ``start`` means the start of that day, a date ``end`` its end.
         """
-        from projections.timeline import timeline_of
-
-        return timeline_of(self.existing(negotiation), start=start, end=end, known_at=known_at)
+        ...
 
     def statements(
-        self: _Store,
+        self,
         negotiation: str,
         *,
         party: str | None = None,
@@ -118,46 +110,132 @@ class QueriesMixin:
         known_at: When | None = None,
     ) -> list[TimelineEntry]:
         """The public statements issued up to ``as_of`` (by ``party``, if given), oldest first."""
-        from projections.timeline import statements_of
+        ...
 
-        history = self.existing(negotiation)
-        return statements_of(history, party=party, as_of=as_of, known_at=known_at, now=_now())
-
-    def diff(self: _Store, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> Diff:
+    def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> Diff:
         """What changed in status and positions between ``start`` and ``end`` (valid time)."""
-        from projections.diff import diff_of
+        ...
 
-        return diff_of(self.existing(negotiation), start=start, end=end, known_at=known_at, now=_now())
-
-    def catalog(self: _Store, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
+    def catalog(self, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
         """Every negotiation open at that point: title, parties, phase, stoppage."""
-        from projections.catalog import catalog_of
+        ...
 
-        return catalog_of(_histories(self), as_of=as_of, known_at=known_at, now=_now())
-
-    def stoppages(self: _Store, *, on: When, known_at: When | None = None) -> list[StoppageEntry]:
+    def stoppages(self, *, on: When, known_at: When | None = None) -> list[StoppageEntry]:
         """The strikes and lockouts running on a date, across negotiations.
 
         A date counts a stoppage running at the end of that day (in each
         negotiation's time zone) or one that started during it.
         """
-        from projections.catalog import stoppages_on
+        ...
 
-        return stoppages_on(_histories(self), on=on, known_at=known_at, now=_now())
-
-    def involving(
-        self: _Store, party: str, *, as_of: When | None = None, known_at: When | None = None
-    ) -> list[CatalogEntry]:
+    def involving(self, party: str, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
         """The negotiations in which ``party`` (a party id) sits at the table."""
-        from projections.catalog import involving_of
-
-        return involving_of(_histories(self), party, as_of=as_of, known_at=known_at, now=_now())
+        ...
 
 
-def _histories(store: _Store) -> list[History]:
-    histories = []
-    for negotiation in store.negotiation_ids():
-        history = store.history(negotiation)
-        if history.version:
-            histories.append(history)
-    return histories
+class Histories(Protocol):
+    """What ``HistoryQueries`` needs of the facade: the negotiations' histories, up to date."""
+
+    def existing(self, negotiation: str) -> History:
+        """The negotiation's ``History``; ``NegotiationNotFoundError`` when nothing is stored for it."""
+        ...
+
+    def histories(self) -> list[History]:
+        """The ``History`` of every stored negotiation, in the order they were opened."""
+        ...
+
+
+class HistoryQueries:
+    """``Queries`` answered in memory: each method folds the negotiation's ``History`` from checkpoints.
+
+    ``source`` resolves histories (the facade, ``Negotiations``); ``clock`` says
+    what now is when a query names no time.
+    """
+
+    def __init__(self, source: Histories, *, clock: Clock = utc_now) -> None:
+        self.source = source
+        self.clock = clock
+
+    def status(
+        self,
+        negotiation: str,
+        *,
+        as_of: When | None = None,
+        known_at: When | None = None,
+        at_version: int | None = None,
+    ) -> Status:
+        """Where the negotiation stood: phase, talks, stoppage, agreement, contract."""
+        history = self.source.existing(negotiation)
+        return status_of(history, as_of=as_of, known_at=known_at, at_version=at_version, now=self.clock())
+
+    def positions(
+        self,
+        negotiation: str,
+        *,
+        as_of: When | None = None,
+        known_at: When | None = None,
+        at_version: int | None = None,
+    ) -> Positions:
+        """Each party's standing proposal on each issue."""
+        history = self.source.existing(negotiation)
+        return positions_of(history, as_of=as_of, known_at=known_at, at_version=at_version, now=self.clock())
+
+    def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
+        """The distance between union and employer numbers per issue, and how it moved."""
+        return gaps_of(self.source.existing(negotiation), as_of=as_of, known_at=known_at, now=self.clock())
+
+    def timeline(
+        self,
+        negotiation: str,
+        *,
+        start: When | None = None,
+        end: When | None = None,
+        known_at: When | None = None,
+    ) -> list[TimelineEntry]:
+        """The events in valid-time order with one-line summaries; both bounds inclusive."""
+        return timeline_of(self.source.existing(negotiation), start=start, end=end, known_at=known_at)
+
+    def statements(
+        self,
+        negotiation: str,
+        *,
+        party: str | None = None,
+        as_of: When | None = None,
+        known_at: When | None = None,
+    ) -> list[TimelineEntry]:
+        """The public statements issued up to ``as_of`` (by ``party``, if given), oldest first."""
+        history = self.source.existing(negotiation)
+        return statements_of(history, party=party, as_of=as_of, known_at=known_at, now=self.clock())
+
+    def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> Diff:
+        """What changed in status and positions between ``start`` and ``end`` (valid time)."""
+        history = self.source.existing(negotiation)
+        return diff_of(history, start=start, end=end, known_at=known_at, now=self.clock())
+
+    def catalog(self, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
+        """Every negotiation open at that point: title, parties, phase, stoppage."""
+        return catalog_of(self.source.histories(), as_of=as_of, known_at=known_at, now=self.clock())
+
+    def stoppages(self, *, on: When, known_at: When | None = None) -> list[StoppageEntry]:
+        """The strikes and lockouts running on a date, across negotiations."""
+        return stoppages_on(self.source.histories(), on=on, known_at=known_at, now=self.clock())
+
+    def involving(self, party: str, *, as_of: When | None = None, known_at: When | None = None) -> list[CatalogEntry]:
+        """The negotiations in which ``party`` (a party id) sits at the table."""
+        return involving_of(self.source.histories(), party, as_of=as_of, known_at=known_at, now=self.clock())
+
+
+def delegated(method: Callable[Concatenate[Queries, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """A facade method that asks the object's ``queries`` (the same signature and docstring as ``method``).
+
+    ``Negotiations.status = delegated(Queries.status)``: the seam's signatures
+    are written once, in ``Queries``, and type-checked at every call.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def ask(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        answer: R = getattr(self.queries, name)(*args, **kwargs)
+        return answer
+
+    return ask

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from events.model import Party, Value
-from negotiation.core.state import zone
+from events.time import zone
 from projections.catalog import CatalogEntry, StoppageEntry
 from projections.diff import Diff, FieldChange
 from projections.gap import Gap, GapMove, GapSide

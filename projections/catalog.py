@@ -8,7 +8,6 @@ negotiation's own time zone.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Iterable
 
@@ -23,11 +22,11 @@ from events.model import (
     StrikeCalled,
     StrikeEnded,
 )
+from events.time import When, day_number, end_of_day, local_date, start_of_day
 from negotiation.core.history import STATUS_FOLD, History, Recorded
-from negotiation.core.state import Phase, StoppageKind, end_of_day, instant, local_date
+from negotiation.core.state import Phase, StoppageKind
 from projections.errors import NotOpenedError
-from projections.status import Moment, Stoppage, When, day_number, parties_of, running_stoppages, status_of
-from projections.timeline import counts
+from projections.status import Moment, Stoppage, parties_of, running_stoppages, status_of
 
 __all__ = ["CatalogEntry", "StoppageEntry", "catalog_of", "involving_of", "stoppages_on"]
 
@@ -123,8 +122,7 @@ _ENDS: dict[type[Event], StoppageKind] = {StrikeEnded: "strike", LockoutEnded: "
 
 def _stoppages_in(history: History, on: When, known_at: When | None, now: dt.datetime) -> list[StoppageEntry]:
     tz = history.tz
-    at = on if isinstance(on, dt.datetime) else end_of_day(on, tz)
-    moment = Moment.resolve(history, as_of=at, known_at=known_at, now=now)
+    moment = Moment.resolve(history, as_of=on, known_at=known_at, now=now)
     try:
         state = moment.state(history)
     except NotOpenedError:
@@ -156,7 +154,7 @@ def _stoppages_in(history: History, on: When, known_at: When | None, now: dt.dat
         return entries
     # Stoppages that started during the day and ended before its end count too.
     running = {(e.kind, e.party, e.started) for e in entries}
-    day = _day_events(history, instant(on, tz), at, moment.fold_known_at)
+    day = _day_events(history, start_of_day(on, tz), end_of_day(on, tz), moment.fold_known_at)
     for i, record in enumerate(day):
         kind = _STARTS.get(type(record.event))
         party = getattr(record.event, "by", "")
@@ -187,10 +185,7 @@ def _ends(history: History, record: Recorded, kind: StoppageKind, party: str, mo
 
 
 def _day_events(history: History, start: dt.datetime, end: dt.datetime, known_at: dt.datetime | None) -> list[Recorded]:
-    order = history.order
-    lo = bisect.bisect_left(order, start, key=lambda r: r.at)
-    hi = bisect.bisect_right(order, end, key=lambda r: r.at)
-    return [r for r in order[lo:hi] if counts(history, r, known_at)]
+    return [r for r in history.between(start, end) if history.counts(r, known_at=known_at)]
 
 
 def stoppages_on(

@@ -13,10 +13,11 @@ from typing import Final, Literal
 
 import attrs
 
+from events.time import When
 from negotiation.core.history import STATUS_FOLD, History
 from projections.errors import NotOpenedError
 from projections.positions import POSITIONS_FOLD, Position, standing
-from projections.status import Moment, Status, Stoppage, When, status_from
+from projections.status import Moment, Status, Stoppage, status_from
 
 __all__ = ["STATUS_FIELDS", "Diff", "FieldChange", "PositionChange", "diff_of"]
 

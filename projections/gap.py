@@ -22,10 +22,10 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
+from events.time import When, local_date
 from negotiation.core.history import History
-from negotiation.core.state import local_date
 from projections.positions import POSITIONS_FOLD, Link, Position, standing
-from projections.status import Moment, When
+from projections.status import Moment
 
 __all__ = ["Amount", "Gap", "GapMove", "GapSide", "gaps_from", "gaps_of"]
 

@@ -45,7 +45,6 @@ from negotiation.core.state import NegotiationState, StoppageKind, zone
 from projections.answers import position_json, status_json
 from projections.positions import POSITIONS_FOLD, Link, PositionsLog, standing
 from projections.status import Moment, parties_of, status_from
-from projections.timeline import counts
 
 __all__ = [
     "INFINITY",
@@ -59,6 +58,7 @@ __all__ = [
     "rows_of",
     "status_answer",
     "take",
+    "target_of",
 ]
 
 INFINITY: Final = 1 << 62
@@ -152,9 +152,7 @@ def region_facts(history: History, start: int, known: int | None) -> set[Fact]:
     as_of = moment_of(start - 1)
     state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
     log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
-    order = history.order
-    lo = bisect.bisect_left(order, start, key=lambda r: micros(r.at))
-    records = [r for r in order[lo:] if counts(history, r, known_at)]
+    records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
     return facts_from(history.negotiation, state, log, records)
 
 
@@ -244,9 +242,14 @@ class Tip:
             history=history,
             state=history.state(),
             log=history.fold(POSITIONS_FOLD),
-            last_at=max((micros(r.at) for r in history.records), default=None),
-            known=sorted({r.known_us for r in history.records}),
+            last_at=max((micros(r.at) for r in history.appended_after(0)), default=None),
+            known=sorted({r.known_us for r in history.appended_after(0)}),
         )
+
+
+def target_of(history: History, event_id: str) -> Recorded | None:
+    """The stored event ``event_id`` (a retraction's target; retractions are rare: a scan is fine)."""
+    return next((r for r in history.appended_after(0) if r.event.id == event_id), None)
 
 
 def _record(history: History, event: Event) -> Recorded:
@@ -303,14 +306,15 @@ def take(tip: Tip, event: Event) -> list[Change]:
         and (not tip.known or known >= tip.known[-1])
     ):
         history.load([event])
-        result = _step(tip, history.records[-1], at, known)
+        (added,) = history.appended_after(history.version - 1)
+        result = _step(tip, added, at, known)
     else:
         start = at
         if isinstance(event, EventRetracted):
-            target = history.by_id.get(event.target)
+            target = target_of(history, event.target)
             if target is not None:
                 start = min(start, micros(target.at))
-        grid = sorted({known, *(k for k in tip.known if k > known)})
+        grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
         latest = max(known, tip.known[-1]) if tip.known else known
         asked = [None if g >= latest else g for g in grid]
         before_facts = [region_facts(history, start, g) for g in asked]

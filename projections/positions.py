@@ -21,9 +21,9 @@ import attrs
 import immutables
 
 from events.model import ProposalAccepted, ProposalMade, ProposalWithdrawn, Value
+from events.time import When, local_date
 from negotiation.core.history import Fold, History, Recorded
-from negotiation.core.state import local_date
-from projections.status import Moment, When
+from projections.status import Moment
 
 __all__ = [
     "POSITIONS_FOLD",

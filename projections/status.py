@@ -3,19 +3,23 @@
 The status reuses the core fold (``negotiation.core.history.STATUS_FOLD``), so the
 checkpoints the state machine keeps for validation also answer queries. This
 module also resolves the times of a temporal query (``Moment``) for the other
-read models: a ``datetime.date`` means the END of that day in the negotiation's
-time zone, a ``datetime`` is used as given (a naive one is read as wall-clock
-time in the negotiation's zone).
+read models, by the rules of ``events.time``: a ``datetime.date`` means the END
+of that day in the negotiation's time zone, a ``datetime`` is used as given (a
+naive one is read as wall-clock time in the negotiation's zone).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypeVar
+import functools
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 import attrs
 
+from events import time
 from events.model import Party
+from events.time import When, day_number, local_date, zone
 from negotiation.core.history import STATUS_FOLD, Fold, History
 from negotiation.core.state import (
     AgreementState,
@@ -24,11 +28,7 @@ from negotiation.core.state import (
     Phase,
     StoppageKind,
     TalksState,
-    end_of_day,
-    instant,
-    local_date,
     phase,
-    zone,
 )
 from projections.errors import InvalidQueryError, NotOpenedError
 
@@ -50,33 +50,24 @@ __all__ = [
 
 S = TypeVar("S")
 
-When = dt.date | dt.datetime
+
+def _query_moment(rule: Callable[[When, dt.tzinfo], dt.datetime]) -> Callable[[When, dt.tzinfo], dt.datetime]:
+    """``rule`` of ``events.time``, refusing anything but a date or a datetime with ``InvalidQueryError``."""
+
+    @functools.wraps(rule)
+    def resolve(when: When, tz: dt.tzinfo) -> dt.datetime:
+        try:
+            return rule(when, tz)
+        except TypeError as e:
+            raise InvalidQueryError(str(e)) from None
+
+    return resolve
 
 
-def as_instant(when: When, tz: dt.tzinfo) -> dt.datetime:
-    """The instant a query time stands for: a date is the END of that day in ``tz``.
-
-    Aware datetimes are used as given; a naive datetime is wall-clock time in ``tz``.
-    """
-    if isinstance(when, dt.datetime):
-        return when if when.tzinfo is not None else when.replace(tzinfo=tz)
-    if isinstance(when, dt.date):
-        return end_of_day(when, tz)
-    raise InvalidQueryError(f"expected a date or a datetime, got {type(when).__name__}")
-
-
-def start_instant(when: When, tz: dt.tzinfo) -> dt.datetime:
-    """The instant a range's lower bound stands for: a date is 00:00 of that day in ``tz``."""
-    if isinstance(when, dt.datetime):
-        return as_instant(when, tz)
-    if isinstance(when, dt.date):
-        return instant(when, tz)
-    raise InvalidQueryError(f"expected a date or a datetime, got {type(when).__name__}")
-
-
-def day_number(since: dt.date, moment: dt.datetime, tz: dt.tzinfo) -> int:
-    """Calendar days in ``tz`` from ``since`` to the local date of ``moment``; ``since`` is day 1."""
-    return (local_date(moment, tz) - since).days + 1
+as_instant: Final = _query_moment(time.as_instant)
+"""A query moment as an instant: a date is the END of that day in ``tz`` (see ``events.time``)."""
+start_instant: Final = _query_moment(time.start_instant)
+"""A range's lower bound as an instant: a date is 00:00 of that day in ``tz`` (see ``events.time``)."""
 
 
 @attrs.frozen(kw_only=True)

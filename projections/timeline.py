@@ -13,7 +13,6 @@ become one space); they name parties and issues by id, e.g.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -50,9 +49,9 @@ from events.model import (
     Value,
     meanings,
 )
-from negotiation.core.history import Fold, History, Recorded, micros
-from negotiation.core.state import local_date
-from projections.status import Moment, When, as_instant, start_instant
+from events.time import When, local_date
+from negotiation.core.history import Fold, History, Recorded
+from projections.status import Moment, as_instant, start_instant
 
 __all__ = [
     "STATEMENTS_FOLD",
@@ -224,16 +223,8 @@ def entry_of(record: Recorded, negotiation: str, tz: dt.tzinfo) -> TimelineEntry
 
 
 def counts(history: History, record: Recorded, known_at: dt.datetime | None) -> bool:
-    """Whether a stored event counts as known at ``known_at`` (``None``: everything stored).
-
-    The same rule as ``History.visible``: recorded by then, and not retracted by
-    a retraction recorded by then.
-    """
-    known = None if known_at is None else micros(known_at)
-    if known is not None and record.known_us > known:
-        return False
-    retraction = history.retractions.get(record.event.id)
-    return retraction is None or (known is not None and retraction.known_us > known)
+    """Whether a stored event counts as known at ``known_at`` (``None``: everything stored): ``History.counts``."""
+    return history.counts(record, known_at=known_at)
 
 
 def timeline_of(
@@ -249,15 +240,14 @@ def timeline_of(
     day, both in the negotiation's time zone, so both days are included.
     """
     tz = history.tz
-    order = history.order
-    lo = 0 if start is None else bisect.bisect_left(order, start_instant(start, tz), key=_at)
-    hi = len(order) if end is None else bisect.bisect_right(order, as_instant(end, tz), key=_at)
+    lo = None if start is None else start_instant(start, tz)
+    hi = None if end is None else as_instant(end, tz)
     known = None if known_at is None else as_instant(known_at, tz)
-    return [entry_of(record, history.negotiation, tz) for record in order[lo:hi] if counts(history, record, known)]
-
-
-def _at(record: Recorded) -> dt.datetime:
-    return record.at
+    return [
+        entry_of(record, history.negotiation, tz)
+        for record in history.between(lo, hi)
+        if history.counts(record, known_at=known)
+    ]
 
 
 # --- statements ------------------------------------------------------------------

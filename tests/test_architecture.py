@@ -1,17 +1,23 @@
 """The layering of the code base, checked by scanning the imports of every module (AST, nothing executed).
 
-Layers, bottom up:
+Layers, bottom up, by folder (docs/architecture.md draws them):
 
-- ``events``: the vocabulary (event classes, JSON Lines converter); imports nothing of ours but itself;
-- the pure core ``negotiation.core.state``, ``machine``, ``timeline``, ``errors``: no I/O;
-- the pure read models ``projections.*`` (all but the subpackage ``projections.persisted``): no I/O;
-- the persisted read models ``projections.persisted.*``: all I/O of ``projections``; no read model imports the facade;
-- the facade ``negotiation.application`` (with ``queries``, ``importer``, ``store``, ``config``, ``logs``);
-- the command line ``negotiation.cli`` (a package): imported by nobody outside it, only run as the console script.
+0. ``events``: the vocabulary (event classes, converter, ``events.time``); imports nothing of ours but itself;
+1. ``negotiation.core``: the pure core (state, machine, history, errors);
+2. ``negotiation.store``: the store adapter over eventsourcing (config, event store, errors, logs);
+3. ``projections``: the pure read models (everything outside ``projections.persisted``);
+4. ``projections.persisted``: the persisted read models, all of ``projections``' I/O; the
+   ``projections`` package's own ``__init__`` sits here too (it re-exports the persisted names);
+5. the facade: ``negotiation.application``, ``queries``, ``importer``, ``problems`` and the
+   ``negotiation`` package's ``__init__``;
+6. the interfaces: ``negotiation.cli``, ``negotiation.server``, ``negotiation.charts``; only other
+   interfaces import them (the CLI is the console script).
 
-An import counts wherever it is written (module level or inside a function), except under
-``if TYPE_CHECKING:``, which never runs. ``from package import name`` counts as an import of
-``package.name`` when that is a module of ours, else of ``package``.
+A module may import modules of its own layer or below, never above. An import counts wherever it
+is written (module level or inside a function), except under ``if TYPE_CHECKING:``, which never
+runs. ``from package import name`` counts as an import of ``package.name`` when that is a module of
+ours, else of ``package``. There are no import cycles between modules, function-level imports
+included. Pure modules (layers 0, 1 and 3) do no I/O.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import ast
 import importlib
 import inspect
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,38 +38,41 @@ PACKAGES = ("events", "negotiation", "projections")
 SCRIPT_DIRS = ("examples", "benchmarks")
 """Other code of the repository that must not import the CLI either (tests may)."""
 
-FACADE_MODULES = frozenset(
-    {"negotiation.application", "negotiation.cli", "negotiation.importer", "negotiation.queries"}
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("events", ("events",)),
+    ("core", ("negotiation.core",)),
+    ("store", ("negotiation.store",)),
+    ("projections", ("projections",)),
+    ("persisted", ("projections.persisted", "=projections")),
+    ("facade", ("negotiation",)),
+    ("interfaces", ("negotiation.cli", "negotiation.server", "negotiation.charts")),
 )
-"""What no projections module may import: the facade, its importer and queries, the CLI.
+"""Each layer with the packages/modules it holds, bottom up; ``=name`` is that module only (a package's __init__).
 
-The persisted read models work at the edge and read the event store itself
-(``negotiation.store.eventstore``); the pure read models may not, which
-``test_pure_modules_import_only_pure_modules_of_ours`` checks."""
+The most specific entry wins: ``negotiation`` itself and its top-level modules (``application``,
+``queries``, ``importer``, ``problems``...) are the facade; ``negotiation.core``, ``negotiation.store``
+and the interfaces are placed by their own entries."""
 
-PURE_CORE = frozenset(
-    {
-        "negotiation.core",
-        "negotiation.core.state",
-        "negotiation.core.machine",
-        "negotiation.core.history",
-        "negotiation.core.errors",
-    }
-)
-IMPURE_PROJECTIONS = frozenset(
-    {
-        "projections.persisted",
-        "projections.persisted.models",
-        "projections.persisted.runner",
-        "projections.persisted.tables",
-        "projections.persisted.sql",
-        "projections.persisted.sqlite",
-        "projections.persisted.postgres",
-        "projections.persisted.memory",
-        "projections.persisted.indexed",
-    }
-)
-"""The persisted read models and their runners: they write tables. Every other projections module is pure."""
+PURE_LAYERS = frozenset({"events", "core", "projections"})
+INTERFACES = "interfaces"
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a module belongs to: the most specific entry of ``LAYERS`` that holds it."""
+    best: tuple[int, str] | None = None
+    for layer, entries in LAYERS:
+        for entry in entries:
+            exact = entry.startswith("=")
+            name = entry.lstrip("=")
+            if (module == name) if exact else in_package(module, name):
+                score = len(name) + (1 if exact else 0)
+                if best is None or score > best[0]:
+                    best = (score, layer)
+    return None if best is None else best[1]
+
+
+RANK = {layer: rank for rank, (layer, _) in enumerate(LAYERS)}
+
 
 IO_MODULES = frozenset(
     {
@@ -223,15 +232,8 @@ def ours(target: str) -> bool:
 
 
 def is_pure(module: str) -> bool:
-    """The modules that must do no I/O."""
-    package = module.partition(".")[0]
-    if package == "events":
-        return True
-    if package == "projections":
-        # The package's __init__ is its front door, not a read model: it re-exports the
-        # persisted read models lazily (PEP 562 ``__getattr__``).
-        return module != "projections" and module not in IMPURE_PROJECTIONS
-    return module in PURE_CORE
+    """The modules that must do no I/O: the layers events, core and (pure) projections."""
+    return layer_of(module) in PURE_LAYERS
 
 
 def _modules(predicate: Callable[[str], bool] | None = None) -> list[str]:
@@ -241,23 +243,56 @@ def _modules(predicate: Callable[[str], bool] | None = None) -> list[str]:
 # --- layering ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", _modules(lambda m: in_package(m, "events")))
-def test_events_import_nothing_of_ours_but_events(module: str) -> None:
+def _target_module(target: str, known: Iterable[str]) -> str | None:
+    """The module of ours an import target names (``import a.b.c`` of a name below module ``a.b``)."""
+    names = set(known)
+    while target and target not in names:
+        target = target.rpartition(".")[0]
+    return target or None
+
+
+def layering_violations(imports: Iterable[Import]) -> list[str]:
+    """Every import of a module of ours from a lower layer, or of an interface from outside the interfaces."""
+    bad = []
+    for i in imports:
+        if not ours(i.target):
+            continue
+        source, target = layer_of(i.source), layer_of(i.target)
+        if source is None or target is None:
+            bad.append(f"{i}: not in any layer")
+        elif RANK[target] > RANK[source]:
+            bad.append(f"{i}: layer {source} may not import layer {target}")
+    return bad
+
+
+def test_every_module_is_in_a_layer() -> None:
+    """No module of ours falls outside the layers (a new folder must be placed)."""
+    assert [m for m in our_modules() if layer_of(m) is None] == []
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_imports_respect_the_layers(module: str) -> None:
+    """A module imports its own layer or those below, at module level and inside functions."""
+    assert layering_violations(imports_of(module)) == []
+
+
+def test_events_import_nothing_of_ours_but_events() -> None:
     """The vocabulary (events/) imports no other package of ours."""
-    bad = [str(i) for i in imports_of(module) if ours(i.target) and not in_package(i.target, "events")]
-    assert bad == []
+    modules = _modules(lambda m: in_package(m, "events"))
+    assert [
+        str(i) for m in modules for i in imports_of(m) if ours(i.target) and not in_package(i.target, "events")
+    ] == []
 
 
-@pytest.mark.parametrize("module", _modules(lambda m: in_package(m, "projections")))
-def test_projections_do_not_import_the_facade(module: str) -> None:
-    """No projections module imports negotiation.application, cli, importer or queries."""
-    bad = [str(i) for i in imports_of(module) if any(in_package(i.target, f) for f in FACADE_MODULES)]
-    assert bad == []
-
-
-def test_nothing_imports_the_cli() -> None:
-    """Only the console script refers to negotiation.cli: no module of ours, example or benchmark imports it."""
-    bad = [str(i) for m in our_modules() if not _is_cli(m) for i in imports_of(m) if _is_cli(i.target)]
+def test_only_interfaces_import_interfaces() -> None:
+    """No module below the interfaces, example or benchmark imports the CLI; the console script is the CLI's."""
+    bad = [
+        str(i)
+        for m in our_modules()
+        if layer_of(m) != INTERFACES
+        for i in imports_of(m)
+        if ours(i.target) and layer_of(i.target) == INTERFACES
+    ]
     for path in script_files():
         source = str(path.relative_to(ROOT))
         bad += [str(i) for i in _scan(path, source).imports if _is_cli(i.target)]
@@ -309,6 +344,58 @@ def test_pure_modules_import_only_pure_modules_of_ours(module: str) -> None:
     assert bad == []
 
 
+def _synthetic(tmp_path: Path, module: str, source: str) -> list[Import]:
+    path = tmp_path / (module.replace(".", "_") + ".py")
+    path.write_text(source, encoding="utf-8")
+    return _scan(path, module).imports
+
+
+def test_the_layering_check_catches_a_function_level_break(tmp_path: Path) -> None:
+    """An upward import hidden in a function is caught; one under TYPE_CHECKING and a downward one are not."""
+    imports = _synthetic(
+        tmp_path,
+        "negotiation.core.sample",
+        "from typing import TYPE_CHECKING\n"
+        "from events.time import When\n"
+        "if TYPE_CHECKING:\n"
+        "    from negotiation.application import Negotiations\n"
+        "def answer():\n"
+        "    from projections.status import status_of\n"
+        "    return status_of\n",
+    )
+    assert layering_violations(imports) == [
+        "negotiation.core.sample imports projections.status at line 6 (inside a function): "
+        "layer core may not import layer projections"
+    ]
+    assert layering_violations(
+        _synthetic(tmp_path, "projections.sample", "def f():\n    import negotiation.cli\n")
+    ) == [
+        "projections.sample imports negotiation.cli at line 2 (inside a function): "
+        "layer projections may not import layer interfaces"
+    ]
+
+
+def test_the_layers_are_ordered_as_documented() -> None:
+    """Spot checks of layer_of: package inits, the persisted folder, the interfaces."""
+    assert [layer_of(m) for m in ("events.time", "negotiation.core.history.index", "negotiation.store.errors")] == [
+        "events",
+        "core",
+        "store",
+    ]
+    assert [layer_of(m) for m in ("projections.status", "projections", "projections.persisted.sqlite")] == [
+        "projections",
+        "persisted",
+        "persisted",
+    ]
+    assert [layer_of(m) for m in ("negotiation", "negotiation.queries", "negotiation.cli.main")] == [
+        "facade",
+        "facade",
+        "interfaces",
+    ]
+    assert layer_of("negotiation.answers") == "facade"  # a new top-level module of negotiation/
+    assert layer_of("elsewhere.module") is None
+
+
 LOGGING_MODULES = frozenset({"negotiation.store.logs", "negotiation.cli.group"})
 """The library logs only through ``negotiation.store.logs``; only the command line's group configures logging."""
 
@@ -340,17 +427,22 @@ def test_only_the_cli_configures_logging() -> None:
 # --- cycles ------------------------------------------------------------------------------------
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(modules: Mapping[str, Iterable[Import]] | None = None) -> dict[str, set[str]]:
     """Module -> the modules of ours it imports (functions included, TYPE_CHECKING excluded)."""
-    graph: dict[str, set[str]] = {m: set() for m in our_modules()}
-    for module in our_modules():
-        for i in imports_of(module):
-            target = i.target
-            while target and target not in graph:  # ``import negotiation.x.y`` of a name below a module
-                target = target.rpartition(".")[0]
+    if modules is None:
+        modules = {m: imports_of(m) for m in our_modules()}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, imports in modules.items():
+        for i in imports:
+            target = _target_module(i.target, graph)
             if target:
                 graph[module].add(target)
     return graph
+
+
+def cycles_of(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles: strongly connected components of more than one module, or a self-import."""
+    return [c for c in strongly_connected(graph) if len(c) > 1 or c[0] in graph[c[0]]]
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> Iterator[list[str]]:
@@ -399,7 +491,7 @@ def strongly_connected(graph: dict[str, set[str]]) -> Iterator[list[str]]:
 def test_no_import_cycles() -> None:
     """The import graph of our modules is a DAG, counting imports inside functions too."""
     graph = import_graph()
-    cycles = [c for c in strongly_connected(graph) if len(c) > 1 or c[0] in graph[c[0]]]
+    cycles = cycles_of(graph)
     details = [
         f"{' <-> '.join(c)}: " + "; ".join(str(i) for m in c for i in imports_of(m) if i.target in c) for c in cycles
     ]
@@ -409,8 +501,17 @@ def test_no_import_cycles() -> None:
 def test_cycle_finder_finds_cycles() -> None:
     """The cycle check itself works: it finds a planted cycle and a self-import."""
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"d"}, "e": {"a"}}
-    components = [c for c in strongly_connected(graph) if len(c) > 1 or c[0] in graph[c[0]]]
-    assert sorted(components) == [["a", "b", "c"], ["d"]]
+    assert sorted(cycles_of(graph)) == [["a", "b", "c"], ["d"]]
+
+
+def test_a_cycle_through_a_function_level_import_is_found(tmp_path: Path) -> None:
+    """Two synthetic modules importing each other, one of them inside a function: a cycle."""
+    modules = {
+        "projections.status": _synthetic(tmp_path, "projections.status", "from projections import gap\n"),
+        "projections.gap": _synthetic(tmp_path, "projections.gap", "def f():\n    from projections.status import x\n"),
+        "projections.diff": _synthetic(tmp_path, "projections.diff", "import projections.gap\n"),
+    }
+    assert cycles_of(import_graph(modules)) == [["projections.gap", "projections.status"]]
 
 
 # --- packages and public names ------------------------------------------------------------
@@ -491,3 +592,26 @@ def test_scanner_sees_function_and_type_checking_imports(tmp_path: Path) -> None
         ("negotiation.cli", True),
     ]
     assert sorted(name for name, _ in scan.io_calls) == ["open", "print"]
+
+
+HISTORY_INTERNALS = frozenset({"records", "order", "keys", "by_id", "retractions"})
+"""``History``'s index lists: kept as read-only properties for old callers; our modules ask its queries."""
+
+
+def test_no_module_reads_the_history_index_lists() -> None:
+    """Outside ``negotiation.core.history``, code asks History's queries, never ``history.order`` and the like.
+
+    A name check (``history``, ``entry.history``, ``self._history``...), as nothing is executed here.
+    """
+    bad = []
+    for module, path in our_modules().items():
+        if in_package(module, "negotiation.core.history"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Attribute) and node.attr in HISTORY_INTERNALS):
+                continue
+            owner = node.value
+            name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            if name.lstrip("_").endswith("history"):
+                bad.append(f"{module} reads {name}.{node.attr} at line {node.lineno}")
+    assert bad == []

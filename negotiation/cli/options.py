@@ -7,13 +7,14 @@ module then writes ``@options.KNOWN_AT`` (or lists it in ``query_command``).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 import click
 
+from events.errors import InvalidMomentError
+from events.time import parse_when
 from negotiation.cli.output import escape_controls
 
 if TYPE_CHECKING:
@@ -69,19 +70,10 @@ def open_store(ctx: click.Context) -> Negotiations:
 Moment = dt.date | dt.datetime
 """A parsed ``DATE|TIME`` argument (a ``datetime`` is a ``date``)."""
 
-_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+parse_moment: Final = parse_when
+"""``YYYY-MM-DD`` as a ``date``, an RFC 3339 time with offset as an aware ``datetime``; else ``InvalidMomentError``.
 
-
-def parse_moment(value: str) -> dt.date | dt.datetime:
-    """``YYYY-MM-DD`` as a ``date``, an RFC 3339 time with offset as an aware ``datetime``; else ``ValueError``."""
-    if _DATE_RE.fullmatch(value):
-        return dt.date.fromisoformat(value)
-    if _DATETIME_RE.fullmatch(value):
-        moment = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            return moment
-    raise ValueError(value)
+The grammar is ``events.time``'s, the same as the converter's for ``occurred_at``."""
 
 
 class _Moment(click.ParamType):  # type: ignore[type-arg]
@@ -93,8 +85,8 @@ class _Moment(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, dt.date):
             return value
         try:
-            return parse_moment(str(value))
-        except ValueError:
+            return parse_when(str(value))
+        except InvalidMomentError:
             self.fail(
                 f"{escape_controls(str(value))!r} is not a date YYYY-MM-DD "
                 "or an RFC 3339 time with offset (e.g. 2023-08-11T09:30:00-07:00)",

@@ -46,8 +46,9 @@ from events.model import (
     TalksSuspended,
     meanings,
 )
+from events.time import instant
 from negotiation.core.errors import RuleViolationError
-from negotiation.core.state import NegotiationState, ProposalRef, StoppageKind, instant, replace
+from negotiation.core.state import NegotiationState, ProposalRef, StoppageKind, replace
 
 __all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
 

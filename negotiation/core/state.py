@@ -8,14 +8,13 @@ its memory with the previous one and checkpoints cost little.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import zoneinfo
 from typing import Any, Literal
 
 import attrs
 import immutables
 
 from events.model import AgendaIssue, Party
+from events.time import end_of_day, instant, local_date, zone  # re-exported: older imports keep working
 
 __all__ = [
     "AgreementState",
@@ -38,31 +37,6 @@ AgreementState = Literal["none", "tentative", "ratified", "rejected"]
 ContractState = Literal["in_force", "expired", "extended", "new"]
 StoppageKind = Literal["strike", "lockout"]
 Phase = Literal["ratified", "tentative_agreement", "lockout", "strike", "impasse", "bargaining", "opened"]
-
-UTC = dt.UTC
-
-
-@functools.cache
-def zone(name: str | None) -> dt.tzinfo:
-    """The ``tzinfo`` for an IANA name; ``None`` means UTC."""
-    return UTC if name in (None, "UTC") else zoneinfo.ZoneInfo(name)
-
-
-def instant(when: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    """An aware instant: a date means 00:00 of that day in ``tz``."""
-    if isinstance(when, dt.datetime):
-        return when
-    return dt.datetime(when.year, when.month, when.day, tzinfo=tz)
-
-
-def end_of_day(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    """The last microsecond of ``day`` in ``tz``: all of that day's events count."""
-    return dt.datetime.combine(day, dt.time.max, tzinfo=tz)
-
-
-def local_date(moment: dt.datetime, tz: dt.tzinfo) -> dt.date:
-    """The calendar day of ``moment`` in ``tz``."""
-    return moment.astimezone(tz).date()
 
 
 @attrs.frozen(kw_only=True)

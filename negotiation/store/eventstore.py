@@ -21,7 +21,6 @@ from eventsourcing.persistence import (
     Mapper,
     MapperDeserialisationError,
     Notification,
-    OperationalError,
     StoredEvent,
 )
 from eventsourcing.utils import Environment, EnvType
@@ -29,6 +28,7 @@ from eventsourcing.utils import Environment, EnvType
 from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import EVENT_TYPES, Event
+from negotiation.store.errors import is_busy  # re-exported from its old home
 
 __all__ = ["APPLICATION_NAME", "EventMapper", "EventStore", "StreamEvent", "is_busy"]
 
@@ -146,8 +146,3 @@ class EventStore(Application[str]):
     def max_position(self) -> int:
         """The position of the last stored event (0 when empty)."""
         return self.recorder.max_notification_id() or 0
-
-
-def is_busy(error: BaseException) -> bool:
-    """SQLite's "database is locked": another process held the write lock; trying again is safe."""
-    return isinstance(error, OperationalError) and "database is locked" in str(error)

@@ -46,9 +46,10 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
 from events.errors import NegotiationError
-from negotiation.core.errors import ConfigurationError, StoreError
-from negotiation.core.state import zone
+from events.time import day_number, zone
+from negotiation.core.errors import ConfigurationError
 from negotiation.store.config import StoreConfig, resolve
+from negotiation.store.errors import OPENING_FAILURES, store_error, store_errors
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
 from projections.persisted.indexed import IndexedReads
@@ -64,7 +65,6 @@ from projections.persisted.runner import (
 from projections.persisted.sql import SQLViews
 from projections.persisted.sqlite import SQLiteViews
 from projections.persisted.tables import Slot, VersionMovedError, ViewDatabase
-from projections.status import day_number
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -127,10 +127,8 @@ class ReadModels:
             if source.kind == "memory":
                 raise ConfigurationError("a memory store lives in its Negotiations object: pass that instead")
             self.config = source
-            try:
+            with store_errors(source, f"cannot open store {source.display}", catching=OPENING_FAILURES):
                 self.store = EventStore(source.env)
-            except (PersistenceError, OSError) as e:
-                raise StoreError(f"cannot open store {source.display}: {source.error_text(e)}") from None
             self._owns_store = True
         else:
             self.config = source.config
@@ -149,20 +147,22 @@ class ReadModels:
         self._closed = False
         self.outdated = False
         """Whether the tables were of an older layout when opened (they were rebuilt)."""
-        try:
+        with store_errors(
+            self.config, f"cannot set up read models in {self.config.display}", on_error=self._close_store
+        ):
             self._db = self._database()
             pointer = self._db.ensure()
             self._projector = self._projector_for(pointer.active)
             self._tracked = self._projector.tracked()
-            if getattr(self._db, "outdated", False):
-                self._log.info("read_models.outdated_layout", version=pointer.active)
-                self.outdated = True
+            outdated = getattr(self._db, "outdated", False)
+        if outdated:
+            self._log.info("read_models.outdated_layout", version=pointer.active)
+            self.outdated = True
+            try:
                 self.rebuild()
-        except PersistenceError as e:
-            self._close_store()
-            raise StoreError(
-                f"cannot set up read models in {self.config.display}: {self.config.error_text(e)}"
-            ) from None
+            except BaseException:
+                self._close_store()
+                raise
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -238,17 +238,15 @@ class ReadModels:
                 except PersistenceError as e:
                     if self._activate():
                         continue  # the version we wrote was switched away (and dropped) meanwhile
-                    raise StoreError(f"cannot update the read models: {self.config.error_text(e)}") from None
+                    raise store_error(self.config, "cannot update the read models", e) from None
                 self._advance(projector.position)
                 return done
         raise ReadModelError("the read models' active version kept changing; try again")
 
     def _activate(self) -> bool:
         """Follow the pointer to the active version if it moved; whether it did."""
-        try:
+        with store_errors(self.config, "cannot read the read models' pointer"):
             active = self._db.pointer().active
-        except PersistenceError as e:
-            raise StoreError(f"cannot read the read models' pointer: {self.config.error_text(e)}") from None
         if active == self._projector.version:
             return False
         self._log.info("read_models.version_moved", old=self._projector.version, new=active)
@@ -267,10 +265,8 @@ class ReadModels:
     def position(self) -> int:
         """The active version's tracked position: every event up to it is in the rows."""
         self._check_open()
-        try:
+        with store_errors(self.config, "cannot read the read models' position"):
             position = self._db.position()
-        except PersistenceError as e:
-            raise StoreError(f"cannot read the read models' position: {self.config.error_text(e)}") from None
         self._advance(position)
         return position
 
@@ -355,6 +351,10 @@ class ReadModels:
         could not catch up with the active one in ``attempts`` tries.
         """
         self._check_open()
+        with store_errors(self.config, "cannot rebuild the read models"):
+            return self._rebuild(attempts)
+
+    def _rebuild(self, attempts: int) -> int:
         try:
             version = self._db.begin_rebuild()
             builder = self._projector_for(version, slot="building")
@@ -383,8 +383,6 @@ class ReadModels:
             if self._activate() and self._projector.version == version:
                 return version  # another process finished this rebuild first
             raise ReadModelError(f"rebuild of version {version} was taken over by another process") from None
-        except PersistenceError as e:
-            raise StoreError(f"cannot rebuild the read models: {self.config.error_text(e)}") from None
         self._log.info("read_models.rebuilt", version=version, old=old, position=builder.position)
         return version
 
@@ -461,7 +459,5 @@ class ReadModels:
         return IndexedReads(self._db)
 
     def _read(self, query: Any) -> Any:
-        try:
+        with store_errors(self.config, "cannot read the read models"):
             return query()
-        except PersistenceError as e:
-            raise StoreError(f"cannot read the read models: {self.config.error_text(e)}") from None

@@ -46,7 +46,7 @@ from negotiation.core.state import NegotiationState, Phase, phase
 from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
 from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
-from projections.periods import Change, Tip, take
+from projections.periods import Change, Tip, take, target_of
 from projections.persisted.tables import (
     CatalogRow,
     EventRow,
@@ -294,7 +294,7 @@ class Projector:
         current = entry.phase
         for position, _, event in items:
             periods.writes.extend((negotiation, change) for change in take(tip, event))
-            record = history.records[-1]
+            (record,) = history.appended_after(history.version - 1)
             periods.events.append(
                 EventRow(
                     negotiation=negotiation,
@@ -308,7 +308,7 @@ class Projector:
                 )
             )
             if isinstance(event, EventRetracted):
-                target = history.by_id.get(event.target)
+                target = target_of(history, event.target)
                 if target is not None:
                     periods.retracted.append((record.known_us, negotiation, target.seq))
             new = phase(tip.state) if tip.state.opened else None

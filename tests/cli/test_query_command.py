@@ -99,9 +99,13 @@ def test_errors_of_a_declared_query_are_reported_like_the_others(cli_run: Run, i
 
 
 def test_version_loads_no_library_module_beyond_the_cli() -> None:
-    """``negotiation --version`` imports no module of ours (or rich) beyond ``import negotiation``, but the CLI."""
+    """``negotiation --version`` imports no module of ours (or rich) beyond the facade's, but the CLI.
+
+    The baseline imports ``negotiation.application`` itself: ``import negotiation`` loads the facade
+    only on first use of its names.
+    """
     code = (
-        "import sys, click, structlog, negotiation\n"
+        "import sys, click, structlog, negotiation, negotiation.application\n"
         "before = set(sys.modules)\n"
         "from negotiation.cli import main\n"
         "try:\n"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from events import Event, Party
 from negotiation.core import history as timeline
 from negotiation.core.errors import EventConflictError, RuleViolationError
-from negotiation.core.history import CLOCK_SKEW, STATUS_FOLD, History
+from negotiation.core.history import CLOCK_SKEW, STATUS_FOLD, History, checkpoints
 from negotiation.core.machine import check, evolve, fold
 from negotiation.core.state import NegotiationState, instant
 from tests.negotiation.helpers import (
@@ -465,7 +465,7 @@ def _splits(draw: st.DrawFn, items: list[Event]) -> list[list[Event]]:
 def test_in_order_batches_fold_like_the_machine(data: st.DataObject) -> None:
     """Valid events appended in order, in any batches, give the machine's fold at every valid and knowledge time."""
     events = data.draw(valid_timelines())
-    with mock.patch.object(timeline, "CHECKPOINT_INTERVAL", 4):
+    with mock.patch.object(checkpoints, "CHECKPOINT_INTERVAL", 4):
         history = History(NEGOTIATION)
         for batch in _splits(data.draw, events):
             history.apply(history.plan(batch, now=NOW))
@@ -487,7 +487,7 @@ def test_shuffled_batches_are_accepted_exactly_when_the_timeline_stays_valid(dat
     """In any append order, a batch is accepted iff the merged timeline is valid; the end state is the fold."""
     events = [attrs.evolve(e, recorded_at=None) for e in data.draw(valid_timelines(max_size=20))]
     order = data.draw(st.permutations(events))
-    with mock.patch.object(timeline, "CHECKPOINT_INTERVAL", 4):
+    with mock.patch.object(checkpoints, "CHECKPOINT_INTERVAL", 4):
         history = History(NEGOTIATION)
         stored: list[Event] = []
         for batch in _splits(data.draw, order):
@@ -516,7 +516,7 @@ def test_a_knowledge_time_before_an_old_correction_keeps_checkpoints_of_its_own(
         late,
         *(statement(f"s{i}", 2 + i, recorded_at=at(2 + i)) for i in range(60)),
     ]
-    with mock.patch.object(timeline, "CHECKPOINT_INTERVAL", 4):
+    with mock.patch.object(checkpoints, "CHECKPOINT_INTERVAL", 4):
         history = history_of(events)
         known_at = at(100)
         for day in (20, 40, 61):

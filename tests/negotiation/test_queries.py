@@ -1,8 +1,9 @@
-"""The query side of the facade (QueriesMixin) on the in-memory store."""
+"""The query side of the facade: the ``Queries`` seam and ``HistoryQueries`` on the in-memory store."""
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 
 from events import parse_line
 from negotiation import NegotiationNotFoundError, Negotiations
-from negotiation.queries import QueriesMixin
+from negotiation.queries import HistoryQueries, Queries
 from projections import NotOpenedError, positions_json, status_json
 from projections.positions import positions_of
 from projections.status import status_of
+from tests.negotiation.queries_contract import NOW, MakeQueries, QueriesContract, same_answers
 from tests.projections.builders import Log
 from tests.projections.strategies import Drawn, negotiations
 from tests.projections.timelines import SAG, WGA, sag, wga
@@ -31,9 +33,89 @@ def app() -> Iterator[Negotiations]:
         yield negotiations
 
 
-def test_the_facade_has_the_query_methods() -> None:
-    """Negotiations inherits the read methods from QueriesMixin."""
-    assert issubclass(Negotiations, QueriesMixin)
+QUERY_METHODS = ("status", "positions", "gaps", "timeline", "statements", "diff", "catalog", "stoppages", "involving")
+
+
+def test_the_seam_names_every_query_method() -> None:
+    """The Protocol, its in-memory implementation and the facade have the same read methods and signatures."""
+    declared = sorted(name for name in vars(Queries) if not name.startswith("_") and callable(vars(Queries)[name]))
+    assert declared == sorted(QUERY_METHODS)
+    for name in QUERY_METHODS:
+        expected = inspect.signature(getattr(Queries, name))
+        assert inspect.signature(getattr(HistoryQueries, name)) == expected, name
+        assert inspect.signature(getattr(Negotiations, name)) == expected, name
+
+
+def test_the_facade_holds_one_queries_object(app: Negotiations) -> None:
+    """By default the facade answers through a HistoryQueries over its own histories."""
+    assert isinstance(app.queries, HistoryQueries)
+    assert isinstance(app.queries, Queries)
+    assert app.queries.source is app
+
+
+class _Recording:
+    """A stand-in implementation: records each call and answers with a marker."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    def __getattr__(self, name: str) -> object:
+        def record(*args: object, **kwargs: object) -> object:
+            self.calls.append((name, args, kwargs))
+            return name
+
+        return record
+
+
+def test_the_facade_delegates_every_query_to_its_queries_object(app: Negotiations) -> None:
+    """Replacing ``queries`` (as an SQL-indexed implementation will) reroutes every read method, arguments intact."""
+    fake = _Recording()
+    app.queries = fake  # type: ignore[assignment]  # duck-typed stand-in
+    day = D(2023, 8, 11)
+    assert app.status(WGA, as_of=day, known_at=day, at_version=3) == "status"
+    assert app.positions(WGA, at_version=2) == "positions"
+    assert app.gaps(WGA, as_of=day) == "gaps"
+    assert app.timeline(WGA, start=day, end=day) == "timeline"
+    assert app.statements(WGA, party="wga") == "statements"
+    assert app.diff(WGA, start=day, end=day) == "diff"
+    assert app.catalog(known_at=day) == "catalog"
+    assert app.stoppages(on=day) == "stoppages"
+    assert app.involving("wga", as_of=day) == "involving"
+    assert [c[0] for c in fake.calls] == list(QUERY_METHODS)
+    assert fake.calls[0] == ("status", (WGA,), {"as_of": day, "known_at": day, "at_version": 3})
+    assert fake.calls[-1] == ("involving", ("wga",), {"as_of": day})
+
+
+class TestHistoryQueries(QueriesContract):
+    """The in-memory implementation keeps the contract."""
+
+    @pytest.fixture
+    def make_queries(self) -> MakeQueries:
+        return lambda app: HistoryQueries(app, clock=lambda: NOW)
+
+
+def test_the_facade_gives_the_answers_of_its_queries(app: Negotiations) -> None:
+    """The facade and a HistoryQueries over it agree at points before, during and after both negotiations."""
+    days = [D(2023, 3, 1), D(2023, 5, 2), D(2023, 7, 14), D(2023, 8, 11), D(2023, 11, 9), D(2024, 1, 1)]
+    points = [(n, day, known) for n in (WGA, SAG) for day in days for known in (D(2024, 6, 1), D(2023, 8, 1))]
+    same_answers(HistoryQueries(app), app, points)
+
+
+def test_same_answers_notices_a_difference(app: Negotiations) -> None:
+    """The equivalence check fails for an implementation over a store missing one late event."""
+    with Negotiations("memory:") as other:
+        other.append([e for e in [*wga().events, *sag().events] if e.id != "a-pay-1"])
+        with pytest.raises(AssertionError):
+            same_answers(HistoryQueries(app), HistoryQueries(other), [(WGA, D(2023, 8, 11), D(2024, 6, 1))])
+
+
+def test_the_clock_says_what_now_is(app: Negotiations) -> None:
+    """A query that names no time reports the implementation's clock as its as_of and known_at."""
+    fixed = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    queries = HistoryQueries(app, clock=lambda: fixed)
+    status = queries.status(WGA)
+    assert status.as_of == status.known_at == fixed
+    assert [e.negotiation for e in queries.catalog()] == [e.negotiation for e in app.catalog()]
 
 
 def test_status_and_positions(app: Negotiations) -> None:

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events import Event, ProposalAccepted, ProposalMade, ProposalWithdrawn
-from negotiation.core import history as core_timeline
 from negotiation.core.history import STATUS_FOLD, Fold, History
+from negotiation.core.history import checkpoints as core_checkpoints
 from projections import POSITIONS_FOLD, STATEMENTS_FOLD, positions_json, positions_of, status_json, timeline_of
 from projections.errors import NotOpenedError
 from projections.status import status_of
@@ -36,7 +36,7 @@ US = dt.timedelta(microseconds=1)
 def small_checkpoints() -> Iterator[None]:
     """A checkpoint every 3 events."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(core_timeline, "CHECKPOINT_INTERVAL", 3)
+        patch.setattr(core_checkpoints, "CHECKPOINT_INTERVAL", 3)
         yield
 
 
