@@ -39,10 +39,12 @@ from events.model import EVENT_TYPES, Event, Meaning, Source, Value, meanings
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FORBIDDEN_CHARACTERS",
     "UPCASTERS",
     "Limits",
     "Upcaster",
     "converter",
+    "long_line_error",
     "parse_datetime",
     "parse_event",
     "parse_line",
@@ -56,10 +58,13 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class Limits:
-    """Size limits on untrusted input; both are configurable by the caller."""
+    """Size limits on untrusted input; all are configurable by the caller."""
 
     max_line_bytes: int = 1024 * 1024
     max_string_bytes: int = 64 * 1024
+    max_input_bytes: int = 1024**3
+    """The most read from one input that must be copied to disk to be read twice
+    (standard input, a pipe, a device); a regular file is read in place, at any size."""
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -79,6 +84,23 @@ _INT_MAX: Final = 2**64 - 1
 # How much of an over-long line is searched for its event id.
 _ID_SEARCH_BYTES: Final = 4096
 _CURRENCY_RE: Final = re.compile(r"[A-Z]{3}")
+# Characters no string of an event may hold: NUL (PostgreSQL's text and jsonb
+# refuse it, libpq and C tools stop at it), lone surrogates (not Unicode text:
+# they cannot be written as UTF-8) and the 66 Unicode non-characters (U+FDD0 to
+# U+FDEF and the last two code points of every plane: reserved for a program's
+# internal use, never for interchange). Refused at the door, so that every
+# store, export and read model holds the same text.
+FORBIDDEN_CHARACTERS: Final = re.compile(
+    "[\x00\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+# The bytes of a line that may hold such a character: any \\u escape, or the
+# UTF-8 of U+FDD0-U+FDEF, U+FFFE/U+FFFF and U+xFFFE/U+xFFFF. A line without
+# them (nearly every line) skips the walk over its strings.
+_SUSPECT_BYTES: Final = re.compile(
+    rb"\\u|\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
+)
 
 
 class _FieldError(ValueError):
@@ -313,7 +335,11 @@ def _path_of(where: _Where) -> str:
 def _check_string(value: str, where: _Where, limits: Limits, what: str = "string") -> None:
     if value.isascii():
         size = len(value)
+        if "\x00" in value:
+            _refuse_character(value, where, what)
     else:
+        if FORBIDDEN_CHARACTERS.search(value):
+            _refuse_character(value, where, what)
         try:
             size = len(value.encode())
         except UnicodeEncodeError:
@@ -330,13 +356,25 @@ def _check_string(value: str, where: _Where, limits: Limits, what: str = "string
         )
 
 
+def _refuse_character(value: str, where: _Where, what: str) -> typing.NoReturn:
+    found = FORBIDDEN_CHARACTERS.search(value)
+    assert found is not None  # noqa: S101 - only called when one was found
+    code = ord(found.group())
+    kind = "NUL" if code == 0 else "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a Unicode non-character"
+    raise InvalidEventError(
+        f"{what} holds {kind} (U+{code:04X}) at character {found.start() + 1}",
+        path=_path_of(where),
+        expected="text without NUL, lone surrogates or Unicode non-characters",
+    )
+
+
 def _key_step(key: object) -> str:
     text = str(key)
     return f".{text}" if len(text) <= 64 else f".{text[:61]}..."
 
 
 def _check_strings(value: object, limits: Limits) -> None:
-    """Refuse over-long or non-UTF-8 strings (keys included) anywhere in ``value``.
+    """Refuse over-long strings and forbidden characters (keys included) anywhere in ``value``.
 
     Iterative: decoded JSON may nest deeper than Python's recursion limit.
     An over-long key is reported at the object holding it.
@@ -440,6 +478,12 @@ def _check_envelope_paths(event: Event) -> None:
     timezone = getattr(event, "timezone", None)
     if timezone is not None and not time.is_zone_name(timezone):
         raise InvalidEventError(f"got {_truncate(timezone)}", path="data.timezone", expected="an IANA time zone name")
+    for name in _time_fields(type(event)):
+        value = getattr(event, name)
+        if value is not None and not time.in_time_range(value):
+            # Checked here, not when parsing: stored events are read back without this check (parse_trusted),
+            # so a store written before it stays readable.
+            raise InvalidEventError(f"got {value.isoformat()}", path=_data_path(name), expected=time.TIME_RANGE)
     if (
         event.recorded_at is not None
         and isinstance(event.occurred_at, dt.datetime)
@@ -450,6 +494,20 @@ def _check_envelope_paths(event: Event) -> None:
             path="recorded_at",
             expected=f"a time not earlier than occurred_at {event.occurred_at.isoformat()}",
         )
+
+
+_TIME_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _time_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of ``cls`` that hold a date or a datetime."""
+    cached = _TIME_FIELDS.get(cls)
+    if cached is None:
+        kinds = (dt.date, dt.datetime, dt.date | None, dt.datetime | None)
+        cached = _TIME_FIELDS[cls] = tuple(
+            a.name for a in attrs.fields(cls) if a.type in kinds or _is_when(a.type) or _is_optional_when(a.type)
+        )
+    return cached
 
 
 # --- parsing ---------------------------------------------------------------
@@ -661,17 +719,26 @@ def _refuse_inexact_integers(raw: bytes, *, event_id: object) -> None:
     json.loads(raw, parse_int=exact)
 
 
+def long_line_error(size: int, head: bytes, limits: Limits = DEFAULT_LIMITS) -> InvalidEventError:
+    """The refusal of a line of ``size`` bytes, over ``limits.max_line_bytes``, that starts with ``head``.
+
+    A reader that stops keeping a line once it passes the limit keeps only its
+    start; the event id is looked for there, so the refusal can name it.
+    """
+    return InvalidEventError(
+        f"line of {size} bytes is too long",
+        expected=f"at most {limits.max_line_bytes} bytes",
+        event_id=_readable_id(head[:_ID_SEARCH_BYTES]),
+    )
+
+
 def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     """Parse one JSON Lines line (without the decision to skip blanks/comments)."""
     # A str may hold lone surrogates: keep them, as bytes orjson will refuse.
     raw = line.encode(errors="surrogatepass") if isinstance(line, str) else line
     size = len(raw)
     if size > limits.max_line_bytes:
-        raise InvalidEventError(
-            f"line of {size} bytes is too long",
-            expected=f"at most {limits.max_line_bytes} bytes",
-            event_id=_readable_id(raw[:_ID_SEARCH_BYTES]),
-        )
+        raise long_line_error(size, raw, limits)
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -682,9 +749,12 @@ def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
             event_id=_readable_id(raw),
         ) from None
     # Decoded from UTF-8 by orjson, no string holds a lone surrogate, and none
-    # is longer than the line: only a line longer than the string limit needs
-    # the (costly) walk over every string.
-    event = _parse_object(obj, limits, check_strings=size > limits.max_string_bytes)
+    # is longer than the line: only a line longer than the string limit, or one
+    # whose bytes may spell a forbidden character, needs the (costly) walk over
+    # every string.
+    event = _parse_object(
+        obj, limits, check_strings=size > limits.max_string_bytes or _SUSPECT_BYTES.search(raw) is not None
+    )
     if _BIG_INT_RE.search(raw):
         _refuse_inexact_integers(raw, event_id=event.id)
     return event

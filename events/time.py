@@ -31,11 +31,15 @@ from events.errors import InvalidMomentError
 __all__ = [
     "DATETIME_RE",
     "DATE_RE",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "TIME_RANGE",
     "UTC",
     "When",
     "as_instant",
     "day_number",
     "end_of_day",
+    "in_time_range",
     "instant",
     "is_zone_name",
     "local_date",
@@ -64,6 +68,25 @@ _FRACTION_RE: Final = re.compile(r"\.(\d+)")
 EXPECTED_DATETIME: Final = "an RFC 3339 timestamp with offset"
 EXPECTED_DATE: Final = "a date YYYY-MM-DD"
 EXPECTED_WHEN: Final = "a date YYYY-MM-DD or an RFC 3339 timestamp with offset"
+
+
+FIRST_DAY: Final = dt.date(1, 1, 2)
+LAST_DAY: Final = dt.date(9999, 12, 30)
+TIME_RANGE: Final = f"a moment from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (UTC)"
+"""The moments accepted from users and in new events. Python's dates run from year 1 to
+9999; a day is kept free at each end so that any time zone, the end of a day and a day's
+arithmetic stay within them (beyond, folds and answers ended in ``OverflowError``)."""
+
+
+def in_time_range(value: dt.date) -> bool:
+    """Whether ``value`` (a date, or an aware datetime taken in UTC) lies in ``FIRST_DAY`` .. ``LAST_DAY``."""
+    if isinstance(value, dt.datetime):
+        offset = value.utcoffset() or dt.timedelta(0)
+        try:
+            value = (value.replace(tzinfo=None) - offset).date()
+        except OverflowError:
+            return False
+    return FIRST_DAY <= value <= LAST_DAY
 
 
 # --- zones ---------------------------------------------------------------------------------

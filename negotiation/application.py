@@ -13,7 +13,7 @@ import datetime as dt
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -191,7 +191,7 @@ class Negotiations:
         ``EventConflictError`` (same id, other content), ``ConcurrencyError``
         (retries ran out) or ``StoreError``.
         """
-        batch = list(events)
+        batch = _batch(events)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             with self._lock:
                 plans = self._plan(batch, now=now or _now())
@@ -258,7 +258,7 @@ class Negotiations:
 
     def verify(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
         """The checks of ``append`` against the store's current contents; stores nothing."""
-        batch = list(events)
+        batch = _batch(events)
         with self._lock:
             plans = self._plan(batch, now=now or _now())
         return AppendResult(
@@ -295,6 +295,27 @@ class Negotiations:
                 )
                 raise
         return plans
+
+
+def _batch(events: Iterable[Event]) -> list[Event]:
+    """``events`` as a list, refusing what is not an iterable of events with ``InvalidEventError``.
+
+    A service embedding the library must tell a bad request from a bug: a str
+    (iterable, of characters), a mapping (of its keys), ``None`` or a dict
+    where an event belongs are the caller's input, not our failure.
+    """
+    if isinstance(events, str | bytes | bytearray | Mapping) or not isinstance(events, Iterable):
+        raise InvalidEventError(
+            f"got {type(events).__name__}", expected="an iterable of events (the classes of events.model)"
+        )
+    batch = list(events)
+    for index, event in enumerate(batch):
+        if not isinstance(event, Event):
+            raise InvalidEventError(
+                f"item {index} is a {type(event).__name__}",
+                expected="an event (a class of events.model; events.parse_event reads a mapping)",
+            )
+    return batch
 
 
 def _stored_form(event: Event) -> Event:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import array
 import datetime as dt
+import os
 import shutil
+import stat
 import struct
 import sys
 import tempfile
@@ -31,23 +33,30 @@ import attrs
 import orjson
 from eventsourcing.persistence import StoredEvent
 
-from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, parse_line, render_line
+from events.converter import DEFAULT_LIMITS, SLUG_RE, Limits, long_line_error, parse_line, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
-from negotiation.core.errors import ConcurrencyError, RefusedEventError, StoreError
+from negotiation.core.errors import ConcurrencyError, InputTooLargeError, RefusedEventError, StoreError
 from negotiation.core.history import History, Recorded
 from negotiation.store.config import StoreConfig
 from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
 
-__all__ = ["CHUNK_SIZE", "ImportReport", "Progress", "Refusal", "import_files"]
+__all__ = ["CHUNK_SIZE", "PIECE_BYTES", "SPOOL_RESERVE_BYTES", "ImportReport", "Progress", "Refusal", "import_files"]
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(stage, events)`` with stage ``"checking"`` or ``"storing"``."""
 
 CHUNK_SIZE: Final = 10_000
 MAX_ATTEMPTS: Final = 5
+PIECE_BYTES: Final = 64 * 1024
+"""How much is read at a time from an input, past a line's limit or while copying it."""
+SPOOL_RESERVE_BYTES: Final = 256 * 1024**2
+"""Copying an input to disk stops when less than this is left free."""
+_DISK_CHECK_BYTES: Final = 16 * 1024**2
+_HEAD_BYTES: Final = 4096
+"""How much of an over-long line is kept, to find its event id."""
 
 logger = get_logger("negotiation")
 
@@ -100,23 +109,92 @@ class ImportReport:
 
 
 class _Source:
-    """An input file, with standard input spooled to disk so it can be read twice."""
+    """An input file, read in bounded pieces.
 
-    def __init__(self, path: str | Path) -> None:
+    A regular file is read in place. Anything else (standard input, a pipe, a
+    device such as ``/dev/zero``) cannot be read twice, so it is first copied
+    to a temporary file, at most ``limits.max_input_bytes`` of it, and never
+    closer than ``SPOOL_RESERVE_BYTES`` to a full disk: past either,
+    ``InputTooLargeError`` and nothing is stored.
+    """
+
+    def __init__(self, path: str | Path, limits: Limits) -> None:
         self.name = str(path)
+        self.cap = limits.max_line_bytes + 2  # a longest line, its "\r\n" included
         if self.name == "-":
-            self.file: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-            shutil.copyfileobj(sys.stdin.buffer, self.file)
-            self.file.seek(0)
-        else:
-            self.file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+            self.file: BinaryIO = _spool(sys.stdin.buffer, self.name, limits)
+            return
+        file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+        try:
+            regular = stat.S_ISREG(os.fstat(file.fileno()).st_mode)
+        except OSError:
+            file.close()
+            raise
+        if regular:
+            self.file = file
+            return
+        with file:
+            self.file = _spool(file, self.name, limits)
 
     def line_at(self, offset: int) -> bytes:
         self.file.seek(offset)
-        return self.file.readline().strip()
+        return self.file.readline(self.cap).strip()
+
+    def lines(self) -> Iterator[tuple[int, bytes, int | None]]:
+        """``(offset, line, None)`` for each line, or ``(offset, its start, its size)`` for a line over the limit.
+
+        Never holds more than the limit of one line: a longer line is
+        measured in pieces of ``PIECE_BYTES`` to find where the next begins.
+        """
+        file, cap = self.file, self.cap
+        offset = file.tell()
+        while raw := file.readline(cap):
+            start = offset
+            offset += len(raw)
+            if len(raw) < cap or raw.endswith(b"\n"):
+                yield start, raw, None
+                continue
+            head, size, tail = raw[:_HEAD_BYTES], len(raw), raw[-2:]
+            while not tail.endswith(b"\n") and (piece := file.readline(PIECE_BYTES)):
+                size += len(piece)
+                offset += len(piece)
+                tail = (tail + piece)[-2:]
+            ending = 2 if tail == b"\r\n" else 1 if tail.endswith(b"\n") else 0
+            yield start, head, size - ending
 
     def close(self) -> None:
         self.file.close()
+
+
+def _spool(stream: BinaryIO, name: str, limits: Limits) -> BinaryIO:
+    """A temporary copy of ``stream``, bounded by ``limits.max_input_bytes`` and the disk's free space."""
+    spool: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - returned open; closed by _Source.close()
+    try:
+        _copy(stream, spool, name, limits)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def _copy(stream: BinaryIO, spool: BinaryIO, name: str, limits: Limits) -> None:
+    copied = checked = 0
+    while piece := stream.read(PIECE_BYTES):
+        copied += len(piece)
+        if copied > limits.max_input_bytes:
+            raise InputTooLargeError(name, limits.max_input_bytes)
+        if copied - checked >= _DISK_CHECK_BYTES:
+            checked = copied
+            directory = tempfile.gettempdir()
+            if shutil.disk_usage(directory).free < SPOOL_RESERVE_BYTES:
+                raise InputTooLargeError(
+                    name,
+                    None,
+                    reason=f"copying it stopped at {copied:,} bytes: less than "
+                    f"{SPOOL_RESERVE_BYTES // 2**20} MiB left on the disk of {directory}",
+                )
+        spool.write(piece)
 
 
 @attrs.define
@@ -157,12 +235,15 @@ def import_files(
 ) -> ImportReport:
     """Check, then (unless ``dry_run`` or a line was refused) store the events of ``paths``.
 
-    ``-`` reads standard input. Raises ``OSError`` for an unreadable file and
-    ``StoreError``/``ConcurrencyError`` when the store fails; never for bad lines,
-    which are reported in the returned ``ImportReport``.
+    ``-`` reads standard input. Raises ``OSError`` for an unreadable file,
+    ``InputTooLargeError`` for standard input (or a pipe, a device) longer than
+    ``limits.max_input_bytes``, and ``StoreError``/``ConcurrencyError`` when
+    the store fails; never for bad lines, which are reported in the returned
+    ``ImportReport``.
 
     Memory stays bounded by the largest negotiation in the input, not by the
-    input's size: lines are grouped by negotiation through their byte offsets,
+    input's size, nor by its longest line (read in bounded pieces, refused as
+    soon as it passes ``limits.max_line_bytes``): lines are grouped by negotiation through their byte offsets,
     each negotiation is checked on its own, and the accepted events wait for
     the storing pass in a temporary spool file.
     """
@@ -170,8 +251,9 @@ def import_files(
     rank: dict[str, int] = {}
     for name in paths_text(paths):
         rank.setdefault(name, len(rank))
-    sources = [_Source(path) for path in paths]
+    sources: list[_Source] = []
     try:
+        sources.extend(_Source(path, limits) for path in paths)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             with tempfile.TemporaryFile() as spool:
                 try:
@@ -224,10 +306,11 @@ def _group(sources: Sequence[_Source], checked: _Checked, limits: Limits) -> dic
     """First pass: find each negotiation's lines; refuse lines that name none."""
     groups: dict[str, _Group] = {}
     for index, source in enumerate(sources):
-        file = source.file
-        offset = file.tell()
-        for number, raw in enumerate(iter(file.readline, b""), start=1):
-            start, offset = offset, offset + len(raw)
+        for number, (start, raw, too_long) in enumerate(source.lines(), start=1):
+            if too_long is not None:
+                checked.lines += 1
+                checked.refused.append(_format_refusal(source.name, number, long_line_error(too_long, raw, limits)))
+                continue
             line = raw.strip()
             if not line or line.startswith(b"#"):
                 continue

@@ -17,6 +17,7 @@ from negotiation.core.errors import (
     ConfigurationError,
     EventConflictError,
     ExpectedVersionError,
+    InputTooLargeError,
     NegotiationNotFoundError,
     RefusedEventError,
     StoreError,
@@ -68,6 +69,7 @@ PROBLEMS: Final[tuple[tuple[type[BaseException], Problem], ...]] = (
     (ConcurrencyError, Problem(exit_code=EXIT_REFUSED, status=409, slug="concurrency", title="Concurrent writers")),
     (RefusedEventError, Problem(exit_code=EXIT_REFUSED, status=422, slug="refused", title="Event refused")),
     (InvalidEventError, Problem(exit_code=EXIT_REFUSED, status=422, slug="invalid-event", title="Invalid event")),
+    (InputTooLargeError, Problem(exit_code=EXIT_REFUSED, status=413, slug="too-large", title="Input too large")),
     (
         NegotiationNotFoundError,
         Problem(exit_code=EXIT_REFUSED, status=404, slug="not-found", title="Negotiation not found"),

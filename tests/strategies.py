@@ -23,6 +23,7 @@ import attrs
 from hypothesis import strategies as st
 
 from events import EVENT_TYPES, AgendaIssue, Event, Party, Source, Value
+from events.converter import FORBIDDEN_CHARACTERS
 
 __all__ = [
     "CURRENCIES",
@@ -49,6 +50,13 @@ __all__ = [
     "whens",
 ]
 
+FORBIDDEN = (
+    "\x00"
+    + "".join(map(chr, range(0xFDD0, 0xFDF0)))
+    + "".join(chr(p << 16 | 0xFFFE) + chr(p << 16 | 0xFFFF) for p in range(17))
+)
+"""What an event may not hold but UTF-8 can carry: NUL and the 66 non-characters (lone surrogates it cannot)."""
+assert all(FORBIDDEN_CHARACTERS.fullmatch(c) for c in FORBIDDEN)
 MIN_DATE = dt.date(1990, 1, 1)
 MAX_DATE = dt.date(2030, 12, 31)
 
@@ -72,8 +80,10 @@ MARKUP = (
     "\x1b[0m",
     "<b>",
     "</script>",
-    "\x00",
+    "\x01",
     "\r\n",
+    "\u202e",
+    "\u2066",
     "\u2028",
     "\u0085",
     "\ufeff",
@@ -143,8 +153,12 @@ def whens() -> st.SearchStrategy[dt.date | dt.datetime]:
 
 
 def texts(max_size: int = 40) -> st.SearchStrategy[str]:
-    """Any Unicode text that UTF-8 can carry: control characters, markup, escapes, emoji."""
-    chars = st.characters(codec="utf-8")  # everything but lone surrogates
+    """Any Unicode text an event may hold: control characters, markup, escapes, bidi controls, emoji.
+
+    Not NUL, lone surrogates or non-characters: the event-log format refuses
+    them (``forbidden_texts`` makes those).
+    """
+    chars = st.characters(codec="utf-8", exclude_characters=FORBIDDEN)
     plain = st.text(chars, max_size=max_size)
     marked = st.lists(plain | st.sampled_from(MARKUP), max_size=4).map("".join)
     return st.one_of(plain, marked).map(lambda s: s[:max_size] if len(s) > max_size else s)

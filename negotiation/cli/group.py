@@ -29,7 +29,7 @@ from events.converter import DEFAULT_LIMITS, Limits
 from negotiation.cli.options import Settings
 from negotiation.cli.output import echo_err, escape_controls
 from negotiation.core.errors import NegotiationError
-from negotiation.store.config import DEFAULT_DB, ENV_VAR, redact, resolve
+from negotiation.store.config import DEFAULT_DB, ENV_VAR, redact_text, resolve
 
 __all__ = ["cli", "configure_logging", "main"]
 
@@ -96,7 +96,7 @@ def _mask(text: str, settings: Settings | None) -> str:
     if settings is not None:
         with contextlib.suppress(NegotiationError):
             text = resolve(settings.db).mask(text)
-    return redact(text)
+    return redact_text(text)
 
 
 def _fail(message: str, settings: Settings | None, code: int) -> NoReturn:
@@ -242,6 +242,15 @@ failure, 2 usage error, 130 interrupted.""",
     show_default=True,
     help="import/verify: refuse events with a longer string.",
 )
+@click.option(
+    "--max-input-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.max_input_bytes,
+    metavar="BYTES",
+    show_default=True,
+    help="import/verify: copy at most this much of standard input (or a pipe, a device) to disk; "
+    "a regular file is read in place, at any size.",
+)
 @click.version_option(_version(), "--version", prog_name="negotiation", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(
@@ -252,6 +261,7 @@ def cli(
     log_json: bool,
     max_line_bytes: int,
     max_string_bytes: int,
+    max_input_bytes: int,
 ) -> None:
     """Record labor negotiations as an event log and ask where they stood at any time.
 
@@ -263,7 +273,9 @@ def cli(
     ctx.obj = Settings(
         db=db,
         verbose=verbose,
-        limits=Limits(max_line_bytes=max_line_bytes, max_string_bytes=max_string_bytes),
+        limits=Limits(
+            max_line_bytes=max_line_bytes, max_string_bytes=max_string_bytes, max_input_bytes=max_input_bytes
+        ),
     )
 
 

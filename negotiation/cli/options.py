@@ -14,7 +14,7 @@ import attrs
 import click
 
 from events.errors import InvalidMomentError
-from events.time import parse_when
+from events.time import TIME_RANGE, in_time_range, parse_when
 from negotiation.cli.output import escape_controls
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class _Moment(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, dt.date):
             return value
         try:
-            return parse_when(str(value))
+            moment = parse_when(str(value))
         except InvalidMomentError:
             self.fail(
                 f"{escape_controls(str(value))!r} is not a date YYYY-MM-DD "
@@ -93,6 +93,10 @@ class _Moment(click.ParamType):  # type: ignore[type-arg]
                 param,
                 ctx,
             )
+        if not in_time_range(moment):
+            # Beyond it, a zone or the end of a day would leave Python's years 1 to 9999.
+            self.fail(f"{escape_controls(str(value))!r} is out of range: expected {TIME_RANGE}", param, ctx)
+        return moment
 
 
 MOMENT: Final = _Moment()

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "EventConflictError",
     "ExpectedVersionError",
+    "InputTooLargeError",
     "InvalidEventError",
     "InvalidMomentError",
     "NegotiationError",
@@ -103,6 +104,22 @@ class ConcurrencyError(NegotiationError, RuntimeError):
 
 class ConfigurationError(NegotiationError, ValueError):
     """The store URL or another setting is not usable."""
+
+
+class InputTooLargeError(NegotiationError, ValueError):
+    """An input that must be copied to disk (standard input, a pipe, a device) passed its limit.
+
+    ``source`` names the input (``-`` for standard input); ``limit`` is the
+    number of bytes allowed (``Limits.max_input_bytes``), or ``None`` when
+    copying stopped because the disk was nearly full. Nothing was stored.
+    """
+
+    def __init__(self, source: str, limit: int | None, *, reason: str | None = None) -> None:
+        self.source = source
+        self.limit = limit
+        name = "standard input" if source == "-" else source
+        why = reason or f"more than {limit:,} bytes (raise --max-input-bytes, or import a regular file)"
+        super().__init__(f"{name}: {why}; nothing was stored")
 
 
 class StoreError(NegotiationError, OSError):

@@ -10,6 +10,7 @@ default mapper reads ``vars(event)``, which slotted attrs events do not have;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import EVENT_TYPES, Event
+from negotiation.store.config import LIBPQ_ENV
 from negotiation.store.errors import is_busy  # re-exported from its old home
 
 __all__ = ["APPLICATION_NAME", "EventMapper", "EventStore", "StreamEvent", "is_busy"]
@@ -92,10 +94,19 @@ class EventStore(Application[str]):
         processes opening one at once then fail ("tuple concurrently updated",
         duplicate ``pg_type`` rows). A session advisory lock per schema makes
         them take turns.
+
+        Before that, the pool gets the URL's libpq parameters (``sslmode``, ...)
+        and one login is tried, so that a refusal a retry cannot cure is
+        reported at once (``negotiation.store.postgres.check_login``).
         """
         if self.env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
             return super().construct_recorder()
+        # Here, not at the top: psycopg is the optional PostgreSQL extra.
+        from negotiation.store.postgres import check_login, configure_pool
+
         datastore = self.factory.datastore  # type: ignore[attr-defined]  # PostgresFactory
+        configure_pool(datastore, json.loads(self.env.get(LIBPQ_ENV) or "{}"))
+        check_login(datastore)
         key = f"{APPLICATION_NAME}:{datastore.schema}"
         with datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))

@@ -11,20 +11,66 @@ negotiation would hang an import.
 This recorder keeps the one transaction and the table lock, and sends the rows
 in slices, syncing the pipeline after each. Only loaded for PostgreSQL stores
 (``negotiation.store.config`` names it by topic), so psycopg stays optional.
+
+``check_login`` makes one connection before the pool opens: psycopg's pool
+retries a failed connection in the background until its timeout, so a wrong
+password was reported as "couldn't get a connection after 5.00 sec" after
+about 18 login attempts (enough to trip an account lockout). A failure that a
+retry cannot cure (authentication, an unknown role or database, TLS required
+but refused, a bad parameter value) is reported at once with the server's
+reason; only what can succeed on retry (refused or lost connections, a server
+starting up or full) is left to the pool's retries.
 """
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+import psycopg
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-__all__ = ["SlicedPostgresApplicationRecorder"]
+__all__ = ["LoginError", "SlicedPostgresApplicationRecorder", "check_login", "configure_pool"]
+
+_RETRYABLE: Final = re.compile(
+    r"connection refused|timeout expired|timed out|could not connect|server closed the connection unexpectedly"
+    r"|the database system is (starting up|shutting down|in recovery mode|not yet accepting)|too many clients"
+    r"|remaining connection slots|could not translate host name|temporary failure|network is unreachable"
+    r"|no route to host|connection reset|could not receive data|could not send data",
+    re.IGNORECASE,
+)
+"""Connection failures that a later attempt may not meet; every other one is final."""
+
+
+class LoginError(OperationalError):
+    """The server refused the login for a reason a retry cannot cure; the message is the server's."""
+
+
+def configure_pool(datastore: PostgresDatastore, parameters: Mapping[str, str]) -> None:
+    """Give the (not yet opened) pool libpq's parameters of the store URL, as given."""
+    kwargs = datastore.pool.kwargs
+    assert isinstance(kwargs, dict)  # noqa: S101 - eventsourcing builds it as a dict
+    kwargs.update(parameters)
+
+
+def check_login(datastore: PostgresDatastore) -> None:
+    """One connection with the pool's settings; raise ``LoginError`` at once for a final refusal."""
+    pool_kwargs = datastore.pool.kwargs
+    assert isinstance(pool_kwargs, dict)  # noqa: S101 - eventsourcing builds it as a dict
+    kwargs = {k: v for k, v in pool_kwargs.items() if k != "row_factory"}
+    try:
+        psycopg.connect(**kwargs).close()
+    except psycopg.OperationalError as e:
+        text = " ".join(str(e).split())
+        if _RETRYABLE.search(text):
+            return  # the pool tries again, as for a connection lost later
+        raise LoginError(text.removeprefix("connection failed: ")) from None
+
 
 ROWS_PER_SLICE: Final = 5000
 

@@ -31,8 +31,10 @@ import attrs
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
+    InterfaceError,
     Mapper,
     Notification,
+    OperationalError,
     StoredEvent,
     Subscription,
     Tracking,
@@ -54,6 +56,7 @@ from projections.persisted.tables import (
     RowChanges,
     Slot,
     StatusRow,
+    VersionMovedError,
     ViewTables,
     dumps,
 )
@@ -70,6 +73,9 @@ logger = get_logger("projections.persisted")
 
 OnChange = Callable[[str, Phase | None, Phase | None], None]
 """Called with (negotiation, old phase, new phase) after the change is committed; ``None``: not open."""
+
+_RETRYABLE: Final = (IntegrityError, OperationalError, InterfaceError, VersionMovedError)
+"""Failures of a page that a retry can cure (or that the caller handles): never a reason to skip an event."""
 
 DEFAULT_PAGE_SIZE: Final = 2000
 DEFAULT_MAX_CACHED: Final = 1_000
@@ -143,6 +149,8 @@ class Projector:
         """The tracked position as this projector last saw it."""
         self._cache: dict[str, _Entry] = {}
         self._log = (log if log is not None else logger).bind(version=tables.version)
+        self.skipped: list[tuple[int, str, str]] = []
+        """(position, negotiation, reason) of each event this projector skipped: it could not be projected."""
 
     @property
     def version(self) -> int:
@@ -170,7 +178,12 @@ class Projector:
             if not page:
                 break
             try:
-                self.apply(page, after=position)
+                try:
+                    self.apply(page, after=position)
+                except _RETRYABLE:
+                    raise
+                except Exception as e:  # noqa: BLE001 - whatever an event cannot be projected for, see _isolate
+                    self._isolate(page, after=position, error=e)
             except IntegrityError:
                 # Another projector took (part of) this page in first: go on after its position.
                 behind = position
@@ -184,6 +197,49 @@ class Projector:
             if len(page) < want:
                 break
         return done
+
+    def _isolate(self, page: Sequence[Notification], *, after: int, error: Exception) -> None:
+        """Take a page that failed in event by event, skipping each event that cannot be projected.
+
+        One event that cannot be projected (rows the database refuses, such as
+        PostgreSQL text with NUL in a store written before the format refused
+        it; a fold that fails) must not stop every reader for good. Such an
+        event is skipped: in one transaction its negotiation's rows are removed
+        (absent, not wrong: readers get nothing for it, never a stale answer)
+        and the tracked position moves past it; the skip is logged as an error
+        (``read_models.event_skipped``: negotiation, position, reason) and kept
+        in ``skipped``. A later event of that negotiation whose rows still
+        cannot be written is skipped the same way. Failures a retry can cure
+        (a lost connection, a busy database, another projector first) are
+        raised as before, never skipped.
+        """
+        for notification in page if len(page) > 1 else ():
+            try:
+                self.apply([notification], after=after)
+            except _RETRYABLE:
+                raise
+            except Exception as e:  # noqa: BLE001 - see the docstring
+                self._skip(notification, after=after, error=e)
+            after = notification.id
+        if len(page) == 1:
+            self._skip(page[0], after=after, error=error)
+
+    def _skip(self, notification: Notification, *, after: int, error: Exception) -> None:
+        negotiation = str(notification.originator_id)
+        self._cache.pop(negotiation, None)
+        self.tables.write(
+            RowChanges(removed=[negotiation]), Tracking(APPLICATION_NAME, notification.id), self.slot, after=after
+        )
+        reason = " ".join(str(error).split())[:300] or type(error).__name__
+        self.skipped.append((notification.id, negotiation, reason))
+        self.position = notification.id
+        self._log.error(
+            "read_models.event_skipped",
+            negotiation=negotiation,
+            position=notification.id,
+            version=notification.originator_version,
+            reason=reason,
+        )
 
     def apply(self, page: Sequence[Notification], *, after: int) -> None:
         """Take one page in: rows and the tracking record of its last notification, in one transaction.

@@ -25,6 +25,7 @@ from negotiation.core.errors import (
     ConfigurationError,
     EventConflictError,
     ExpectedVersionError,
+    InputTooLargeError,
     NegotiationNotFoundError,
     RefusedEventError,
     StoreError,
@@ -84,6 +85,10 @@ def _store_is_a_directory(c: Context) -> Result:
     return c.run("--db", str(c.tmp_path), "list")
 
 
+def _stdin_too_large(c: Context) -> Result:
+    return c.run("--db", c.db, "--max-input-bytes", "10", "import", "-", input=b"x" * 11)
+
+
 def _moment_out_of_range(c: Context) -> Result:
     return c.run("--db", c.db, "status", NEGOTIATION, "--at", "2024-13-40")
 
@@ -107,6 +112,9 @@ SCENARIOS: dict[type[BaseException], tuple[tuple[str, Scenario, str], ...]] = {
         ("import-opened-twice", _import(opened(event_id="e99", occurred_at="2024-04-01")), "[rule: opened-once]"),
     ),
     InvalidEventError: (("import-not-json", _import("{not json"), "not valid JSON"),),
+    InputTooLargeError: (
+        ("stdin-over-max-input-bytes", _stdin_too_large, "error: standard input: more than 10 bytes"),
+    ),
     NegotiationNotFoundError: (("status-unknown", _status_unknown, "error: negotiation 'nope' not found"),),
     InvalidMomentError: (
         ("status-at-out-of-range", _moment_out_of_range, "Invalid value for '--at': '2024-13-40'"),
@@ -125,6 +133,7 @@ DOCUMENTED: dict[type[BaseException], int] = {
     ConcurrencyError: 1,
     RefusedEventError: 1,
     InvalidEventError: 1,
+    InputTooLargeError: 1,
     NegotiationNotFoundError: 1,
     InvalidMomentError: 2,
     InvalidQueryError: 2,
@@ -183,6 +192,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
         ConcurrencyError: ConcurrencyError(NEGOTIATION, 5),
         RefusedEventError: RefusedEventError("x", event=_event()),
         InvalidEventError: InvalidEventError("x"),
+        InputTooLargeError: InputTooLargeError("-", 10),
         NegotiationNotFoundError: NegotiationNotFoundError(NEGOTIATION),
         InvalidMomentError: InvalidMomentError("x", "y"),
         InvalidQueryError: InvalidQueryError("x"),
