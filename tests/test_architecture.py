@@ -53,18 +53,12 @@ The most specific entry wins: ``negotiation`` itself and its top-level modules (
 ``queries``, ``importer``, ``problems``...) are the facade; ``negotiation.core``, ``negotiation.store``
 and the interfaces are placed by their own entries."""
 
-PERSISTED_OUTSIDE_ITS_FOLDER = frozenset({"projections.runner", "projections.views", "projections.views_postgres"})
-"""Persisted read-model modules still outside ``projections/persisted/`` until they move there (issue 9,
-item 6); once moved, the folder places them and this list can go."""
-
 PURE_LAYERS = frozenset({"events", "core", "projections"})
 INTERFACES = "interfaces"
 
 
 def layer_of(module: str) -> str | None:
     """The layer a module belongs to: the most specific entry of ``LAYERS`` that holds it."""
-    if module in PERSISTED_OUTSIDE_ITS_FOLDER:
-        return "persisted"
     best: tuple[int, str] | None = None
     for layer, entries in LAYERS:
         for entry in entries:
