@@ -629,3 +629,15 @@ def test_no_module_reads_the_history_index_lists() -> None:
             if name.lstrip("_").endswith("history"):
                 bad.append(f"{module} reads {name}.{node.attr} at line {node.lineno}")
     assert bad == []
+
+
+def test_every_import_of_ours_names_a_module_that_exists() -> None:
+    """An import of ``events.*``, ``negotiation.*`` or ``projections.*`` that names no module is a failure here,
+    not at run time: a function-level import of a module that a move left behind only breaks when it runs."""
+    stale = [
+        str(imp)
+        for module in our_modules()
+        for imp in imports_of(module)
+        if ours(imp.target) and imp.target not in our_modules()
+    ]
+    assert stale == []
