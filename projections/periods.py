@@ -41,7 +41,7 @@ import orjson
 from events.model import Event, EventRetracted, NegotiationOpened
 from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
 from negotiation.core.machine import evolve
-from negotiation.core.state import NegotiationState, StoppageKind, zone
+from negotiation.core.state import NegotiationState, StoppageKind, replace, zone
 from projections.answers import position_json, status_json
 from projections.positions import POSITIONS_FOLD, Link, PositionsLog, standing
 from projections.status import Moment, parties_of, status_from
@@ -81,10 +81,42 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+_ANSWERS: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+"""What ``status_answer`` renders, by the state fields the answer depends on, ``events_applied`` aside:
+(the answer's text before the count, after it, the extras). Catch-up renders an answer per event."""
+_COUNT_AT: Final = '"events_applied":0,'
+"""Where the count goes: keys are unique and a quote inside a string value is escaped, so this is found once."""
+
+
 def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None, str | None]:
     """The stored status answer of a state and its catalog extras (JSON texts); ``None`` when not open."""
     if not state.opened:
         return None, None
+    key = (
+        state.title,
+        state.timezone,
+        state.parties,
+        state.talks,
+        state.talks_started,
+        state.strikes,
+        state.lockouts,
+        state.agreement,
+        state.contract,
+        state.ratified_by,
+    )
+    found = _ANSWERS.get(key)
+    if found is None:
+        if len(_ANSWERS) >= 4096:
+            _ANSWERS.clear()
+        answer, extra = _render(negotiation, replace(state, {"events_applied": 0}))
+        head, tail = answer.split(_COUNT_AT)
+        found = _ANSWERS[key] = (head + '"events_applied":', "," + tail, extra)
+    head, tail, extra = found
+    return f"{head}{state.events_applied}{tail}", extra
+
+
+def _render(negotiation: str, state: NegotiationState) -> tuple[str, str]:
+    """``status_answer`` of an open state, rendered through the spec's answer."""
     tz = state.tz
     moment = Moment(negotiation=negotiation, timezone=state.timezone, tz=tz, as_of=_ANY_TIME, known_at=_ANY_TIME)
     answer = status_json(status_from(state, moment))
