@@ -132,12 +132,27 @@ def _render(negotiation: str, state: NegotiationState) -> tuple[str, str]:
     return _dumps(answer), _dumps(extra)
 
 
+_POSITIONS: dict[tuple[str, str, int, dt.tzinfo], tuple[Link, str | None]] = {}
+"""``_position_text`` by (party, issue, ``id`` of the link, time zone), with the link itself: holding it keeps
+its ``id`` from being reused while the entry lives, and an entry counts only for that very object (links
+compare by their own step only, not by the record behind them). Each text is asked for as the new one and
+again as the old one of the next change, and once more by each re-derivation of a region."""
+
+
 def _position_text(key: tuple[str, str], link: Link | None, tz: dt.tzinfo) -> str | None:
     """The position answer (JSON text) a party's record on an issue shows; ``None``: nothing stands."""
     if link is None:
         return None
+    memo = (*key, id(link), tz)
+    found = _POSITIONS.get(memo)
+    if found is not None and found[0] is link:
+        return found[1]
     shown = standing(PositionsLog(immutables.Map({key: link}), immutables.Map()), tz)
-    return _dumps(position_json(shown[0])) if shown else None
+    text = _dumps(position_json(shown[0])) if shown else None
+    if len(_POSITIONS) >= 8192:
+        _POSITIONS.clear()
+    _POSITIONS[memo] = (link, text)
+    return text
 
 
 def _running(state: NegotiationState) -> dict[tuple[str, StoppageKind], int]:
