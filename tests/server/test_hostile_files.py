@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import structlog
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_outcome
@@ -158,10 +160,18 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def cli_refusal(store: Path, path: Path) -> dict[str, str]:
-    """The one refusal of ``negotiation verify`` for the file at ``path``."""
-    result = CliRunner().invoke(
-        cli, ["--db", str(store), "verify", str(path)], env={"COLUMNS": "400", "NEGOTIATION_DB": None}
-    )
+    """The one refusal of ``negotiation verify`` for the file at ``path`` (in-process; logging put back after)."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        result = CliRunner().invoke(
+            cli, ["--db", str(store), "verify", str(path)], env={"COLUMNS": "400", "NEGOTIATION_DB": None}
+        )
+    finally:
+        structlog.configure(**saved)
+        root.setLevel(level)
+        root.handlers[:] = handlers
     assert result.exit_code == 1, (result.exit_code, result.stderr)
     lines = error_lines(result.stderr_bytes)
     assert len(lines) == 1, lines
