@@ -233,7 +233,7 @@ class Negotiations:
         ``None`` when the store cannot say (SQLite): the caller polls ``position()``.
         On PostgreSQL this is LISTEN/NOTIFY (eventsourcing's subscription).
         """
-        from projections.runner import CommitSignal
+        from projections.persisted.runner import CommitSignal
 
         signal = CommitSignal(self.store.recorder, wake, name="negotiation-watch")
         with store_errors(self.config, "cannot watch the store"):

@@ -67,6 +67,14 @@ def import_(
             progress=progress,
             chunk_size=chunk_size,
         )
+        if report.stored:
+            # The first query after a large import should be as fast as any other.
+            from negotiation.answers import Answers
+
+            answers = Answers(app, progress=progress)
+            if answers.notice is not None:
+                echo_err(answers.notice)
+            answers.close()
     _report_refusals(report)
     summary = (
         f"{plural(report.stored, 'event')} stored, {report.duplicates:,} already present, "

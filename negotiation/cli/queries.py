@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 import click
 
 from negotiation.cli.options import MOMENT, Moment
-from negotiation.cli.query import Answer, query_command
+from negotiation.cli.query import Answer, answers, query_command
 
 if TYPE_CHECKING:
     from negotiation.application import Negotiations
@@ -35,9 +35,7 @@ Examples:
 )
 def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -> Answer:
     """List the negotiations in the store with their phase."""
-    from projections.answers import catalog_json
-
-    return catalog_json(app.catalog(as_of=as_of, known_at=known_at))
+    return answers(app).catalog(as_of=as_of, known_at=known_at)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -59,9 +57,7 @@ def status(
 
     --json prints the spec's status answer (section 3).
     """
-    from projections.answers import status_json
-
-    return status_json(app.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version))
+    return answers(app).status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
 
 
 # --- positions ----------------------------------------------------------------------------
@@ -81,9 +77,7 @@ def positions(
 
     --json prints the spec's positions answer (section 3).
     """
-    from projections.answers import positions_json
-
-    return positions_json(app.positions(negotiation, as_of=as_of, known_at=known_at, at_version=at_version))
+    return answers(app).positions(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
 
 
 # --- timeline -----------------------------------------------------------------------------
@@ -114,9 +108,7 @@ def timeline(
     app: Negotiations, *, negotiation: str, start: Moment | None, end: Moment | None, known_at: Moment | None
 ) -> Answer:
     """The events of NEGOTIATION in valid-time order, one line each."""
-    from projections.answers import timeline_json
-
-    return timeline_json(app.timeline(negotiation, start=start, end=end, known_at=known_at), negotiation=negotiation)
+    return answers(app).timeline(negotiation, start=start, end=end, known_at=known_at)
 
 
 # --- diff ---------------------------------------------------------------------------------
@@ -137,9 +129,7 @@ Examples:
 )
 def diff(app: Negotiations, *, negotiation: str, start: Moment, end: Moment, known_at: Moment | None) -> Answer:
     """What changed in status and positions between two times."""
-    from projections.answers import diff_json
-
-    return diff_json(app.diff(negotiation, start=start, end=end, known_at=known_at))
+    return answers(app).diff(negotiation, start=start, end=end, known_at=known_at)
 
 
 # --- stoppages ----------------------------------------------------------------------------
@@ -159,9 +149,7 @@ Examples:
 )
 def stoppages(app: Negotiations, *, on: Moment, known_at: Moment | None) -> Answer:
     """The strikes and lockouts running on a date, in all negotiations."""
-    from projections.answers import stoppages_json
-
-    return stoppages_json(app.stoppages(on=on, known_at=known_at), on=on)
+    return answers(app).stoppages(on=on, known_at=known_at)
 
 
 # --- gap ----------------------------------------------------------------------------------

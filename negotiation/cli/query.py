@@ -30,12 +30,15 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import click
 
 from negotiation.cli import options
-from negotiation.cli.output import echo, print_csv, print_json, print_table, print_text_table
+from negotiation.cli.output import echo, echo_err, print_csv, print_json, print_table, print_text_table
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["ALL_TIMES", "TABULAR_COMMANDS", "Answer", "Renderer", "When", "query_command"]
+    from negotiation.answers import Answers
+    from negotiation.application import Negotiations
+
+__all__ = ["ALL_TIMES", "TABULAR_COMMANDS", "Answer", "Renderer", "When", "answers", "query_command"]
 
 TABULAR_COMMANDS: Final = frozenset(
     {"list", "status", "positions", "timeline", "statements", "diff", "stoppages", "gap"}
@@ -62,6 +65,23 @@ Renderer = Callable[[Answer, Mapping[str, Any]], "Table | str"]
 
 Query = Callable[..., Answer]
 """``(app, **arguments) -> the spec's JSON answer``."""
+
+
+def answers(app: Negotiations) -> Answers:
+    """The store's query answers, its read-model tables brought up to date first (once per command).
+
+    Prints the one-line notice, if any (tables rebuilt, or answered without them), on stderr.
+    """
+    from negotiation.answers import Answers
+
+    ctx = click.get_current_context()
+    found = ctx.meta.get("negotiation.answers")
+    if found is None:
+        found = ctx.meta["negotiation.answers"] = Answers(app)
+        ctx.call_on_close(found.close)
+        if found.notice is not None:
+            echo_err(found.notice)
+    return found
 
 
 def query_command(

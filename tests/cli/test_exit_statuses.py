@@ -76,13 +76,14 @@ def _import(*lines: dict[str, object] | str) -> Scenario:
 
 
 def _facade_raises(error: Exception) -> Scenario:
-    """``status`` on a stored negotiation, with the facade's ``status`` raising ``error``."""
+    """``status`` on a stored negotiation, with the facade's ``status`` (pure and indexed) raising ``error``."""
 
     def scenario(c: Context) -> Result:
         def status(*_: object, **__: object) -> None:
             raise error
 
         c.monkeypatch.setattr("negotiation.application.Negotiations.status", status)
+        c.monkeypatch.setattr("negotiation.answers.Answers.status", status)  # the indexed path of the CLI
         return c.run("--db", c.db, "status", NEGOTIATION)
 
     return scenario

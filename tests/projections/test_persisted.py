@@ -27,7 +27,7 @@ from negotiation.core.history import History
 from projections.answers import positions_json, status_json
 from projections.catalog import catalog_of
 from projections.errors import NotOpenedError
-from projections.persisted import ReadModelError, ReadModels, ReadModelTimeoutError
+from projections.persisted import ReadModels, ReadModelTimeoutError
 from projections.positions import positions_of
 from projections.status import status_of
 from tests.negotiation.helpers import (
@@ -519,8 +519,8 @@ def test_the_example_service_runs(url: str) -> None:
     assert "tentative agreement reached" in done.stdout
 
 
-def test_read_models_of_1_0_ask_for_a_rebuild(tmp_path: Path) -> None:
-    """Tables without the 1.1 columns: reading says to rebuild (no traceback); rebuild() brings the new columns."""
+def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
+    """Tables without the 1.1 columns are rebuilt when opened: the new columns are there at once."""
     db = tmp_path / "old.db"
     wga = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
     with Negotiations(f"sqlite:///{db}") as app:
@@ -534,9 +534,9 @@ def test_read_models_of_1_0_ask_for_a_rebuild(tmp_path: Path) -> None:
             c.execute(f"ALTER TABLE negotiation_{kind}_v1 DROP COLUMN {column}")
             c.execute(f"CREATE VIEW negotiation_{kind} AS SELECT * FROM negotiation_{kind}_v1")
     with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
-        with pytest.raises(ReadModelError, match="call rebuild"):
-            models.status("wga-amptp-2023")
-        assert models.rebuild() == 2
+        # Opening them finds the older layout and rebuilds (issue 11): no call needed, nothing to refuse.
+        assert models.outdated
+        assert models.version() == 2
         status = models.status("wga-amptp-2023")
         assert status is not None
         assert status["ratified_by"] == ["wga"]

@@ -26,8 +26,7 @@ from events.converter import FORBIDDEN_CHARACTERS
 from negotiation import ConfigurationError, InputTooLargeError, Negotiations, StoreError
 from negotiation.store.config import LIBPQ_ENV, resolve
 from negotiation.store.eventstore import StreamEvent
-from projections import runner
-from projections.persisted import ReadModels
+from projections.persisted import ReadModels, runner
 from tests.negotiation.helpers import NEGOTIATION, NOW, opened, statement, talks_requested
 from tests.negotiation.helpers import proposal as proposal_event
 from tests.reliability.helpers import SCRIPT, error_lines, export, run

@@ -40,19 +40,18 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from events.converter import parse_trusted
+from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
-from negotiation.core.history import STATUS_FOLD, History
-from negotiation.core.machine import evolve
+from negotiation.core.history import History, micros
 from negotiation.core.state import NegotiationState, Phase, phase
 from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
 from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
-from projections.positions import POSITIONS_FOLD, PositionsLog, standing
-from projections.status import parties_of, stoppage_of
-from projections.views import (
+from projections.periods import Change, Tip, take, target_of
+from projections.persisted.tables import (
     CatalogRow,
+    EventRow,
     PositionRow,
     RowChanges,
     Slot,
@@ -61,6 +60,8 @@ from projections.views import (
     ViewTables,
     dumps,
 )
+from projections.positions import PositionsLog, standing
+from projections.status import parties_of, stoppage_of
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -82,7 +83,6 @@ DEFAULT_MAX_CACHED: Final = 1_000
 negotiations, 1,000 catches up 5% slower than 10,000 in a seventh of the
 memory (172 MB against 1.3 GB peak RSS; docs/performance.md)."""
 
-_positions_step = POSITIONS_FOLD.step
 _ANY_TIME: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -94,6 +94,7 @@ class _Entry:
     state: NegotiationState
     log: PositionsLog
     phase: Phase | None
+    tip: Tip
     position: int = 0
     """Commit position of the last event taken in."""
     status: StatusRow | None = None
@@ -102,6 +103,15 @@ class _Entry:
     positions_log: PositionsLog | None = None
     """The positions log the written positions rows were computed from."""
     catalog: CatalogRow | None = None
+
+
+@attrs.define
+class _Periods:
+    """What a page writes to the period and events tables."""
+
+    writes: list[tuple[str, Change]] = attrs.field(factory=list)
+    events: list[EventRow] = attrs.field(factory=list)
+    retracted: list[tuple[int, str, int]] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -238,11 +248,14 @@ class Projector:
         moved it meanwhile, eventsourcing's ``IntegrityError`` is raised and nothing is written.
         """
         groups: dict[str, list[tuple[int, int, Event]]] = {}
+        lines: dict[int, str] = {}
         for notification in page:
-            negotiation, version, event = self._decode(notification)
+            negotiation, version, event, line = self._decode_line(notification)
             groups.setdefault(negotiation, []).append((notification.id, version, event))
+            lines[notification.id] = line
         touched: dict[str, _Entry] = {}
         changes: list[tuple[int, str, Phase | None, Phase | None]] = []
+        periods = _Periods()
         try:
             for negotiation, items in groups.items():
                 first = _first_version(negotiation, items)
@@ -250,8 +263,8 @@ class Projector:
                 if entry is None or entry.history.version != first - 1:
                     entry = self._cache[negotiation] = self._load(negotiation, first)
                 touched[negotiation] = entry
-                self._take(negotiation, entry, items, changes)
-            rows, written = self._changes(touched)
+                self._take(negotiation, entry, items, changes, periods=periods, lines=lines)
+            rows, written = self._changes(touched, periods)
             self.tables.write(rows, Tracking(APPLICATION_NAME, page[-1].id), self.slot, after=after)
         except BaseException:
             for negotiation in touched:
@@ -274,6 +287,20 @@ class Projector:
                 except Exception:  # noqa: BLE001 - a service's callback must not stop the projection
                     self._log.exception("read_models.on_change_failed", negotiation=negotiation, old=old, new=new)
 
+    def _decode_line(self, stored: Notification | StoredEvent) -> tuple[str, int, Event, str]:
+        """(negotiation, version, event, the event's line as this library writes it now) of a stored record.
+
+        A line of an older schema is upcast by the store's mapper and written again, so
+        that the events table holds lines ``parse_trusted`` reads back.
+        """
+        try:
+            event = parse_trusted(stored.state)
+        except InvalidEventError:
+            stream_event = _stream_event(self.store.mapper, stored)
+            event = stream_event.event
+            return stream_event.originator_id, stream_event.originator_version, event, render_line(event).decode()
+        return str(stored.originator_id), stored.originator_version, event, stored.state.decode()
+
     def _decode(self, stored: Notification | StoredEvent) -> tuple[str, int, Event]:
         """(negotiation, version, event) of a stored record.
 
@@ -293,12 +320,13 @@ class Projector:
         """A negotiation's entry with versions 1..version-1 read from the store."""
         stored = self.store.recorder.select_events(negotiation, lte=version - 1) if version > 1 else []
         history = History(negotiation, [self._decode(r)[2] for r in stored])
-        state = history.state()
+        tip = Tip.of(history)
         return _Entry(
             history=history,
-            state=state,
-            log=history.fold(POSITIONS_FOLD),
-            phase=phase(state) if state.opened else None,
+            state=tip.state,
+            log=tip.log,
+            phase=phase(tip.state) if tip.state.opened else None,
+            tip=tip,
         )
 
     def _take(
@@ -307,40 +335,47 @@ class Projector:
         entry: _Entry,
         items: Sequence[tuple[int, int, Event]],
         changes: list[tuple[int, str, Phase | None, Phase | None]],
+        *,
+        periods: _Periods,
+        lines: dict[int, str],
     ) -> None:
-        """Take a negotiation's consecutive events of a page in; note each phase change."""
+        """Take a negotiation's consecutive events of a page in, one at a time; note each phase change.
+
+        ``projections.periods.take`` steps the folds (an event at the end of
+        both timelines) or derives the rows of the region a late event or a
+        retraction changes; the phase after each event is the tip's.
+        """
+        tip = entry.tip
         history = entry.history
-        before = history.version
-        history.load([event for _, _, event in items])
-        added = history.appended_after(before)
-        at_end = history.ends_with(added)
         current = entry.phase
-        if at_end and not any(isinstance(event, EventRetracted) for _, _, event in items):
-            # Appended at the end of the timeline, nothing retracted: one step of each fold per event.
-            state, log = entry.state, entry.log
-            for (position, _, event), record in zip(items, added, strict=True):
-                state = evolve(state, event)
-                log = _positions_step(log, record)
-                new = phase(state) if state.opened else None
-                if new != current:
-                    changes.append((position, negotiation, current, new))
-                    current = new
-            entry.state, entry.log = state, log
-        else:
-            # A late event or a retraction: fold again from the nearest checkpoint.
-            if self.on_change is not None and self.slot == "active":
-                for position, version, _ in items:
-                    state = history.fold(STATUS_FOLD, at_version=version)  # as it stood after this event
-                    new = phase(state) if state.opened else None
-                    if new != current:
-                        changes.append((position, negotiation, current, new))
-                        current = new
-            entry.state = history.state()
-            entry.log = history.fold(POSITIONS_FOLD)
-        entry.phase = phase(entry.state) if entry.state.opened else None
+        for position, _, event in items:
+            periods.writes.extend((negotiation, change) for change in take(tip, event))
+            (record,) = history.appended_after(history.version - 1)
+            periods.events.append(
+                EventRow(
+                    negotiation=negotiation,
+                    seq=record.seq,
+                    valid_at=micros(record.at),
+                    known_at=record.known_us,
+                    id=event.id,
+                    type=event.TYPE,
+                    line=lines[position],
+                    position=position,
+                )
+            )
+            if isinstance(event, EventRetracted):
+                target = target_of(history, event.target)
+                if target is not None:
+                    periods.retracted.append((record.known_us, negotiation, target.seq))
+            new = phase(tip.state) if tip.state.opened else None
+            if new != current:
+                changes.append((position, negotiation, current, new))
+                current = new
+        entry.state, entry.log = tip.state, tip.log
+        entry.phase = current
         entry.position = items[-1][0]
 
-    def _changes(self, touched: dict[str, _Entry]) -> tuple[RowChanges, list[_Written]]:
+    def _changes(self, touched: dict[str, _Entry], periods: _Periods) -> tuple[RowChanges, list[_Written]]:
         status: list[StatusRow] = []
         catalog: list[CatalogRow] = []
         cleared: list[str] = []
@@ -377,6 +412,9 @@ class Projector:
             positions_deleted=deleted,
             positions_upserted=upserted,
             removed=removed,
+            periods=periods.writes,
+            events=periods.events,
+            retracted=periods.retracted,
         )
         return changes, written
 

@@ -1,7 +1,7 @@
-"""Persisted read models for services: ``status``, ``positions`` and ``catalog`` tables kept up to date.
+"""The front of the persisted read models: ``status``, ``positions`` and ``catalog`` tables kept up to date.
 
 ``ReadModels`` keeps three tables in the store's own database (SQLite file or
-PostgreSQL schema; plain memory for the memory store) that hold the *current*
+PostgreSQL schema; an in-memory SQLite database for the memory store) that hold the *current*
 answer of every negotiation (full knowledge, latest valid time), so a service
 reads one row instead of folding a history:
 
@@ -29,7 +29,7 @@ reads one row instead of folding a history:
   stored events in commit order, for services that react to events themselves.
 
 Readers outside Python can query the SQL views ``negotiation_status``,
-``negotiation_positions`` and ``negotiation_catalog`` (see ``projections.views``).
+``negotiation_positions`` and ``negotiation_catalog`` (see ``projections.persisted.tables``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import contextlib
 import datetime as dt
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,7 +52,9 @@ from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.errors import OPENING_FAILURES, store_error, store_errors
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
-from projections.runner import (
+from projections.persisted.indexed import IndexedReads
+from projections.persisted.memory import memory_views
+from projections.persisted.runner import (
     DEFAULT_MAX_CACHED,
     DEFAULT_PAGE_SIZE,
     EventSubscription,
@@ -61,7 +62,9 @@ from projections.runner import (
     OnChange,
     Projector,
 )
-from projections.views import MemoryViews, Slot, SQLiteViews, VersionMovedError, ViewDatabase
+from projections.persisted.sql import SQLViews
+from projections.persisted.sqlite import SQLiteViews
+from projections.persisted.tables import Slot, VersionMovedError, ViewDatabase
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -142,6 +145,8 @@ class ReadModels:
         self._tracked = 0
         self._follower: Follower | None = None
         self._closed = False
+        self.outdated = False
+        """Whether the tables were of an older layout when opened (they were rebuilt)."""
         with store_errors(
             self.config, f"cannot set up read models in {self.config.display}", on_error=self._close_store
         ):
@@ -149,6 +154,15 @@ class ReadModels:
             pointer = self._db.ensure()
             self._projector = self._projector_for(pointer.active)
             self._tracked = self._projector.tracked()
+            outdated = getattr(self._db, "outdated", False)
+        if outdated:
+            self._log.info("read_models.outdated_layout", version=pointer.active)
+            self.outdated = True
+            try:
+                self.rebuild()
+            except BaseException:
+                self._close_store()
+                raise
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -159,12 +173,12 @@ class ReadModels:
         if self.config.kind == "postgres":
             from eventsourcing.postgres import PostgresDatastore
 
-            from projections.views_postgres import PostgresViews
+            from projections.persisted.postgres import PostgresViews
 
             if isinstance(datastore, PostgresDatastore):
                 return PostgresViews(datastore)
         if self.config.kind == "memory" and isinstance(self.store.recorder, POPOApplicationRecorder):
-            return _memory_views(self.store)
+            return memory_views(self.store)
         raise ConfigurationError(f"{self.config.display}: no persisted read models for this store")
 
     def _projector_for(self, version: int, *, slot: Slot = "active") -> Projector:
@@ -437,19 +451,13 @@ class ReadModels:
         rows: list[dict[str, Any]] = self._read(self._db.read_catalog)
         return rows
 
+    def indexed(self) -> IndexedReads:
+        """The answers at any valid and knowledge time, read from the bitemporal tables (as caught up)."""
+        self._check_open()
+        if not isinstance(self._db, SQLViews):  # pragma: no cover - every backend is SQL today
+            raise ReadModelError("these read models have no indexed tables")
+        return IndexedReads(self._db)
+
     def _read(self, query: Any) -> Any:
         with store_errors(self.config, "cannot read the read models"):
             return query()
-
-
-_MEMORY_VIEWS: weakref.WeakKeyDictionary[EventStore, MemoryViews] = weakref.WeakKeyDictionary()
-_MEMORY_LOCK = threading.Lock()
-
-
-def _memory_views(store: EventStore) -> MemoryViews:
-    """The memory store's read models: one set per store object, shared by all its ``ReadModels``."""
-    with _MEMORY_LOCK:
-        views = _MEMORY_VIEWS.get(store)
-        if views is None:
-            views = _MEMORY_VIEWS[store] = MemoryViews()
-        return views

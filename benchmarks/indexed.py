@@ -1,0 +1,333 @@
+"""The indexed read side: command-line queries against ``negotiation --version``, at several store sizes.
+
+``python -m benchmarks.indexed --negotiations 1000 10000 [--events-per 50] [--postgres URL] [--single 100000]``
+
+For each size, on the same generated feed (``benchmarks.generate``: stoppages,
+about 2% late events, retractions) one run measures, with baselines of the
+same run:
+
+- ``import``: ``negotiation import`` into a fresh SQLite file, tables brought up
+  to date included (wall, events/s, the child's peak RSS), against the
+  facade's import alone (``Negotiations.import_files`` in a child: no tables);
+- catch-up from zero: ``ReadModels.catch_up`` on a copy of the import-only store;
+- command-line queries (median wall of ``runs`` runs, peak RSS): ``list``,
+  ``stoppages --on D``, ``status N --at D --known-at K``, ``positions N --at D``,
+  a 30-day ``timeline`` window, each against ``negotiation --version``;
+- Python-level: ``IndexedReads.status`` p50/p99 with and without a knowledge time.
+
+``--single N`` adds one negotiation of N events: ``status --at`` at 10%, 50%, 90%.
+Nothing is tuned to the targets (issue 11); every figure is reported, met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.run import DEFAULT_OUT, _with_schema, dataset, postgres_reachable, run_child
+
+__all__ = ["bench_size", "main"]
+
+SCRIPT = str(Path(sys.executable).with_name("negotiation"))
+_IMPORT_ONLY = """\
+import sys
+from negotiation import Negotiations
+with Negotiations(sys.argv[1]) as app:
+    report = app.import_files([sys.argv[2]])
+print(report.stored)
+"""
+_CATCH_UP = """\
+import sys, time
+from negotiation import Negotiations
+from projections.persisted import ReadModels
+with Negotiations(sys.argv[1]) as app:
+    began = time.perf_counter()
+    with ReadModels(app) as models:
+        n = models.catch_up()
+    print(n, time.perf_counter() - began)
+"""
+_PYTHON_QUERIES = """\
+import datetime as dt, json, random, sys, time
+from negotiation import Negotiations
+from projections.persisted import ReadModels
+rng = random.Random(1)
+with Negotiations(sys.argv[1]) as app, ReadModels(app) as models:
+    reads = models.indexed()
+    points = json.loads(open(sys.argv[2]).read())
+    ids = sorted(points)
+    now = dt.datetime.now(dt.UTC)
+    out = {}
+    for label, known in (("without known_at", False), ("with known_at", True)):
+        samples = []
+        for _ in range(int(sys.argv[3])):
+            n = rng.choice(ids)
+            day = dt.date.fromisoformat(rng.choice(points[n][1:]))
+            k = day + dt.timedelta(days=rng.randint(0, 30)) if known else None
+            t = time.perf_counter()
+            try:
+                reads.status(n, as_of=day, known_at=k, now=now)
+            except LookupError:
+                pass
+            samples.append((time.perf_counter() - t) * 1000)
+        samples.sort()
+        out[label] = {"p50_ms": samples[len(samples) // 2], "p99_ms": samples[int(len(samples) * 0.99)]}
+print(json.dumps(out))
+"""
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"[indexed {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+def _points(feed: Path) -> dict[str, list[str]]:
+    """Negotiation id -> the dates its events occurred on, ascending (query points where it is open)."""
+    days: dict[str, set[str]] = {}
+    with feed.open("rb") as f:
+        for line in f:
+            if not line.startswith(b"{"):
+                continue
+            event = orjson.loads(line)
+            days.setdefault(event["negotiation"], set()).add(event["occurred_at"][:10])
+    return {n: sorted(d) for n, d in sorted(days.items())}
+
+
+TIME = Path("/usr/bin/time")
+"""GNU time: the peak RSS of the command alone. ``wait4`` in this process would report at least
+this driver's own RSS, which Linux carries over from ``fork`` into the child's high-water mark."""
+
+
+def _measured(cmd: list[str], work: Path, name: str, timeout: float) -> dict[str, Any]:
+    if not TIME.exists():
+        return run_child(cmd, cwd=work, name=name, timeout=timeout)
+    result = run_child([str(TIME), "-f", "peak-rss-kb %M", *cmd], cwd=work, name=name, timeout=timeout)
+    lines = (work / f"{name}.stderr").read_text(errors="replace").splitlines()
+    found = [line for line in lines if line.startswith("peak-rss-kb ")]
+    if found:
+        result["peak_rss_mb"] = int(found[-1].split()[1]) / 1024
+    return result
+
+
+def _query(db: str, args: list[str], work: Path, name: str, runs: int) -> dict[str, Any]:
+    results = [_measured([SCRIPT, "--db", db, *args], work, f"{name}-{i}", 600) for i in range(runs)]
+    failed = [r for r in results if r["exit"] != 0]
+    return {
+        "seconds": statistics.median(r["seconds"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "exit": failed[0]["exit"] if failed else 0,
+        "stderr": failed[0]["stderr"] if failed else "",
+    }
+
+
+def bench_size(
+    negotiations: int,
+    events_per: int,
+    out: Path,
+    *,
+    runs: int = 5,
+    postgres: str | None = None,
+    queries_only: bool = False,
+) -> dict[str, Any]:
+    """Every figure of one store size (see the module docstring); ``queries_only``: reuse the last run's store."""
+    data = dataset(out / "data", negotiations, events_per)
+    feed = Path(data["path"])
+    work = out / f"indexed-{negotiations}"
+    events = data["events"]
+    report: dict[str, Any] = {"negotiations": negotiations, "events": events, "late": data.get("late")}
+    if queries_only:
+        return _queries(report, feed, work, runs)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    baseline_db = f"sqlite:///{work}/import-only.db"
+    _log(f"{negotiations}: import only (facade, no tables)")
+    only = _measured([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], work, "import-only", 7200)
+    report["import_only"] = {**only, "events_per_s": events / only["seconds"]}
+    shutil.copy(work / "import-only.db", work / "catch-up.db")
+    _log(f"{negotiations}: catch-up from zero")
+    catch = _measured([sys.executable, "-c", _CATCH_UP, f"sqlite:///{work}/catch-up.db"], work, "catch-up", 7200)
+    taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
+    report["catch_up"] = {**catch, "events_per_s": taken / seconds if seconds else None}
+    db = f"sqlite:///{work}/store.db"
+    _log(f"{negotiations}: negotiation import (tables included)")
+    imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
+    report["import"] = {**imported, "events_per_s": events / imported["seconds"]}
+    report = _queries(report, feed, work, runs)
+    if postgres is not None:
+        report["postgres"] = _postgres(postgres, feed, events, work, _commands(report["points"]), runs)
+    return report
+
+
+def _commands(points: dict[str, str]) -> dict[str, list[str]]:
+    n, day, known, until = points["negotiation"], points["day"], points["known_at"], points["until"]
+    return {
+        "--version": ["--version"],
+        "list": ["list", "--json"],
+        "stoppages --on D": ["stoppages", "--on", day, "--json"],
+        "status N --at D --known-at K": ["status", n, "--at", day, "--known-at", known, "--json"],
+        "positions N --at D": ["positions", n, "--at", day, "--json"],
+        "timeline N (30 days)": ["timeline", n, "--from", day, "--to", until, "--json"],
+    }
+
+
+def _queries(report: dict[str, Any], feed: Path, work: Path, runs: int) -> dict[str, Any]:
+    negotiations = report["negotiations"]
+    db = f"sqlite:///{work}/store.db"
+    points = _points(feed)
+    n = sorted(points)[len(points) // 2]
+    day = points[n][len(points[n]) // 2]
+    known = (dt.date.fromisoformat(day) + dt.timedelta(days=10)).isoformat()
+    until = (dt.date.fromisoformat(day) + dt.timedelta(days=30)).isoformat()
+    report["points"] = {"negotiation": n, "day": day, "known_at": known, "until": until}
+    commands = _commands(report["points"])
+    _log(f"{negotiations}: command-line queries")
+    report["queries"] = {
+        label: _query(db, args, work, label.split()[0].strip("-"), runs) for label, args in commands.items()
+    }
+    _log(f"{negotiations}: Python-level queries")
+    points_path = work / "points.json"
+    points_path.write_text(json.dumps(points))
+    py = run_child(
+        [sys.executable, "-c", _PYTHON_QUERIES, db, str(points_path), "2000"],
+        cwd=work,
+        name="python-queries",
+    )
+    report["python"] = json.loads(py["stdout"].splitlines()[-1]) if py["exit"] == 0 else {"error": py["stderr"]}
+    return report
+
+
+def _postgres(
+    url: str, feed: Path, events: int, work: Path, commands: dict[str, list[str]], runs: int
+) -> dict[str, Any]:
+    from benchmarks.run import _postgres_schema
+
+    schema = f"bench_indexed_{int(time.time())}"
+    _postgres_schema(url, schema, drop=False)
+    db = _with_schema(url, schema)
+    try:
+        _log("postgres: negotiation import (tables included)")
+        imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "pg-import", 7200)
+        out: dict[str, Any] = {"import": {**imported, "events_per_s": events / imported["seconds"]}}
+        out["queries"] = {
+            label: _query(db, args, work, "pg-" + label.split()[0].strip("-"), runs) for label, args in commands.items()
+        }
+        return out
+    finally:
+        _postgres_schema(url, schema, drop=True)
+
+
+def bench_single(events: int, out: Path, *, runs: int = 3) -> dict[str, Any]:
+    """One negotiation of ``events`` events: ``status --at`` at 10%, 50% and 90% of its days."""
+    data = dataset(out / "data", 1, events)
+    feed = Path(data["path"])
+    work = out / f"indexed-single-{events}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    db = f"sqlite:///{work}/store.db"
+    _log(f"single negotiation of {events}: import")
+    imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
+    ((negotiation, days),) = _points(feed).items()
+    result: dict[str, Any] = {
+        "events": data["events"],
+        "import": {**imported, "events_per_s": data["events"] / imported["seconds"]},
+        "--version": _query(db, ["--version"], work, "version", runs),
+    }
+    for share in (10, 50, 90):
+        day = days[min(len(days) - 1, len(days) * share // 100)]
+        result[f"status --at {share}%"] = _query(
+            db, ["status", negotiation, "--at", day, "--json"], work, f"s{share}", runs
+        )
+    return result
+
+
+def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
+    """A plain-text table of every figure and target."""
+    lines = []
+    for r in reports:
+        version = r["queries"]["--version"]["seconds"]
+        lines.append(f"\n{r['negotiations']:,} negotiations, {r['events']:,} events (SQLite)")
+        if "import" in r:
+            only, imp, cu = r["import_only"], r["import"], r["catch_up"]
+            lines.append(f"  import only (no tables): {only['events_per_s']:,.0f} ev/s, {only['peak_rss_mb']:.0f} MB")
+            lines.append(
+                f"  negotiation import (tables included): {imp['events_per_s']:,.0f} ev/s, "
+                f"{imp['peak_rss_mb']:.0f} MB -> ratio {only['events_per_s'] / imp['events_per_s']:.2f}x slower"
+            )
+            rate = cu.get("events_per_s") or 0
+            lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
+        for label, q in r["queries"].items():
+            ratio = q["seconds"] / version if version else float("nan")
+            ok = "" if label == "--version" else (" PASS" if ratio <= 2 and q["peak_rss_mb"] < 100 else " FAIL")
+            lines.append(
+                f"  {label:32} {q['seconds'] * 1000:8.0f} ms {q['peak_rss_mb']:6.0f} MB  {ratio:5.2f}x --version{ok}"
+                + (f"  exit {q['exit']}: {q['stderr']}" if q["exit"] else "")
+            )
+        for label, p in r["python"].items():
+            if isinstance(p, dict):
+                lines.append(f"  Python status {label}: p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms")
+        if "postgres" in r:
+            pg = r["postgres"]
+            pv = pg["queries"]["--version"]["seconds"]
+            lines.append(f"  PostgreSQL import (tables included): {pg['import']['events_per_s']:,.0f} ev/s")
+            for label, q in pg["queries"].items():
+                lines.append(
+                    f"  PG {label:29} {q['seconds'] * 1000:8.0f} ms {q['peak_rss_mb']:6.0f} MB  "
+                    f"{q['seconds'] / pv:5.2f}x --version"
+                )
+    if single is not None:
+        version = single["--version"]["seconds"]
+        lines.append(
+            f"\nOne negotiation of {single['events']:,} events: import {single['import']['events_per_s']:,.0f} ev/s"
+        )
+        for label, q in single.items():
+            if label.startswith("status"):
+                ms, mb, ratio = q["seconds"] * 1000, q["peak_rss_mb"], q["seconds"] / version
+                lines.append(f"  {label:20} {ms:8.0f} ms {mb:6.0f} MB {ratio:5.2f}x --version")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.indexed", description=__doc__.splitlines()[0])
+    parser.add_argument("--negotiations", type=int, nargs="+", default=[1000])
+    parser.add_argument("--events-per", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--single", type=int, default=0, help="also one negotiation of this many events")
+    parser.add_argument("--postgres", default=None, help="PostgreSQL URL: also the largest size on PostgreSQL")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--queries-only", action="store_true", help="reuse the stores of the last run: queries only")
+    args = parser.parse_args(argv)
+    if args.postgres is not None and postgres_reachable(args.postgres) is not None:
+        args.postgres = None
+    sizes = sorted(args.negotiations)
+    reports = [
+        bench_size(
+            n,
+            args.events_per,
+            args.out,
+            runs=args.runs,
+            postgres=args.postgres if n == sizes[-1] and not args.queries_only else None,
+            queries_only=args.queries_only,
+        )
+        for n in sizes
+    ]
+    single = bench_single(args.single, args.out) if args.single else None
+    path = args.json or args.out / "report-indexed.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"sizes": reports, "single": single}, indent=2, default=str))
+    print(render(reports, single))
+    print(f"\nJSON report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

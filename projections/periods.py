@@ -1,0 +1,330 @@
+"""The bitemporal read models as periods: rows that each hold over a valid-time and a knowledge-time interval.
+
+The indexed read side (``projections.persisted``) stores, per negotiation, what
+the pure folds answer at every valid time ``V`` and knowledge time ``K``, so
+that a query reads a row instead of folding a history. This module derives
+those rows from the folds (one source of truth for the rules) and works out
+what an appended event changes; it does no I/O.
+
+Three kinds of *facts* hold at one knowledge time (times are integer
+microseconds since the epoch, ``INFINITY`` for "open"):
+
+- ``status``: ``(valid_from,) -> (answer, extra)``: the status answer (the
+  spec's, without ``negotiation``/``as_of``/``known_at`` and the stoppage's
+  ``day``, which depend on the question) from one distinct ``occurred_at``
+  instant on, until the next change point; ``answer`` is ``None`` when the
+  negotiation is not open; ``extra`` holds title, time zone and parties for the catalog;
+- ``position``: ``(party, issue, valid_from) -> (position,)``: the party's
+  standing position on the issue changes at ``valid_from`` (``None``: none stands);
+- ``stoppage``: ``(party, kind, started) -> (ended,)``: one strike or lockout.
+
+A *row* is a fact with the knowledge interval ``[known_from, known_to)`` over
+which it holds. ``changes`` compares the rows of a region before and after an
+event: a late event or a retraction closes the knowledge interval of the rows
+it changes and inserts their successors; an event recorded after everything
+known so far and occurring after everything known so far inserts O(1) rows and
+closes at most its stoppages' rows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, Literal
+
+import attrs
+import immutables
+import orjson
+
+from events.model import Event, EventRetracted, NegotiationOpened
+from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
+from negotiation.core.machine import evolve
+from negotiation.core.state import NegotiationState, StoppageKind, zone
+from projections.answers import position_json, status_json
+from projections.positions import POSITIONS_FOLD, Link, PositionsLog, standing
+from projections.status import Moment, parties_of, status_from
+
+__all__ = [
+    "INFINITY",
+    "Change",
+    "Row",
+    "Tip",
+    "changes",
+    "facts_from",
+    "moment_of",
+    "region_facts",
+    "rows_of",
+    "status_answer",
+    "take",
+    "target_of",
+]
+
+INFINITY: Final = 1 << 62
+"""An open end, in microseconds (year 146,140): greater than any instant."""
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ANY_TIME: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+Table = Literal["status", "position", "stoppage"]
+Key = tuple[Any, ...]
+Payload = tuple[Any, ...]
+Fact = tuple[Table, Key, Payload]
+
+
+def moment_of(us: int) -> dt.datetime:
+    """The aware UTC instant of ``us`` microseconds since the epoch."""
+    return _EPOCH + dt.timedelta(microseconds=us)
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None, str | None]:
+    """The stored status answer of a state and its catalog extras (JSON texts); ``None`` when not open."""
+    if not state.opened:
+        return None, None
+    tz = state.tz
+    moment = Moment(negotiation=negotiation, timezone=state.timezone, tz=tz, as_of=_ANY_TIME, known_at=_ANY_TIME)
+    answer = status_json(status_from(state, moment))
+    for key in ("negotiation", "as_of", "known_at"):
+        del answer[key]
+    if answer["stoppage"] is not None:
+        del answer["stoppage"]["day"]  # counted up to the time asked about, by the reader
+    extra = {
+        "title": state.title,
+        "timezone": state.timezone,
+        "parties": [{"id": p.id, "name": p.name, "role": p.role} for p in parties_of(state)],
+    }
+    return _dumps(answer), _dumps(extra)
+
+
+def _position_text(key: tuple[str, str], link: Link | None, tz: dt.tzinfo) -> str | None:
+    """The position answer (JSON text) a party's record on an issue shows; ``None``: nothing stands."""
+    if link is None:
+        return None
+    shown = standing(PositionsLog(immutables.Map({key: link}), immutables.Map()), tz)
+    return _dumps(position_json(shown[0])) if shown else None
+
+
+def _running(state: NegotiationState) -> dict[tuple[str, StoppageKind], int]:
+    running: dict[tuple[str, StoppageKind], int] = {(p, "strike"): micros(t) for p, t in state.strikes.items()}
+    running.update({(p, "lockout"): micros(t) for p, t in state.lockouts.items()})
+    return running
+
+
+def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, records: Iterable[Recorded]) -> set[Fact]:
+    """The facts from a region's start on, given the fold states just before it.
+
+    ``state`` and ``log`` are the folds at the instant before the region;
+    ``records`` are the events that count in the region, in valid-time order.
+    """
+    facts: dict[tuple[Table, Key], Payload] = {}
+    started = _running(state)
+    for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+        before = log
+        for record in group:
+            state = evolve(state, record.event)
+            log = POSITIONS_FOLD.step(log, record)
+        facts[("status", (at,))] = status_answer(negotiation, state)
+        if log is not before:
+            tz = state.tz
+            for key, link in log.links.items():
+                old = before.links.get(key)
+                if old is not link:
+                    text = _position_text(key, link, tz)
+                    if text != _position_text(key, old, tz):
+                        facts[("position", (*key, at))] = (text,)
+        running_now = _running(state)
+        for key, start in started.items():
+            if running_now.get(key) != start:
+                facts[("stoppage", (*key, start))] = (at,)
+        started = running_now
+    for key, start in started.items():
+        facts[("stoppage", (*key, start))] = (INFINITY,)
+    return {(table, key, payload) for (table, key), payload in facts.items()}
+
+
+def region_facts(history: History, start: int, known: int | None) -> set[Fact]:
+    """The facts from valid time ``start`` (µs) on, as known at ``known`` (``None``: everything stored)."""
+    known_at = None if known is None else moment_of(known)
+    as_of = moment_of(start - 1)
+    state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
+    log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
+    records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
+    return facts_from(history.negotiation, state, log, records)
+
+
+@attrs.frozen
+class Row:
+    """A fact with the knowledge interval over which it holds."""
+
+    table: Table
+    key: Key
+    payload: Payload
+    known_from: int
+    known_to: int
+
+
+def rows_of(grid: Sequence[int], facts: Sequence[set[Fact]]) -> list[Row]:
+    """The rows of facts known at each knowledge time of ``grid`` (ascending; the last holds on)."""
+    rows: list[Row] = []
+    open_: dict[Fact, int] = {}
+    for g, present in zip(grid, facts, strict=True):
+        rows.extend(Row(*fact, open_.pop(fact), g) for fact in [f for f in open_ if f not in present])
+        for fact in present:
+            if fact not in open_:
+                open_[fact] = g
+    rows.extend(Row(*fact, known_from, INFINITY) for fact, known_from in open_.items())
+    return rows
+
+
+@attrs.frozen
+class Change:
+    """One write to a period table.
+
+    ``close``: the stored row ``(table, key)`` whose knowledge interval ends at
+    ``known_to`` now ends at ``at`` (deleted if it began there); ``extend``: its
+    ``known_to`` becomes ``to``; ``insert``: a new row.
+    """
+
+    op: Literal["close", "extend", "insert"]
+    table: Table
+    key: Key
+    known_to: int = 0
+    at: int = 0
+    to: int = 0
+    row: Row | None = None
+
+
+def changes(before: Iterable[Row], after: Iterable[Row], at: int) -> list[Change]:
+    """The writes that turn the rows ``before`` into ``after`` (both clipped to knowledge times from ``at`` on)."""
+    old = {(r.table, r.key, r.payload, r.known_from, r.known_to) for r in before}
+    new = {(r.table, r.key, r.payload, r.known_from, r.known_to) for r in after}
+    gone = old - new
+    came = new - old
+    result: list[Change] = []
+    extended: set[tuple[Any, ...]] = set()
+    starting = {(t, k, p): kt for (t, k, p, kf, kt) in came if kf == at}
+    for table, key, payload, known_from, known_to in sorted(gone, key=repr):
+        to = starting.get((table, key, payload)) if known_from == at else None
+        if to is not None:
+            result.append(Change("extend", table, key, known_to=known_to, to=to))
+            extended.add((table, key, payload, at, to))
+        else:
+            result.append(Change("close", table, key, known_to=known_to, at=at))
+    result.extend(
+        Change("insert", t, k, row=Row(t, k, p, kf, kt))
+        for (t, k, p, kf, kt) in sorted(came, key=repr)
+        if (t, k, p, kf, kt) not in extended
+    )
+    return result
+
+
+@attrs.define
+class Tip:
+    """What the projector keeps of a negotiation to take the next event in cheaply."""
+
+    history: History
+    state: NegotiationState
+    """The full-knowledge state at the end of the timeline."""
+    log: PositionsLog
+    last_at: int | None
+    """The latest valid time of a stored event (µs), ``None`` before the first."""
+    known: list[int]
+    """The distinct knowledge times of the stored events (µs), ascending."""
+
+    @classmethod
+    def of(cls, history: History) -> Tip:
+        """The tip of a loaded history."""
+        return cls(
+            history=history,
+            state=history.state(),
+            log=history.fold(POSITIONS_FOLD),
+            last_at=max((micros(r.at) for r in history.appended_after(0)), default=None),
+            known=sorted({r.known_us for r in history.appended_after(0)}),
+        )
+
+
+def target_of(history: History, event_id: str) -> Recorded | None:
+    """The stored event ``event_id`` (a retraction's target; retractions are rare: a scan is fine)."""
+    return next((r for r in history.appended_after(0) if r.event.id == event_id), None)
+
+
+def _record(history: History, event: Event) -> Recorded:
+    tz = history.tz
+    if history.timezone is None and isinstance(event, NegotiationOpened):
+        tz = zone(event.timezone or "UTC")
+    return Recorded.of(event, history.version + 1, tz)
+
+
+def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
+    """The writes of an event at the end of both timelines: what ``changes`` would find, without deriving."""
+    state = evolve(tip.state, record.event)
+    log = POSITIONS_FOLD.step(tip.log, record)
+    negotiation = tip.history.negotiation
+    status = Row("status", (at,), status_answer(negotiation, state), known, INFINITY)
+    result = [Change("insert", "status", status.key, row=status)]
+    if log is not tip.log:
+        tz = state.tz
+        for key, link in log.links.items():
+            old = tip.log.links.get(key)
+            if old is not link:
+                text = _position_text(key, link, tz)
+                if text != _position_text(key, old, tz):
+                    row = Row("position", (*key, at), (text,), known, INFINITY)
+                    result.append(Change("insert", "position", row.key, row=row))
+    before, after = _running(tip.state), _running(state)
+    for key, start in before.items():
+        if after.get(key) != start:
+            row = Row("stoppage", (*key, start), (at,), known, INFINITY)
+            result.append(Change("close", "stoppage", row.key, known_to=INFINITY, at=known))
+            result.append(Change("insert", "stoppage", row.key, row=row))
+    for key, start in after.items():
+        if before.get(key) != start:
+            row = Row("stoppage", (*key, start), (INFINITY,), known, INFINITY)
+            result.append(Change("insert", "stoppage", row.key, row=row))
+    tip.state, tip.log = state, log
+    return result
+
+
+def take(tip: Tip, event: Event) -> list[Change]:
+    """Take ``event`` (the negotiation's next stored one) into ``tip.history``; the writes it makes.
+
+    An event that occurred after every stored one and was recorded no earlier
+    than any, and retracts nothing, is one step of the folds (O(1) rows);
+    otherwise the rows of the region it changes (valid times from its own, or
+    its target's; knowledge times from its own) are derived before and after.
+    """
+    history = tip.history
+    record = _record(history, event)
+    at, known = micros(record.at), record.known_us
+    if (
+        not isinstance(event, EventRetracted)
+        and (tip.last_at is None or at > tip.last_at)
+        and (not tip.known or known >= tip.known[-1])
+    ):
+        history.load([event])
+        (added,) = history.appended_after(history.version - 1)
+        result = _step(tip, added, at, known)
+    else:
+        start = at
+        if isinstance(event, EventRetracted):
+            target = target_of(history, event.target)
+            if target is not None:
+                start = min(start, micros(target.at))
+        grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
+        latest = max(known, tip.known[-1]) if tip.known else known
+        asked = [None if g >= latest else g for g in grid]
+        before_facts = [region_facts(history, start, g) for g in asked]
+        history.load([event])
+        after_facts = [region_facts(history, start, g) for g in asked]
+        tip.state = history.state()
+        tip.log = history.fold(POSITIONS_FOLD)
+        result = changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known)
+    tip.last_at = at if tip.last_at is None else max(tip.last_at, at)
+    i = bisect.bisect_left(tip.known, known)
+    if i == len(tip.known) or tip.known[i] != known:
+        tip.known.insert(i, known)
+    return result

@@ -1,0 +1,350 @@
+# SQL here is built from constant view names and quoted schema names only, never from input.
+# ruff: noqa: S608
+"""Answers read from the bitemporal tables: the ``--json`` documents without folding a history.
+
+``IndexedReads`` answers ``status``, ``positions``, ``catalog`` (``list``),
+``stoppages`` and ``timeline`` for any valid time and knowledge time from the
+SQL views of the active version (``projections.persisted.tables``), each in
+one read transaction, so a reader sees a whole committed page or nothing. The
+documents equal the pure answers (``projections.answers``) key for key; what
+depends on the question (``as_of``, ``known_at``, a stoppage's ``day``) is
+added here. Versions (``at_version``) and ``diff`` are left to the pure path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import orjson
+
+from events.converter import parse_trusted
+from negotiation.core.errors import NegotiationNotFoundError
+from negotiation.core.history import micros
+from negotiation.core.state import end_of_day, instant, local_date, zone
+from projections.answers import stoppages_json, timeline_json
+from projections.catalog import StoppageEntry
+from projections.errors import NotOpenedError
+from projections.periods import INFINITY, moment_of
+from projections.persisted.sql import Cursor, SQLViews
+from projections.persisted.tables import SQL_VIEWS, loads
+from projections.status import When, as_instant, day_number, start_instant
+from projections.timeline import TimelineEntry, summarize
+
+__all__ = ["IndexedReads"]
+
+_EVERYTHING: Final = INFINITY - 1
+"""The knowledge time that sees every row still open (``known_to`` is exclusive)."""
+
+
+def _us(moment: dt.datetime | None, default: int) -> int:
+    return default if moment is None else micros(moment)
+
+
+class IndexedReads:
+    """The query answers of a store's read models, read from their tables."""
+
+    def __init__(self, views: SQLViews) -> None:
+        self.views = views
+        d = views.dialect
+        self._name = {kind: d.name(view) for kind, view in SQL_VIEWS.items()}
+        self._sql = d.sql
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        with self.views.datastore.transaction(commit=False) as c:
+            yield c
+
+    def _one(self, c: Cursor, statement: str, params: tuple[Any, ...]) -> Any:
+        c.execute(self._sql(statement), params)
+        return c.fetchone()
+
+    def _all(self, c: Cursor, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        c.execute(self._sql(statement), params)
+        return list(c.fetchall())
+
+    # --- one negotiation ---------------------------------------------------------------
+
+    def _zone(self, c: Cursor, negotiation: str) -> str:
+        """The negotiation's time zone name; ``NegotiationNotFoundError`` when nothing is stored."""
+        row = self._one(c, f"SELECT line FROM {self._name['events']} WHERE negotiation = ? AND seq = 1", (negotiation,))
+        if row is None:
+            raise NegotiationNotFoundError(negotiation)
+        return _timezone(row["line"])
+
+    def _status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any] | None:
+        row = self._one(
+            c,
+            f"SELECT answer, extra FROM {self._name['status_periods']} WHERE negotiation = ? AND valid_from <= ? "
+            "AND known_from <= ? AND ? < known_to ORDER BY valid_from DESC LIMIT 1",
+            (negotiation, valid, known, known),
+        )
+        if row is None or row["answer"] is None:
+            return None
+        return orjson.loads(row["answer"]), orjson.loads(row["extra"])
+
+    @staticmethod
+    def _times(
+        timezone: str, as_of: When | None, known_at: When | None, now: dt.datetime
+    ) -> tuple[dt.tzinfo, dt.datetime | None, dt.datetime | None, dt.datetime, dt.datetime]:
+        tz = zone(timezone)
+        fold_as_of = None if as_of is None else as_instant(as_of, tz)
+        fold_known_at = None if known_at is None else as_instant(known_at, tz)
+        shown_as_of = (now if fold_as_of is None else fold_as_of).astimezone(tz)
+        shown_known_at = (now if fold_known_at is None else fold_known_at).astimezone(tz)
+        return tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at
+
+    def status(
+        self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime
+    ) -> dict[str, Any]:
+        """The spec's status answer (``status_json``) at that point."""
+        with self._read() as c:
+            timezone = self._zone(c, negotiation)
+            tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+            found = self._status(c, negotiation, _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING))
+        if found is None:
+            raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+        answer, _ = found
+        return {
+            "negotiation": negotiation,
+            "as_of": shown_as_of.isoformat(),
+            "known_at": shown_known_at.isoformat(),
+            **_with_day(answer, shown_as_of, tz),
+        }
+
+    def positions(
+        self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime
+    ) -> dict[str, Any]:
+        """The spec's positions answer (``positions_json``) at that point."""
+        with self._read() as c:
+            timezone = self._zone(c, negotiation)
+            _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+            valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+            if self._status(c, negotiation, valid, known) is None:
+                raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+            rows = self._all(
+                c,
+                f"SELECT party, issue, valid_from, position FROM {self._name['position_periods']} "
+                "WHERE negotiation = ? AND valid_from <= ? AND known_from <= ? AND ? < known_to",
+                (negotiation, valid, known, known),
+            )
+        latest: dict[tuple[str, str], tuple[int, str | None]] = {}
+        for row in rows:
+            key = (row["party"], row["issue"])
+            if key not in latest or row["valid_from"] > latest[key][0]:
+                latest[key] = (row["valid_from"], row["position"])
+        by_party: dict[str, dict[str, Any]] = {}
+        for (party, issue), (_, position) in sorted(latest.items()):
+            if position is not None:
+                by_party.setdefault(party, {})[issue] = orjson.loads(position)
+        return {
+            "negotiation": negotiation,
+            "as_of": shown_as_of.isoformat(),
+            "known_at": shown_known_at.isoformat(),
+            "positions": by_party,
+        }
+
+    def timeline(
+        self,
+        negotiation: str,
+        *,
+        start: When | None = None,
+        end: When | None = None,
+        known_at: When | None = None,
+    ) -> dict[str, Any]:
+        """The timeline answer (``timeline_json``): the events that count in ``[start, end]``."""
+        with self._read() as c:
+            tz = zone(self._zone(c, negotiation))
+            low = -INFINITY if start is None else micros(start_instant(start, tz))
+            high = INFINITY if end is None else micros(as_instant(end, tz))
+            known = _EVERYTHING if known_at is None else micros(as_instant(known_at, tz))
+            rows = self._all(
+                c,
+                f"SELECT seq, valid_at, line FROM {self._name['events']} WHERE negotiation = ? "
+                "AND valid_at >= ? AND valid_at <= ? AND known_at <= ? AND ? < retracted_at ORDER BY valid_at, seq",
+                (negotiation, low, high, known, known),
+            )
+        entries = []
+        for row in rows:
+            event = parse_trusted(row["line"].encode())
+            at = moment_of(row["valid_at"]).astimezone(tz)
+            recorded = event.recorded_at
+            assert recorded is not None  # noqa: S101 - stored events always have one
+            entries.append(
+                TimelineEntry(
+                    negotiation=negotiation,
+                    at=at,
+                    date=local_date(at, tz),
+                    recorded_at=recorded,
+                    seq=row["seq"],
+                    event=event,
+                    summary=summarize(event),
+                )
+            )
+        return timeline_json(entries, negotiation=negotiation)
+
+    # --- across negotiations ---------------------------------------------------------------
+
+    def _zones(self, c: Cursor) -> tuple[list[str], dict[str, list[str]]]:
+        """Every negotiation in the order they were opened in the store, and time zone name -> negotiations.
+
+        The time zone comes from the catalog row; a negotiation without one (its
+        opening retracted) is read from its first event.
+        """
+        rows = self._all(
+            c,
+            f"SELECT e.negotiation, k.timezone FROM {self._name['events']} e "
+            f"LEFT JOIN {self._name['catalog']} k ON k.negotiation = e.negotiation WHERE e.seq = 1 ORDER BY e.position",
+        )
+        order: list[str] = []
+        zones: dict[str, list[str]] = {}
+        for row in rows:
+            negotiation, timezone = row["negotiation"], row["timezone"]
+            if timezone is None:
+                timezone = self._zone(c, negotiation)
+            zones.setdefault(timezone, []).append(negotiation)
+            order.append(negotiation)
+        return order, zones
+
+    def catalog(self, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime) -> dict[str, Any]:
+        """The ``list`` answer (``catalog_json``): every negotiation open at that point."""
+        entries: dict[str, dict[str, Any]] = {}
+        with self._read() as c:
+            order, zones = self._zones(c)
+            if as_of is None and known_at is None:
+                return self._catalog_now(c, order, now)
+            for timezone, negotiations in zones.items():
+                tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+                valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+                wanted = set(negotiations)
+                for negotiation, answer_text, extra_text in self._latest(c, valid, known):
+                    if negotiation not in wanted or answer_text is None:
+                        continue
+                    answer, extra = orjson.loads(answer_text), orjson.loads(extra_text)
+                    shown = _with_day(answer, shown_as_of, tz)
+                    entries[negotiation] = {
+                        "negotiation": negotiation,
+                        "title": extra["title"],
+                        "timezone": extra["timezone"],
+                        "parties": extra["parties"],
+                        "phase": answer["phase"],
+                        "stoppage": shown["stoppage"],
+                        "events_applied": answer["events_applied"],
+                        "as_of": shown_as_of.isoformat(),
+                        "known_at": shown_known_at.isoformat(),
+                    }
+        return {"negotiations": [entries[n] for n in order if n in entries]}
+
+    def _catalog_now(self, c: Cursor, order: list[str], now: dt.datetime) -> dict[str, Any]:
+        """Everything stored, as known now: the current tables, one row per negotiation."""
+        rows = self._all(
+            c,
+            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, c.title, c.timezone, c.parties "
+            f"FROM {self._name['status']} s JOIN {self._name['catalog']} c ON c.negotiation = s.negotiation",
+        )
+        entries: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            tz = zone(row["timezone"])
+            shown = now.astimezone(tz)
+            stoppage = None
+            if row["stoppage"] is not None:  # jsonb on PostgreSQL sorts keys: put them in the answer's order
+                stored = loads(row["stoppage"])
+                stoppage = {"kind": stored["kind"], "parties": stored["parties"], "since": stored["since"]}
+            entries[row["negotiation"]] = {
+                "negotiation": row["negotiation"],
+                "title": row["title"],
+                "timezone": row["timezone"],
+                "parties": loads(row["parties"]),
+                "phase": row["phase"],
+                "stoppage": _with_day({"stoppage": stoppage}, shown, tz)["stoppage"],
+                "events_applied": row["events_applied"],
+                "as_of": shown.isoformat(),
+                "known_at": shown.isoformat(),
+            }
+        return {"negotiations": [entries[n] for n in order if n in entries]}
+
+    def _latest(self, c: Cursor, valid: int, known: int) -> list[tuple[str, Any, Any]]:
+        """Each negotiation's status change point in force at (valid, known)."""
+        rows = self._all(
+            c,
+            f"SELECT negotiation, valid_from, answer, extra FROM {self._name['status_periods']} "
+            "WHERE valid_from <= ? AND known_from <= ? AND ? < known_to",
+            (valid, known, known),
+        )
+        latest: dict[str, tuple[int, Any, Any]] = {}
+        for row in rows:
+            n = row["negotiation"]
+            if n not in latest or row["valid_from"] > latest[n][0]:
+                latest[n] = (row["valid_from"], row["answer"], row["extra"])
+        return [(n, answer, extra) for n, (_, answer, extra) in latest.items()]
+
+    def stoppages(self, *, on: When, known_at: When | None = None, now: dt.datetime) -> dict[str, Any]:
+        """The ``stoppages`` answer (``stoppages_json``): strikes and lockouts running on ``on``."""
+        found: list[StoppageEntry] = []
+        with self._read() as c:
+            for timezone, negotiations in self._zones(c)[1].items():
+                tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(
+                    timezone, on if isinstance(on, dt.datetime) else end_of_day(on, zone(timezone)), known_at, now
+                )
+                assert fold_as_of is not None  # noqa: S101 - ``on`` is given
+                end = micros(fold_as_of)
+                begin = end if isinstance(on, dt.datetime) else micros(instant(on, tz))
+                known = _us(fold_known_at, _EVERYTHING)
+                wanted = set(negotiations)
+                rows = self._all(
+                    c,
+                    f"SELECT negotiation, party, kind, started, ended FROM {self._name['stoppage_periods']} "
+                    "WHERE ended > ? AND started <= ? AND known_from <= ? AND ? < known_to",
+                    (begin, end, known, known),
+                )
+                statuses: dict[str, Any] = {}
+                for row in rows:
+                    negotiation = row["negotiation"]
+                    running = row["ended"] > end
+                    if negotiation not in wanted or not (running or row["started"] >= begin):
+                        continue
+                    if negotiation not in statuses:
+                        statuses[negotiation] = self._status(c, negotiation, end, known)
+                    status = statuses[negotiation]
+                    if status is None:
+                        continue
+                    _, extra = status
+                    roles = {"strike": "employer", "lockout": "union"}
+                    started = moment_of(row["started"]).astimezone(tz)
+                    since = local_date(started, tz)
+                    found.append(
+                        StoppageEntry(
+                            negotiation=negotiation,
+                            title=extra["title"],
+                            timezone=extra["timezone"],
+                            on=on,
+                            kind=row["kind"],
+                            party=row["party"],
+                            against=tuple(p["id"] for p in extra["parties"] if p["role"] == roles[row["kind"]]),
+                            started=started,
+                            since=since,
+                            day=day_number(since, shown_as_of, tz),
+                            ended=None if running else moment_of(row["ended"]).astimezone(tz),
+                        )
+                    )
+        found.sort(key=lambda e: (e.started, e.negotiation, e.party))
+        return stoppages_json(found, on=on)
+
+
+def _timezone(line: str) -> str:
+    """The time zone a negotiation's first event sets (``History.tz``): its opening's, else UTC."""
+    first = orjson.loads(line)
+    data = first.get("data") or {}
+    timezone = data.get("timezone") if first.get("type") == "negotiation.opened" else None
+    return str(timezone or "UTC")
+
+
+def _with_day(answer: dict[str, Any], as_of: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:
+    """The stored answer with its stoppage's ``day`` counted up to ``as_of``."""
+    stoppage = answer.get("stoppage")
+    if stoppage is None:
+        return answer
+    since = dt.date.fromisoformat(stoppage["since"])
+    return {**answer, "stoppage": {**stoppage, "day": day_number(since, as_of, tz)}}

@@ -1,0 +1,102 @@
+# SQL here is built from constant table names and quoted schema names only, never from input.
+# ruff: noqa: S608
+"""The persisted read models in PostgreSQL (see ``projections.persisted.sql``).
+
+Imported only for a PostgreSQL store, so that psycopg stays an optional
+dependency. Tables live in the store's schema (``?schema=NAME``).
+
+Concurrency: a batch locks the pointer row (``FOR UPDATE``) before it reads the
+tracked position; a switch takes the pointer table in ``ACCESS EXCLUSIVE``
+mode, so it waits for batches and position reads in flight, and the old
+version is dropped only after the switch committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+from projections.persisted.sql import Dialect, SQLTables, SQLViews, table_statements
+from projections.persisted.tables import POINTER_KEY, POINTER_TABLE, table_name
+
+__all__ = ["PostgresDialect", "PostgresViewRecorder", "PostgresViews"]
+
+_LOCK_TIMEOUT: Final = "30s"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: names in the store's schema, ``%s`` parameters, ``jsonb``."""
+
+    json_type = "jsonb"
+    json_param = "?::jsonb"
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._pointer = self.name(POINTER_TABLE)
+
+    def name(self, name: str) -> str:
+        """``"schema"."name"``."""
+        return f"{_quote(self.schema)}.{_quote(name)}"
+
+    def sql(self, statement: str) -> str:
+        """``?`` becomes psycopg's ``%s`` (the statements hold no other ``?`` or ``%``)."""
+        return statement.replace("?", "%s")
+
+    def lock_pointer(self, c: Any) -> None:
+        """``ACCESS EXCLUSIVE`` on the pointer table: batches and position reads in flight finish first."""
+        c.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+        c.execute(f"LOCK TABLE {self._pointer} IN ACCESS EXCLUSIVE MODE")
+
+    def lock_for_write(self, c: Any) -> Sequence[Any] | None:
+        """The pointer row ``FOR UPDATE``: projectors of this database take turns."""
+        c.execute(f"SELECT active, building FROM {self._pointer} WHERE name = %s FOR UPDATE", (POINTER_KEY,))
+        row = c.fetchone()
+        return None if row is None else (row["active"], row["building"])
+
+    def names(self, c: Any) -> set[str]:
+        """The tables and views of the schema."""
+        c.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "UNION SELECT table_name FROM information_schema.views WHERE table_schema = %s",
+            (self.schema, self.schema),
+        )
+        return {str(row["table_name"]) for row in c.fetchall()}
+
+
+class PostgresViewRecorder(SQLTables, PostgresTrackingRecorder):
+    """One version's tables in the store's schema, with eventsourcing's tracking record."""
+
+    def __init__(self, datastore: PostgresDatastore, *, version: int, dialect: PostgresDialect) -> None:
+        super().__init__(datastore, tracking_table_name=table_name("tracking", version))
+        self.version = version
+        self.dialect = dialect
+        self._statements()
+        self.sql_create_statements += [SQL(s).format() for s in table_statements(dialect, version)]
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # Two processes creating the same tables at once would collide in PostgreSQL's catalog.
+        schema = self.datastore.schema
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{POINTER_TABLE}",))
+        super()._create_table(curs)
+
+
+class PostgresViews(SQLViews):
+    """The read models in the store's PostgreSQL schema (shares the store's connection pool)."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        self.dialect = PostgresDialect(datastore.schema)
+        super().__init__(datastore, **kwargs)
+
+    def tables(self, version: int) -> PostgresViewRecorder:
+        """A version's tables (not created)."""
+        assert isinstance(self.dialect, PostgresDialect)  # noqa: S101 - set in __init__
+        return PostgresViewRecorder(self.datastore, version=version, dialect=self.dialect)

@@ -1,0 +1,470 @@
+# SQL here is built from constant table names, quoted schema names and integer versions only, never from input.
+# ruff: noqa: S608
+"""The read models' tables and their rebuild/switch protocol, written once for every SQL dialect.
+
+``SQLViews`` manages the pointer table, the SQL views and the versions of the
+tables (see ``projections.persisted.tables`` for the layout); ``SQLTables`` is
+the write side of one version, mixed into a dialect's eventsourcing
+``TrackingRecorder``. A ``Dialect`` says the few things that differ between
+SQLite and PostgreSQL: how names are qualified, how parameters and JSON
+columns are written, how the pointer is locked and how the schema is listed.
+``projections.persisted.sqlite`` and ``projections.persisted.postgres`` only
+fill those in.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Final
+
+import attrs
+import orjson
+from eventsourcing.persistence import OperationalError, PersistenceError, Tracking
+
+from negotiation.store.eventstore import APPLICATION_NAME
+from projections.periods import Change, Row
+from projections.persisted.tables import (
+    KINDS,
+    POINTER_KEY,
+    POINTER_TABLE,
+    SQL_VIEWS,
+    Pointer,
+    RowChanges,
+    Slot,
+    check_slot,
+    check_tracked,
+    decoded,
+    parse_versions,
+    table_name,
+    without,
+)
+
+__all__ = ["Cursor", "Dialect", "SQLTables", "SQLViews", "table_statements"]
+
+_ENSURE_ATTEMPTS: Final = 10
+
+LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"))
+"""Columns added after a layout was first written (spec 1.1): a version without them is rebuilt."""
+
+Cursor = Any
+"""A DB-API cursor of the dialect (``sqlite3`` or psycopg), rows readable by column name."""
+
+
+class Dialect(ABC):
+    """What differs between the SQL databases the read models live in."""
+
+    json_type: str = "TEXT"
+    """The column type of JSON values."""
+    json_param: str = "?"
+    """A JSON parameter in a statement."""
+    table_suffix: str = ""
+    """Appended to every ``CREATE TABLE``."""
+
+    @abstractmethod
+    def name(self, name: str) -> str:
+        """``name`` qualified and quoted for a statement."""
+
+    def sql(self, statement: str) -> str:
+        """The statement with ``?`` parameters in the driver's style."""
+        return statement
+
+    @abstractmethod
+    def lock_pointer(self, c: Cursor) -> None:
+        """Take the pointer table exclusively until the transaction ends (switch, rebuild, drop)."""
+
+    @abstractmethod
+    def lock_for_write(self, c: Cursor) -> Sequence[Any] | None:
+        """Lock the pointer row for a batch; returns it as ``(active, building)`` (or ``None``)."""
+
+    @abstractmethod
+    def names(self, c: Cursor) -> set[str]:
+        """The tables and views of the read models' schema."""
+
+    def retryable(self, error: Exception) -> bool:
+        """Whether setting up the tables may be tried again after ``error``."""
+        return False
+
+
+def table_statements(d: Dialect, version: int) -> list[str]:
+    """``CREATE TABLE`` statements of a version's row tables (the tracking table is eventsourcing's)."""
+    j, suffix = d.json_type, d.table_suffix
+    return [
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('status', version))} ("
+        "negotiation TEXT PRIMARY KEY, phase TEXT NOT NULL, talks TEXT NOT NULL, agreement TEXT NOT NULL, "
+        f"contract TEXT NOT NULL, stoppage {j}, events_applied BIGINT NOT NULL, position BIGINT NOT NULL, "
+        f"timezone TEXT NOT NULL, ratified_by {j} NOT NULL){suffix}",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('positions', version))} ("
+        f"negotiation TEXT, party TEXT, issue TEXT, terms TEXT NOT NULL, value {j}, since TEXT NOT NULL, "
+        f"event TEXT NOT NULL, accepted TEXT, PRIMARY KEY (negotiation, party, issue)){suffix}",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('catalog', version))} ("
+        f"negotiation TEXT PRIMARY KEY, title TEXT NOT NULL, timezone TEXT NOT NULL, parties {j} NOT NULL, "
+        f"phase TEXT NOT NULL){suffix}",
+        # Answers are JSON text in both dialects: the key order is the answer's (jsonb would sort it).
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('status_periods', version))} ("
+        "negotiation TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, phase TEXT, "
+        f"answer TEXT, extra TEXT, PRIMARY KEY (negotiation, valid_from, known_to)){suffix}",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('position_periods', version))} ("
+        "negotiation TEXT, party TEXT, issue TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, "
+        f"position TEXT, PRIMARY KEY (negotiation, party, issue, valid_from, known_to)){suffix}",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('stoppage_periods', version))} ("
+        "negotiation TEXT, party TEXT, kind TEXT, started BIGINT, ended BIGINT NOT NULL, known_from BIGINT NOT NULL, "
+        f"known_to BIGINT, PRIMARY KEY (negotiation, party, kind, started, known_to)){suffix}",
+        f"CREATE INDEX IF NOT EXISTS negotiation_stoppage_periods_ended_v{version} "
+        f"ON {d.name(table_name('stoppage_periods', version))} (ended, started)",
+        f"CREATE TABLE IF NOT EXISTS {d.name(table_name('events', version))} ("
+        "negotiation TEXT, seq BIGINT, valid_at BIGINT NOT NULL, known_at BIGINT NOT NULL, "
+        "retracted_at BIGINT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL, "
+        f"position BIGINT NOT NULL, PRIMARY KEY (negotiation, seq)){suffix}",
+        f"CREATE INDEX IF NOT EXISTS negotiation_events_first_v{version} "
+        f"ON {d.name(table_name('events', version))} (seq, position)",
+        f"CREATE INDEX IF NOT EXISTS negotiation_events_valid_v{version} "
+        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq)",
+    ]
+
+
+PERIOD_KEYS: Final = {
+    "status": ("status_periods", ("valid_from",), ("phase", "answer", "extra")),
+    "position": ("position_periods", ("party", "issue", "valid_from"), ("position",)),
+    "stoppage": ("stoppage_periods", ("party", "kind", "started"), ("ended",)),
+}
+"""Period table: (table kind, key columns, payload columns)."""
+
+
+def _payload(table: str, payload: tuple[Any, ...]) -> tuple[Any, ...]:
+    if table == "status":
+        answer, extra = payload
+        return (None if answer is None else orjson.loads(answer)["phase"], answer, extra)
+    return payload
+
+
+class SQLTables:
+    """The write side of one version's tables; mixed into a dialect's eventsourcing ``TrackingRecorder``."""
+
+    version: int
+    dialect: Dialect
+    datastore: Any
+    _insert_tracking: Callable[[Cursor, Tracking], Any]
+    create_table: Callable[[], None]
+    """Create the version's tables if they do not exist (the dialect's eventsourcing recorder does it)."""
+
+    def _statements(self) -> None:
+        d = self.dialect
+        self.tracking_name = d.name(table_name("tracking", self.version))
+        status, positions, catalog = (d.name(table_name(kind, self.version)) for kind in KINDS[:3])
+        j = d.json_param
+        self._delete = [d.sql(f"DELETE FROM {t} WHERE negotiation = ?") for t in (status, positions, catalog)]
+        self._delete_positions = d.sql(f"DELETE FROM {positions} WHERE negotiation = ?")
+        self._delete_position = d.sql(f"DELETE FROM {positions} WHERE negotiation = ? AND party = ? AND issue = ?")
+        self._upsert_status = d.sql(
+            f"INSERT INTO {status} VALUES (?, ?, ?, ?, ?, {j}, ?, ?, ?, {j}) ON CONFLICT (negotiation) DO UPDATE "
+            "SET phase=excluded.phase, talks=excluded.talks, agreement=excluded.agreement, "
+            "contract=excluded.contract, stoppage=excluded.stoppage, events_applied=excluded.events_applied, "
+            "position=excluded.position, timezone=excluded.timezone, ratified_by=excluded.ratified_by"
+        )
+        self._upsert_position = d.sql(
+            f"INSERT INTO {positions} VALUES (?, ?, ?, ?, {j}, ?, ?, ?) ON CONFLICT (negotiation, party, issue) "
+            "DO UPDATE SET terms=excluded.terms, value=excluded.value, since=excluded.since, event=excluded.event, "
+            "accepted=excluded.accepted"
+        )
+        self._upsert_catalog = d.sql(
+            f"INSERT INTO {catalog} VALUES (?, ?, ?, {j}, ?) ON CONFLICT (negotiation) DO UPDATE "
+            "SET title=excluded.title, timezone=excluded.timezone, parties=excluded.parties, phase=excluded.phase"
+        )
+        self._select_tracked = d.sql(f"SELECT notification_id FROM {self.tracking_name} WHERE application_name = ?")
+        self._period_sql: dict[str, tuple[str, str, str, str]] = {}
+        for kind, (table, keys, columns) in PERIOD_KEYS.items():
+            name = d.name(table_name(table, self.version))
+            where = " AND ".join(f"{k} = ?" for k in ("negotiation", *keys))
+            values = ", ".join("?" for _ in range(len(keys) + len(columns) + 3))
+            self._period_sql[kind] = (
+                d.sql(f"DELETE FROM {name} WHERE {where} AND known_to = ? AND known_from >= ?"),
+                d.sql(f"UPDATE {name} SET known_to = ? WHERE {where} AND known_to = ?"),
+                d.sql(
+                    f"INSERT INTO {name} (negotiation, {', '.join(keys)}, known_from, known_to, {', '.join(columns)}) "
+                    f"VALUES ({values})"
+                ),
+                name,
+            )
+        events = d.name(table_name("events", self.version))
+        self._insert_event = d.sql(f"INSERT INTO {events} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self._retract_event = d.sql(f"UPDATE {events} SET retracted_at = ? WHERE negotiation = ? AND seq = ?")
+
+    def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
+        """Rows and tracking record in one transaction, if the tracked position is still ``after``.
+
+        The pointer row is locked first: projectors of this database take
+        turns (and wait for a switch), so the tracked position read next stays true.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            check_slot(self.dialect.lock_for_write(c), self.version, slot)
+            c.execute(self._select_tracked, (tracking.application_name,))
+            check_tracked(_tracked_of(c.fetchone()), after)
+            self._insert_tracking(c, tracking)
+            self._write_rows(c, changes)
+
+    def _write_rows(self, c: Cursor, changes: RowChanges) -> None:
+        if changes.removed:
+            gone = [(n,) for n in changes.removed]
+            for statement in self._delete:
+                c.executemany(statement, gone)
+        if changes.positions_cleared:
+            c.executemany(self._delete_positions, [(n,) for n in changes.positions_cleared])
+        if changes.positions_deleted:
+            c.executemany(self._delete_position, changes.positions_deleted)
+        if changes.positions_upserted:
+            c.executemany(self._upsert_position, [r.values() for r in changes.positions_upserted])
+        if changes.status:
+            c.executemany(self._upsert_status, [r.values() for r in changes.status])
+        if changes.catalog:
+            c.executemany(self._upsert_catalog, [r.values() for r in changes.catalog])
+        if changes.periods:
+            self._write_periods(c, changes.periods)
+        if changes.events:
+            c.executemany(self._insert_event, [r.values() for r in changes.events])
+        if changes.retracted:
+            c.executemany(self._retract_event, changes.retracted)
+
+    def _write_periods(self, c: Cursor, writes: Sequence[tuple[str, Change]]) -> None:
+        """Apply the writes in order: those on rows of this batch in memory, the others in SQL, then insert."""
+        pending: dict[tuple[str, str, tuple[Any, ...], int], Row] = {}
+        for negotiation, change in writes:
+            if change.op == "insert":
+                assert change.row is not None  # noqa: S101 - an insert carries its row
+                pending[(change.table, negotiation, change.key, change.row.known_to)] = change.row
+                continue
+            row = pending.pop((change.table, negotiation, change.key, change.known_to), None)
+            delete, update, _, _ = self._period_sql[change.table]
+            where = (negotiation, *change.key)
+            if change.op == "close":
+                if row is None:
+                    c.execute(delete, (*where, change.known_to, change.at))
+                    c.execute(update, (change.at, *where, change.known_to))
+                elif row.known_from < change.at:
+                    pending[(change.table, negotiation, change.key, change.at)] = attrs.evolve(row, known_to=change.at)
+            elif row is None:
+                c.execute(update, (change.to, *where, change.known_to))
+            else:
+                pending[(change.table, negotiation, change.key, change.to)] = attrs.evolve(row, known_to=change.to)
+        inserts: dict[str, list[tuple[Any, ...]]] = {}
+        for (table, negotiation, key, _), row in pending.items():
+            inserts.setdefault(table, []).append(
+                (negotiation, *key, row.known_from, row.known_to, *_payload(table, row.payload))
+            )
+        for table, rows in inserts.items():
+            c.executemany(self._period_sql[table][2], rows)
+
+
+def _tracked_of(row: Any) -> int:
+    return 0 if row is None or row["notification_id"] is None else int(row["notification_id"])
+
+
+class SQLViews(ABC):
+    """The read models in an SQL database: pointer, SQL views and versions (``ViewDatabase``)."""
+
+    dialect: Dialect
+
+    def __init__(self, datastore: Any, *, application_name: str = APPLICATION_NAME) -> None:
+        self.datastore = datastore
+        self.application_name = application_name
+        d = self.dialect
+        self.pointer_table = d.name(POINTER_TABLE)
+        self._select_pointer = d.sql(f"SELECT active, building FROM {self.pointer_table} WHERE name = ?")
+        self.outdated = False
+        """Whether ``ensure`` found the active version's tables of an older layout (then rebuild)."""
+
+    @abstractmethod
+    def tables(self, version: int) -> SQLTables:
+        """A version's tables (not created)."""
+
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Cursor]:
+        transaction: AbstractContextManager[Cursor] = self.datastore.transaction(commit=commit)
+        return transaction
+
+    def _create_tables(self, version: int) -> None:
+        self.tables(version).create_table()
+
+    def ensure(self) -> Pointer:
+        """Create the pointer, the active version's tables and the SQL views if missing.
+
+        Reads only, when all is there. Setting up is tried again a few times
+        when the database says so (SQLite refuses at once when a writer
+        committed meanwhile: "database is locked").
+        """
+        for attempt in range(1, _ENSURE_ATTEMPTS + 1):
+            try:
+                pointer = self._ready()
+                if pointer is None:
+                    pointer = self._create()
+            except OperationalError as e:
+                if not self.dialect.retryable(e) or attempt == _ENSURE_ATTEMPTS:
+                    raise
+                time.sleep(0.02 * attempt)
+            else:
+                return pointer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ready(self) -> Pointer | None:
+        """The pointer, if it, the active version's tables and the SQL views exist.
+
+        Notes in ``outdated`` whether the active version was written by an
+        older layout (its tracking table is there, some of its tables are not):
+        it must then be rebuilt, as creating the missing tables empty would
+        leave them behind the tracked position.
+        """
+        with self._transaction(commit=False) as c:
+            names = self.dialect.names(c)
+            if POINTER_TABLE not in names:
+                return None
+            pointer = self._pointer(c)
+        tables = {table_name(k, pointer.active) for k in KINDS}
+        tracked = table_name("tracking", pointer.active) in names
+        self.outdated = tracked and (not tables <= names or not self._columns(pointer.active))
+        wanted = {*SQL_VIEWS.values(), *tables, table_name("tracking", pointer.active)}
+        return pointer if wanted <= names else None
+
+    def _columns(self, version: int) -> bool:
+        """Whether the version's tables have every column of this layout (each asked in its own transaction)."""
+        for kind, column in LAYOUT_COLUMNS:
+            try:
+                with self._transaction(commit=False) as c:
+                    c.execute(f"SELECT {column} FROM {self.dialect.name(table_name(kind, version))} WHERE 1 = 0")
+            except PersistenceError:
+                return False
+        return True
+
+    def _create(self) -> Pointer:
+        d = self.dialect
+        with self._transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.pointer_table} ("
+                f"name TEXT PRIMARY KEY, active BIGINT NOT NULL, building BIGINT){d.table_suffix}"
+            )
+            c.execute(
+                d.sql(f"INSERT INTO {self.pointer_table} VALUES (?, 1, NULL) ON CONFLICT (name) DO NOTHING"),
+                (POINTER_KEY,),
+            )
+        self._create_tables(self.pointer().active)
+        with self._transaction(commit=True) as c:
+            pointer = self._lock(c)
+            names = d.names(c)
+            for kind, view in SQL_VIEWS.items():
+                if view not in names:
+                    c.execute(f"CREATE VIEW {d.name(view)} AS SELECT * FROM {d.name(table_name(kind, pointer.active))}")
+        return pointer
+
+    def pointer(self) -> Pointer:
+        """The pointer's current row."""
+        with self._transaction(commit=False) as c:
+            return self._pointer(c)
+
+    def _pointer(self, c: Cursor) -> Pointer:
+        c.execute(self._select_pointer, (POINTER_KEY,))
+        row = c.fetchone()
+        if row is None:
+            raise OperationalError("the read models' pointer is gone")
+        return Pointer(int(row["active"]), None if row["building"] is None else int(row["building"]))
+
+    def _lock(self, c: Cursor) -> Pointer:
+        self.dialect.lock_pointer(c)
+        return self._pointer(c)
+
+    def versions(self) -> list[int]:
+        """The versions that have a tracking table."""
+        with self._transaction(commit=False) as c:
+            return parse_versions(self.dialect.names(c))
+
+    def begin_rebuild(self) -> int:
+        """The version to build: an unfinished one, else a new one; leftover versions are dropped."""
+        existing = self.versions()
+        with self._transaction(commit=True) as c:
+            pointer = self._lock(c)
+            version = pointer.building
+            if version is None:
+                version = max([pointer.active, *existing]) + 1
+                c.execute(
+                    self.dialect.sql(f"UPDATE {self.pointer_table} SET building = ? WHERE name = ?"),
+                    (version, POINTER_KEY),
+                )
+        for old in existing:
+            if old not in (pointer.active, version):
+                self.drop(old)
+        self._create_tables(version)
+        return version
+
+    def switch(self, old: int, new: int) -> bool:
+        """Point the pointer and the SQL views at ``new``, if it has caught up with ``old``."""
+        d = self.dialect
+        with self._transaction(commit=True) as c:
+            pointer = self._lock(c)
+            if pointer != Pointer(old, new):
+                return False
+            if self._tracked(c, new) < self._tracked(c, old):
+                return False
+            c.execute(
+                d.sql(f"UPDATE {self.pointer_table} SET active = ?, building = NULL WHERE name = ?"),
+                (new, POINTER_KEY),
+            )
+            for kind, view in SQL_VIEWS.items():
+                c.execute(f"DROP VIEW IF EXISTS {d.name(view)}")
+                c.execute(f"CREATE VIEW {d.name(view)} AS SELECT * FROM {d.name(table_name(kind, new))}")
+            return True
+
+    def drop(self, version: int) -> None:
+        """Drop a version's tables, unless the pointer names it."""
+        with self._transaction(commit=True) as c:
+            pointer = self._lock(c)
+            if version in (pointer.active, pointer.building):
+                return
+            for kind in (*KINDS, "tracking"):
+                c.execute(f"DROP TABLE IF EXISTS {self.dialect.name(table_name(kind, version))}")
+
+    def _tracked(self, c: Cursor, version: int) -> int:
+        tracking = self.dialect.name(table_name("tracking", version))
+        c.execute(
+            self.dialect.sql(f"SELECT notification_id FROM {tracking} WHERE application_name = ?"),
+            (self.application_name,),
+        )
+        return _tracked_of(c.fetchone())
+
+    def position(self) -> int:
+        """The active version's tracked position."""
+        with self._transaction(commit=False) as c:
+            return self._tracked(c, self._pointer(c).active)
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        with self._transaction(commit=False) as c:
+            c.execute(self.dialect.sql(statement), params)
+            rows = c.fetchall()
+        return (dict(row) for row in rows)
+
+    def read_status(self, negotiation: str) -> dict[str, Any] | None:
+        """The status row through the SQL view, JSON decoded; ``None`` if absent."""
+        view = self.dialect.name(SQL_VIEWS["status"])
+        row = next(self._rows(f"SELECT * FROM {view} WHERE negotiation = ?", (negotiation,)), None)
+        return None if row is None else decoded(decoded(row, "stoppage"), "ratified_by")
+
+    def read_positions(self, negotiation: str) -> list[dict[str, Any]] | None:
+        """The positions rows by party, issue (one statement); ``None`` without a status row."""
+        status, positions = self.dialect.name(SQL_VIEWS["status"]), self.dialect.name(SQL_VIEWS["positions"])
+        rows = list(
+            self._rows(
+                f"SELECT s.negotiation AS known, p.* FROM {status} s "
+                f"LEFT JOIN {positions} p ON p.negotiation = s.negotiation "
+                "WHERE s.negotiation = ? ORDER BY p.party, p.issue",
+                (negotiation,),
+            )
+        )
+        if not rows:
+            return None
+        return [decoded(without(row, "known"), "value") for row in rows if row["party"] is not None]
+
+    def read_catalog(self) -> list[dict[str, Any]]:
+        """Every catalog row, by negotiation id."""
+        view = self.dialect.name(SQL_VIEWS["catalog"])
+        return [decoded(row, "parties") for row in self._rows(f"SELECT * FROM {view} ORDER BY negotiation")]
+
+    def close(self) -> None:  # noqa: B027 - nothing to release: the connections are the store's
+        """Release nothing: the connections are the store's."""

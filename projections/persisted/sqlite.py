@@ -1,0 +1,88 @@
+# SQL here is built from constant table names and quoted schema names only, never from input.
+# ruff: noqa: S608
+"""The persisted read models in the SQLite store file (see ``projections.persisted.sql``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from projections.persisted.sql import Dialect, SQLTables, SQLViews, table_statements
+from projections.persisted.tables import POINTER_KEY, POINTER_TABLE, table_name
+
+__all__ = ["SQLiteDialect", "SQLiteViewRecorder", "SQLiteViews"]
+
+_NAME: Final = re.compile(r"[a-z0-9_]+")
+
+
+class SQLiteDialect(Dialect):
+    """SQLite: bare names, ``?`` parameters, JSON as text, tables without rowid."""
+
+    table_suffix = " WITHOUT ROWID"
+
+    def name(self, name: str) -> str:
+        """Table names are constants of this package: used as they are."""
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a table name of the read models: {name!r}")
+        return name
+
+    def lock_pointer(self, c: Any) -> None:
+        """A no-op write takes SQLite's write lock before anything is read."""
+        c.execute(f"UPDATE {POINTER_TABLE} SET active = active WHERE name = ?", (POINTER_KEY,))
+
+    def lock_for_write(self, c: Any) -> Sequence[Any] | None:
+        """The same write lock, then the pointer row."""
+        self.lock_pointer(c)
+        c.execute(f"SELECT active, building FROM {POINTER_TABLE} WHERE name = ?", (POINTER_KEY,))
+        row = c.fetchone()
+        return None if row is None else (row["active"], row["building"])
+
+    def names(self, c: Any) -> set[str]:
+        """Every table and view of the file."""
+        c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        return {row[0] for row in c.fetchall()}
+
+    def retryable(self, error: Exception) -> bool:
+        """SQLite refuses at once (eventsourcing's transactions begin deferred) when a writer committed meanwhile."""
+        return "locked" in str(error)
+
+
+DIALECT: Final = SQLiteDialect()
+
+
+class SQLiteViewRecorder(SQLTables, SQLiteTrackingRecorder):
+    """One version's tables in the SQLite store file, with eventsourcing's tracking record."""
+
+    def __init__(self, datastore: SQLiteDatastore, *, version: int) -> None:
+        self.version = version
+        self.dialect = DIALECT
+        super().__init__(datastore)
+        self._statements()
+        t = table_name("tracking", version)
+        self.insert_tracking_statement = (
+            f"INSERT INTO {t} VALUES (:application_name, :notification_id) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+            f"WHERE {t}.notification_id < :notification_id RETURNING notification_id"
+        )
+        self.select_max_tracking_id_statement = f"SELECT MAX(notification_id) FROM {t} WHERE application_name=?"
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The version's tables (single-row tracking)."""
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table_name('tracking', self.version)} ("
+            "application_name TEXT, notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
+            *table_statements(DIALECT, self.version),
+        ]
+
+
+class SQLiteViews(SQLViews):
+    """The read models in a SQLite store file (shares the store's connection pool)."""
+
+    dialect = DIALECT
+
+    def tables(self, version: int) -> SQLiteViewRecorder:
+        """A version's tables (not created)."""
+        return SQLiteViewRecorder(self.datastore, version=version)

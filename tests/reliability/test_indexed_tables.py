@@ -1,0 +1,177 @@
+"""The indexed read-model tables under faults: old layouts, read-only stores, kill -9 of a catch-up.
+
+- tables of an older layout (or missing) are rebuilt when a command opens them, with a one-line notice;
+- a read-only store still answers: from the tables when they are current (no notice), else from the
+  event log with a one-line warning, never a traceback;
+- ``kill -9`` of a process catching the tables up, at a random page: the next catch-up resumes and the
+  tables equal a clean build (a rebuild from position 0), on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import generate
+from negotiation import Negotiations
+from projections.persisted import ReadModels
+from projections.persisted.tables import KINDS, SQL_VIEWS
+from tests.reliability.helpers import error_lines, run
+
+ROOT = Path(__file__).resolve().parents[2]
+WGA = ROOT / "examples" / "wga_amptp_2023.jsonl"
+SAG = ROOT / "examples" / "sag_aftra_amptp_2023.jsonl"
+NEGOTIATION = "wga-amptp-2023"
+AT = ("--at", "2023-08-11", "--known-at", "2023-08-11", "--json")
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    """A SQLite store holding the WGA negotiation, its tables brought up to date by the import."""
+    db = tmp_path / "store.db"
+    assert run("--db", db, "import", WGA).returncode == 0
+    return db
+
+
+def test_import_brings_the_tables_up_to_date(base: Path) -> None:
+    """After an import the tables' tracked position is the store's last event: queries have nothing to take in."""
+    with Negotiations(str(base)) as app, ReadModels(app) as models:
+        assert models.position() == app.position() > 0
+
+
+def test_tables_of_an_older_layout_are_rebuilt_with_a_notice(base: Path) -> None:
+    """A version missing a table (an older layout) is rebuilt on the next command: one notice, same answer."""
+    before = run("--db", base, "status", NEGOTIATION, *AT)
+    with sqlite3.connect(base) as conn:
+        conn.execute("DROP VIEW negotiation_events")
+        conn.execute("DROP TABLE negotiation_events_v1")
+    after = run("--db", base, "status", NEGOTIATION, *AT)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+    lines = after.stderr.decode().splitlines()
+    assert lines == ["notice: the read-model tables were of an older layout and have been rebuilt"]
+    again = run("--db", base, "status", NEGOTIATION, *AT)
+    assert again.stderr == b""  # rebuilt once
+    with sqlite3.connect(base) as conn:
+        assert conn.execute("SELECT active FROM negotiation_read_models").fetchone()[0] == 2
+
+
+def test_missing_tables_are_built(tmp_path: Path) -> None:
+    """A store imported before the tables existed (no tables at all) gets them on the first query, silently."""
+    db = tmp_path / "store.db"
+    with Negotiations(str(db)) as app:
+        app.import_files([str(WGA)])
+    result = run("--db", db, "status", NEGOTIATION, *AT)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    assert b'"phase"' in result.stdout
+
+
+def test_a_read_only_store_answers_from_current_tables(base: Path) -> None:
+    """Tables up to date: a read-only store answers from them, without a word on stderr."""
+    writable = run("--db", base, "status", NEGOTIATION, *AT)
+    read_only = run("--db", f"file:{base}?mode=ro", "status", NEGOTIATION, *AT)
+    assert read_only.returncode == 0, read_only.stderr
+    assert read_only.stderr == b""
+    assert read_only.stdout == writable.stdout
+
+
+def test_a_read_only_store_behind_its_tables_answers_from_the_log_with_a_warning(base: Path) -> None:
+    """Events stored since the tables were updated, store read-only: the pure path answers, with one warning."""
+    with Negotiations(str(base)) as app:
+        app.import_files([str(SAG)])  # the facade does not touch the tables: they are behind now
+    result = run("--db", f"file:{base}?mode=ro", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    lines = error_lines(result.stderr) or result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("warning: the read-model tables cannot be brought up to date")
+    assert lines[0].endswith("answering from the event log")
+    assert b"sag-aftra-amptp-2023" in result.stdout
+    fresh = run("--db", base, "list", "--json")  # writable: the tables catch up and answer the same
+    assert fresh.stderr == b""
+    assert _without_times(fresh.stdout) == _without_times(result.stdout)
+
+
+def _without_times(output: bytes) -> list[dict[str, Any]]:
+    import orjson
+
+    rows: list[dict[str, Any]] = orjson.loads(output)["negotiations"]
+    for row in rows:
+        del row["as_of"], row["known_at"]
+        if row["stoppage"] is not None:
+            del row["stoppage"]["day"]
+    return rows
+
+
+# --- kill -9 during a catch-up ------------------------------------------------------------------
+
+CHILD = """
+import sys
+from negotiation import Negotiations
+from projections.persisted import ReadModels
+with Negotiations(sys.argv[1]) as app, ReadModels(app, page_size=int(sys.argv[2])) as models:
+    print("ready", flush=True)
+    models.catch_up()
+"""
+
+
+def table_rows(models: ReadModels) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model view, sorted (the version-independent content of the tables)."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    views = models.indexed().views
+    for kind in KINDS:
+        with views.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT * FROM {views.dialect.name(SQL_VIEWS[kind])}")
+            rows = c.fetchall()
+        out[kind] = sorted(tuple(map(str, row.values() if isinstance(row, dict) else row)) for row in rows)
+    return out
+
+
+def _kill_during_catch_up(url: str, tmp_path: Path, rng: random.Random) -> None:
+    feed = tmp_path / "feed.jsonl"
+    generate.generate(feed, negotiations=12, events_per=60, seed=rng.randrange(1000))
+    with Negotiations(url) as app:
+        report = app.import_files([str(feed)])
+        total = app.position()
+    assert report.stored == total
+    target = rng.randrange(1, total)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url, "7"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"ready"
+        with Negotiations(url) as app, ReadModels(app) as watcher:
+            deadline = time.monotonic() + 120
+            while watcher.position() < target and child.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    with Negotiations(url) as app, ReadModels(app) as models:
+        killed_at = models.position()
+        models.catch_up()
+        assert models.position() == total
+        resumed = table_rows(models)
+        models.rebuild()
+        assert table_rows(models) == resumed, f"killed at {killed_at} of {total}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_during_catch_up_then_resume_equals_a_clean_build(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A catch-up killed at a random page resumes; its tables equal a rebuild from position 0."""
+    url = f"sqlite:///{tmp_path}/store.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    seed = random.randrange(2**32)
+    print(f"seed={seed}")  # shown when the test fails
+    _kill_during_catch_up(url, tmp_path, random.Random(seed))
