@@ -32,8 +32,8 @@ from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
 from negotiation.queries import HistoryQueries, Queries, delegated
 from negotiation.store.config import StoreConfig, resolve
-from negotiation.store.errors import OPENING_FAILURES, STORE_FAILURES, is_retryable, store_errors
-from negotiation.store.eventstore import EventStore, StreamEvent
+from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
+from negotiation.store.eventstore import StreamEvent, open_event_store
 from negotiation.store.logs import get_logger
 
 __all__ = ["AppendResult", "EventPage", "Negotiations"]
@@ -91,8 +91,7 @@ class Negotiations:
     def __init__(self, db: str | None = None, *, config: StoreConfig | None = None) -> None:
         self.config = config if config is not None else resolve(db)
         self._log = logger.bind(store=self.config.display)
-        with store_errors(self.config, f"cannot open store {self.config.display}", catching=OPENING_FAILURES):
-            self.store = EventStore(self.config.env)
+        self.store = open_event_store(self.config)
         self._histories: dict[str, History] = {}
         self._lock = threading.RLock()
         self.queries: Queries = HistoryQueries(self)
