@@ -5,8 +5,9 @@ line's ``--json``: one answer, two interfaces. Catalog, status, positions,
 timeline and stoppages are read, as the command line reads them, through the
 worker's ``negotiation.answers.Answers`` from the indexed read-model tables
 (brought up to date before each answer; the facade's pure folds when they
-cannot be). The facade is synchronous; its calls run in worker threads. Each handler's ``opt`` says the scope it needs
-(``auth``) and the query parameters it takes (``query``); the guard checks both.
+cannot be). The facade is synchronous; its calls run in worker threads.
+Each handler's ``opt`` says the scope it needs (``auth``) and the query
+parameters it takes (``query``); the guard checks both.
 """
 
 from __future__ import annotations
