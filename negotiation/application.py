@@ -33,8 +33,8 @@ from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
 from negotiation.queries import HistoryQueries, Queries, delegated
 from negotiation.store.config import StoreConfig, resolve
-from negotiation.store.errors import OPENING_FAILURES, STORE_FAILURES, is_retryable, store_errors
-from negotiation.store.eventstore import EventStore, StreamEvent
+from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
+from negotiation.store.eventstore import StreamEvent, open_event_store
 from negotiation.store.logs import get_logger
 
 __all__ = ["DEFAULT_MAX_HISTORIES", "AppendResult", "EventPage", "Negotiations"]
@@ -106,8 +106,7 @@ class Negotiations:
             raise ValueError(f"max_histories must be at least 1, not {max_histories}")
         self.config = config if config is not None else resolve(db)
         self._log = logger.bind(store=self.config.display)
-        with store_errors(self.config, f"cannot open store {self.config.display}", catching=OPENING_FAILURES):
-            self.store = EventStore(self.config.env)
+        self.store = open_event_store(self.config)
         self.max_histories = max_histories
         self._histories: OrderedDict[str, History] = OrderedDict()
         """The cached histories, least recently used first (at most ``max_histories``)."""

@@ -20,7 +20,7 @@ from events.converter import Limits, parse_line
 from events.errors import InvalidEventError
 from events.model import Event
 from negotiation.problems import BadRequestError, BodyTooLargeError, UnsupportedBodyError
-from negotiation.server.problem import EventRefusal, RefusalsError
+from negotiation.server.problem import EventRefusal, RefusalsError, refusal_reason
 
 __all__ = ["JSON_TYPES", "LINES_TYPES", "Batch", "parse_body", "read_body"]
 
@@ -97,7 +97,7 @@ def parse_body(body: bytes, *, content_type: str | None, limits: Limits) -> Batc
             batch.append((number, parse_line(line, limits=limits)))
         except InvalidEventError as e:
             if len(refusals) < MAX_REFUSALS:
-                refusals.append(EventRefusal(line=number, id=e.event_id, rule=e.rule, reason=e.message[:1000]))
+                refusals.append(EventRefusal(line=number, id=e.event_id, rule=e.rule, reason=refusal_reason(e)))
     if refusals:
         raise RefusalsError(refusals)
     if not batch:

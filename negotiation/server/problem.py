@@ -34,6 +34,7 @@ __all__ = [
     "RefusalsError",
     "document",
     "http_error",
+    "refusal_reason",
     "render",
 ]
 
@@ -87,11 +88,18 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
+def refusal_reason(error: InvalidEventError) -> str:
+    """The reason of a malformed event as the CLI's refusal line says it: what was found, what was expected."""
+    reason = error.message if error.expected is None else f"{error.message} (expected {error.expected})"
+    return _cut(reason)
+
+
 def _refusal(error: BaseException) -> EventRefusal | None:
     if isinstance(error, RefusedEventError):
-        return EventRefusal(line=error.line, id=error.event_id, rule=error.rule, reason=_cut(error.message))
+        # the reason alone, as the CLI's refusal line has it: the rule is a member of its own
+        return EventRefusal(line=error.line, id=error.event_id, rule=error.rule, reason=_cut(error.reason))
     if isinstance(error, InvalidEventError):
-        return EventRefusal(line=error.line, id=error.event_id, rule=error.rule, reason=_cut(error.message))
+        return EventRefusal(line=error.line, id=error.event_id, rule=error.rule, reason=refusal_reason(error))
     return None
 
 

@@ -236,13 +236,12 @@ async def append(
 
     def store() -> AppendBody:
         batch = parse_body(body, content_type=request.headers.get("content-type"), limits=limits)
-        lines: dict[str, int] = {}
-        for number, event in batch:
-            lines.setdefault(event.id, number)
         try:
             result = app.append([event for _, event in batch], expected_version=expected)
         except RefusedEventError as e:
-            e.line = lines.get(e.event_id)
+            # the refused event's own line: an id may be on several lines (the same id with other content)
+            same_id = [(number, event) for number, event in batch if event.id == e.event_id]
+            e.line = next((number for number, event in same_id if event == e.event), same_id[0][0] if same_id else None)
             raise
         return AppendBody(
             stored=len(result.stored),

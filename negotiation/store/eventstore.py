@@ -11,6 +11,8 @@ default mapper reads ``vars(event)``, which slotted attrs events do not have;
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -29,10 +31,18 @@ from eventsourcing.utils import Environment, EnvType
 from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import EVENT_TYPES, Event
-from negotiation.store.config import LIBPQ_ENV
-from negotiation.store.errors import is_busy  # re-exported from its old home
+from negotiation.store.config import LIBPQ_ENV, StoreConfig
+from negotiation.store.errors import OPENING_FAILURES, is_busy, store_error  # is_busy: re-exported from its old home
 
-__all__ = ["APPLICATION_NAME", "EventMapper", "EventStore", "StreamEvent", "is_busy"]
+__all__ = [
+    "APPLICATION_NAME",
+    "OPEN_ATTEMPTS",
+    "EventMapper",
+    "EventStore",
+    "StreamEvent",
+    "is_busy",
+    "open_event_store",
+]
 
 APPLICATION_NAME: Final = "negotiations"
 """Pinned: PostgreSQL table names and tracking records are derived from it."""
@@ -161,3 +171,26 @@ class EventStore(Application[str]):
     def max_position(self) -> int:
         """The position of the last stored event (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+
+OPEN_ATTEMPTS: Final = 12
+"""How often opening a store is tried while SQLite answers "database is locked" (about 5 s in all)."""
+
+
+def open_event_store(config: StoreConfig, *, attempts: int = OPEN_ATTEMPTS) -> EventStore:
+    """The event store of ``config``; a failure is a one-line ``StoreError``.
+
+    Processes opening a fresh SQLite file together race to create its tables and
+    switch it to WAL; SQLite refuses the loser at once with "database is locked",
+    without waiting on its busy handler. Opening again is safe (the DDL says ``IF
+    NOT EXISTS``), so a busy database is tried again, with growing, jittered pauses.
+    """
+    attempt = 1
+    while True:
+        try:
+            return EventStore(config.env)
+        except OPENING_FAILURES as e:
+            if attempt >= attempts or not is_busy(e):
+                raise store_error(config, f"cannot open store {config.display}", e) from None
+        time.sleep(min(0.8, 0.02 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not a secret
+        attempt += 1

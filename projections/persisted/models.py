@@ -49,8 +49,8 @@ from events.errors import NegotiationError
 from events.time import day_number, zone
 from negotiation.core.errors import ConfigurationError
 from negotiation.store.config import StoreConfig, resolve
-from negotiation.store.errors import OPENING_FAILURES, store_error, store_errors
-from negotiation.store.eventstore import EventStore
+from negotiation.store.errors import store_error, store_errors
+from negotiation.store.eventstore import open_event_store
 from negotiation.store.logs import get_logger
 from projections.persisted.indexed import IndexedReads
 from projections.persisted.memory import memory_views
@@ -127,8 +127,7 @@ class ReadModels:
             if source.kind == "memory":
                 raise ConfigurationError("a memory store lives in its Negotiations object: pass that instead")
             self.config = source
-            with store_errors(source, f"cannot open store {source.display}", catching=OPENING_FAILURES):
-                self.store = EventStore(source.env)
+            self.store = open_event_store(source)
             self._owns_store = True
         else:
             self.config = source.config

@@ -118,3 +118,54 @@ def test_store_errors_leaves_other_errors_alone() -> None:
     with pytest.raises(StoreError) as caught, store_errors(CONFIG, "x", catching=OPENING_FAILURES):
         raise original
     assert caught.value is original
+
+
+def _flaky_event_store(monkeypatch: pytest.MonkeyPatch, failures: list[BaseException]) -> list[int]:
+    """Make ``EventStore(...)`` raise each of ``failures`` once, then open; returns the list of calls made."""
+    import negotiation.store.eventstore as eventstore
+
+    real = eventstore.EventStore
+    calls: list[int] = []
+
+    def opening(env: object) -> object:
+        calls.append(1)
+        if len(calls) <= len(failures):
+            raise failures[len(calls) - 1]
+        return real(env)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(eventstore, "EventStore", opening)
+    monkeypatch.setattr(eventstore.time, "sleep", lambda _: None)
+    return calls
+
+
+def test_opening_a_busy_sqlite_store_is_tried_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processes opening a fresh file together: SQLite refuses the loser at once ("database is locked");
+    opening again succeeds (seen as a flaky 'cannot open store' under load before)."""
+    from negotiation.store.eventstore import open_event_store
+
+    config = resolve(f"sqlite:///{tmp_path / 'busy.db'}")
+    busy = _wrapped(_real_sqlite_error(tmp_path / "lock.db", "BEGIN IMMEDIATE", hold_lock=True))
+    calls = _flaky_event_store(monkeypatch, [busy, busy, busy])
+    store = open_event_store(config)
+    try:
+        assert len(calls) == 4
+    finally:
+        store.close()
+
+
+def test_opening_gives_up_on_a_busy_store_after_its_attempts_and_at_once_on_other_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from negotiation.store.eventstore import open_event_store
+
+    config = resolve(f"sqlite:///{tmp_path / 'busy.db'}")
+    busy = _wrapped(_real_sqlite_error(tmp_path / "lock.db", "BEGIN IMMEDIATE", hold_lock=True))
+    calls = _flaky_event_store(monkeypatch, [busy] * 10)
+    with pytest.raises(StoreError, match=r"cannot open store .*database is locked"):
+        open_event_store(config, attempts=3)
+    assert len(calls) == 3
+
+    calls = _flaky_event_store(monkeypatch, [OperationalError("disk I/O error")])
+    with pytest.raises(StoreError, match="disk I/O error"):
+        open_event_store(config)
+    assert len(calls) == 1

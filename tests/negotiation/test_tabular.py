@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,23 @@ def test_any_text_survives_csv(cells: list[list[str]]) -> None:
     assert len(rows) == len(cells) + 1
     for parsed, row in zip(rows[1:], table.rows, strict=True):
         assert parsed == [csv_cell(c) for c in row]
-        assert all(not c.startswith(("=", "+", "@", "\t", "\r")) or c.startswith("'") for c in parsed)
+        # A cell a spreadsheet would read as a formula starts with a quote; a plain number ("-3", "+0") is
+        # data a spreadsheet reads as that number, and stays as it is.
+        assert all(
+            not c.startswith(("=", "+", "-", "@", "\t", "\r")) or c.startswith("'") or _PLAIN_NUMBER.fullmatch(c)
+            for c in parsed
+        )
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [("+0", "+0"), ("-3", "-3"), ("+1.5", "+1.5"), ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("=1", "'=1"), ("@x", "'@x")],
+)
+def test_only_plain_numbers_start_with_a_sign_unquoted(cell: str, written: str) -> None:
+    assert csv_cell(cell) == written
 
 
 @given(st.lists(st.tuples(st.from_regex(r"[a-z][a-z0-9-]{0,30}", fullmatch=True), st.text(max_size=200)), max_size=6))
