@@ -9,6 +9,13 @@ any store whose tables cannot be brought up to date (a read-only file, say)
 is answered by the pure folds through the facade, with a one-line warning in
 ``notice``; tables of an older layout are rebuilt, with a one-line notice.
 Both paths give the same documents (tests/projections/test_indexed.py).
+
+A long-running reader (the HTTP service) makes one ``Answers(app, live=True)``
+and shares it between threads: before each indexed answer it brings the tables
+up to date again (``refresh``: only what was stored since their tracked
+position; one read of the store's last position when nothing is new), and a
+call whose tables cannot be brought up to date then is answered by the pure
+folds, as the command line does.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from negotiation.core.errors import ConfigurationError, StoreError
+from events.converter import SLUG_RE
+from negotiation.core.errors import ConfigurationError, NegotiationNotFoundError, StoreError
 from negotiation.store.logs import get_logger
 from projections.answers import catalog_json, diff_json, positions_json, status_json, stoppages_json, timeline_json
-from projections.persisted import ReadModels
+from projections.persisted import ReadModelError, ReadModels
 from projections.status import When
 
 if TYPE_CHECKING:
@@ -56,8 +64,10 @@ def catch_up(models: ReadModels, progress: Progress | None = None) -> int:
 class Answers:
     """The query answers of one store: indexed when the tables are current, else pure (see the module)."""
 
-    def __init__(self, app: Negotiations, *, progress: Progress | None = None) -> None:
+    def __init__(self, app: Negotiations, *, progress: Progress | None = None, live: bool = False) -> None:
         self.app = app
+        self.live = live
+        """Whether each answer first brings the tables up to date again (``refresh``)."""
         self.notice: str | None = None
         """A one-line notice for the user (tables rebuilt, or answered without them), if any."""
         self._reads: IndexedReads | None = None
@@ -71,15 +81,50 @@ class Answers:
             self.notice = "notice: the read-model tables were of an older layout and have been rebuilt"
         try:
             catch_up(self._models, progress)
-        except StoreError as e:
-            self._fallback(f"the read-model tables cannot be brought up to date ({e})")
-            return
+        except (StoreError, ReadModelError) as e:
+            if not live:
+                self._fallback(f"the read-model tables cannot be brought up to date ({e})")
+                return
+            # Live: another process may hold the write lock now; each answer tries again (``refresh``).
+            logger.info("answers.catch_up_failed", reason=str(e))
         self._reads = self._models.indexed()
 
     def _fallback(self, why: str) -> None:
         self.notice = f"warning: {why}; answering from the event log"
         logger.info("answers.pure_path", reason=why)
         self.close()
+
+    def refresh(self) -> bool:
+        """Bring the tables up to date again (only what is new since their tracked position); whether they can answer.
+
+        Cheap when nothing is new: one read of the store's last position. Safe
+        from several threads (the read models take one page at a time) and
+        processes (each page counts once). ``False`` when there are no tables
+        or they cannot be brought up to date now: answer from the event log.
+        """
+        models = self._models
+        if models is None or self._reads is None:
+            return False
+        try:
+            if self.app.position() > models.local_position():
+                catch_up(models)
+        except (StoreError, ReadModelError) as e:
+            logger.info("answers.refresh_failed", reason=str(e))
+            return False
+        return True
+
+    def _current(self, negotiation: str | None = None) -> IndexedReads | None:
+        """The tables to answer from, brought up to date first when ``live``; ``None``: the pure path.
+
+        An id that is not a slug cannot be stored: it is not found, without asking
+        the tables (PostgreSQL refuses NUL characters in text), as the facade does.
+        """
+        if negotiation is not None and not SLUG_RE.fullmatch(negotiation):
+            raise NegotiationNotFoundError(negotiation)
+        reads = self._reads
+        if reads is None or not self.live or self.refresh():
+            return reads
+        return None
 
     @property
     def indexed(self) -> bool:
@@ -101,9 +146,10 @@ class Answers:
         at_version: int | None = None,
     ) -> dict[str, Any]:
         """The spec's status answer."""
-        if self._reads is None or at_version is not None:
+        reads = None if at_version is not None else self._current(negotiation)
+        if reads is None:
             return status_json(self.app.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version))
-        return self._reads.status(negotiation, as_of=as_of, known_at=known_at, now=_now())
+        return reads.status(negotiation, as_of=as_of, known_at=known_at, now=_now())
 
     def positions(
         self,
@@ -114,32 +160,36 @@ class Answers:
         at_version: int | None = None,
     ) -> dict[str, Any]:
         """The spec's positions answer."""
-        if self._reads is None or at_version is not None:
+        reads = None if at_version is not None else self._current(negotiation)
+        if reads is None:
             return positions_json(
                 self.app.positions(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
             )
-        return self._reads.positions(negotiation, as_of=as_of, known_at=known_at, now=_now())
+        return reads.positions(negotiation, as_of=as_of, known_at=known_at, now=_now())
 
     def timeline(
         self, negotiation: str, *, start: When | None = None, end: When | None = None, known_at: When | None = None
     ) -> dict[str, Any]:
         """The timeline answer: the events that count in ``[start, end]``."""
-        if self._reads is None:
+        reads = self._current(negotiation)
+        if reads is None:
             entries = self.app.timeline(negotiation, start=start, end=end, known_at=known_at)
             return timeline_json(entries, negotiation=negotiation)
-        return self._reads.timeline(negotiation, start=start, end=end, known_at=known_at)
+        return reads.timeline(negotiation, start=start, end=end, known_at=known_at)
 
     def catalog(self, *, as_of: When | None = None, known_at: When | None = None) -> dict[str, Any]:
         """The ``list`` answer."""
-        if self._reads is None:
+        reads = self._current()
+        if reads is None:
             return catalog_json(self.app.catalog(as_of=as_of, known_at=known_at))
-        return self._reads.catalog(as_of=as_of, known_at=known_at, now=_now())
+        return reads.catalog(as_of=as_of, known_at=known_at, now=_now())
 
     def stoppages(self, *, on: When, known_at: When | None = None) -> dict[str, Any]:
         """The ``stoppages`` answer."""
-        if self._reads is None:
+        reads = self._current()
+        if reads is None:
             return stoppages_json(self.app.stoppages(on=on, known_at=known_at), on=on)
-        return self._reads.stoppages(on=on, known_at=known_at, now=_now())
+        return reads.stoppages(on=on, known_at=known_at, now=_now())
 
     def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
         """The diff answer (from the pure folds of the one negotiation)."""

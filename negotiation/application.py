@@ -13,6 +13,7 @@ import datetime as dt
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -36,9 +37,11 @@ from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import StreamEvent, open_event_store
 from negotiation.store.logs import get_logger
 
-__all__ = ["AppendResult", "EventPage", "Negotiations"]
+__all__ = ["DEFAULT_MAX_HISTORIES", "AppendResult", "EventPage", "Negotiations"]
 
 MAX_ATTEMPTS: Final = 20
+DEFAULT_MAX_HISTORIES: Final = 1_000
+"""How many histories a facade keeps in memory by default (least recently used ones are dropped)."""
 
 logger = get_logger("negotiation")
 
@@ -86,13 +89,27 @@ class Negotiations:
     ``statements``, ``diff``, ``catalog``, ``stoppages``, ``involving``) ask
     ``queries``, one ``negotiation.queries.Queries``: by default a
     ``HistoryQueries`` folding this facade's histories in memory.
+
+    At most ``max_histories`` histories (default ``DEFAULT_MAX_HISTORIES``) are
+    kept in memory: the least recently used one is dropped when another is
+    needed, and read again from the store (only its events) when asked for.
     """
 
-    def __init__(self, db: str | None = None, *, config: StoreConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        config: StoreConfig | None = None,
+        max_histories: int = DEFAULT_MAX_HISTORIES,
+    ) -> None:
+        if max_histories < 1:
+            raise ValueError(f"max_histories must be at least 1, not {max_histories}")
         self.config = config if config is not None else resolve(db)
         self._log = logger.bind(store=self.config.display)
         self.store = open_event_store(self.config)
-        self._histories: dict[str, History] = {}
+        self.max_histories = max_histories
+        self._histories: OrderedDict[str, History] = OrderedDict()
+        """The cached histories, least recently used first (at most ``max_histories``)."""
         self._lock = threading.RLock()
         self.queries: Queries = HistoryQueries(self)
         """Answers the read methods; see ``negotiation.queries``."""
@@ -117,6 +134,10 @@ class Negotiations:
             history = self._histories.get(negotiation)
             if history is None:
                 history = self._histories[negotiation] = History(negotiation)
+                while len(self._histories) > self.max_histories:
+                    self._histories.popitem(last=False)
+            else:
+                self._histories.move_to_end(negotiation)
             with store_errors(self.config, f"cannot read {negotiation!r}"):
                 fresh = self.store.stream(negotiation, after=history.version)
             if fresh:
@@ -277,12 +298,12 @@ class Negotiations:
             with self._lock:
                 plans = self._plan(batch, now=now or _now())
                 if expected_version is not None:
-                    for plan in plans:
+                    for _, plan in plans:
                         if plan.new and plan.base_seq != expected_version:
                             raise ExpectedVersionError(
                                 plan.negotiation, expected=expected_version, actual=plan.base_seq
                             )
-                records = [StreamEvent(plan.negotiation, r.seq, r.event) for plan in plans for r in plan.new]
+                records = [StreamEvent(plan.negotiation, r.seq, r.event) for _, plan in plans for r in plan.new]
                 try:
                     with store_errors(
                         self.config,
@@ -295,12 +316,14 @@ class Negotiations:
                 except STORE_FAILURES:  # only what is_retryable lets through
                     # Another writer took one of our stream versions, or held SQLite's
                     # write lock past the timeout: re-read, re-validate, try again.
-                    self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for p in plans])
+                    self._log.info("append.conflict", attempt=attempt, negotiations=[p.negotiation for _, p in plans])
                     self._histories.clear()
                     time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter, not crypto
                     continue
-                for plan in plans:
-                    self._histories[plan.negotiation].apply(plan)
+                for history, plan in plans:
+                    # The history planned against (a batch wider than the cache may have
+                    # dropped it from the cache since; then it is read again when asked for).
+                    history.apply(plan)
                     if plan.new:
                         self._log.info(
                             "events.appended",
@@ -310,10 +333,10 @@ class Negotiations:
                             last=plan.new[-1].event.id,
                         )
                 return AppendResult(
-                    stored=tuple(r.event for plan in plans for r in plan.new),
-                    duplicates=tuple(e for plan in plans for e in plan.duplicates),
+                    stored=tuple(r.event for _, plan in plans for r in plan.new),
+                    duplicates=tuple(e for _, plan in plans for e in plan.duplicates),
                     positions=tuple(positions),
-                    versions={plan.negotiation: self._histories[plan.negotiation].version for plan in plans},
+                    versions={plan.negotiation: history.version for history, plan in plans},
                 )
         negotiation = batch[0].negotiation if batch else ""
         raise ConcurrencyError(negotiation, MAX_ATTEMPTS)
@@ -350,11 +373,12 @@ class Negotiations:
         with self._lock:
             plans = self._plan(batch, now=now or _now())
         return AppendResult(
-            stored=tuple(r.event for plan in plans for r in plan.new),
-            duplicates=tuple(e for plan in plans for e in plan.duplicates),
+            stored=tuple(r.event for _, plan in plans for r in plan.new),
+            duplicates=tuple(e for _, plan in plans for e in plan.duplicates),
         )
 
-    def _plan(self, batch: Sequence[Event], *, now: dt.datetime) -> list[AppendPlan]:
+    def _plan(self, batch: Sequence[Event], *, now: dt.datetime) -> list[tuple[History, AppendPlan]]:
+        """Each negotiation's plan, with the history it was planned against."""
         groups: dict[str, list[Event]] = {}
         for event in batch:
             try:
@@ -372,7 +396,8 @@ class Negotiations:
         plans = []
         for negotiation, group in groups.items():
             try:
-                plans.append(self.history(negotiation).plan(group, now=now))
+                history = self.history(negotiation)
+                plans.append((history, history.plan(group, now=now)))
             except RefusedEventError as e:
                 self._log.info(
                     "event.refused",

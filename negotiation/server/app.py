@@ -2,9 +2,11 @@
 
 ``create_app`` builds it from ``ServerSettings``; ``app_from_env`` is what
 uvicorn imports in each worker (the settings come in ``ENV_VAR``). The app
-opens the store at start-up, runs the stream ``Watcher``, and closes both at
-shutdown. On SIGTERM the streams end at once (uvicorn then lets the other
-requests in flight finish, for at most ``shutdown_timeout`` seconds).
+opens the store at start-up, brings the read-model tables up to date (one
+``negotiation.answers.Answers`` per worker, which answers the queries from
+them), runs the stream ``Watcher``, and closes them at shutdown. On SIGTERM
+the streams end at once (uvicorn then lets the other requests in flight
+finish, for at most ``shutdown_timeout`` seconds).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import contextlib
 import signal
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from negotiation.answers import Answers
 from negotiation.application import Negotiations
 from negotiation.server.accesslog import AccessLog, configure
 from negotiation.server.auth import Tokens
@@ -64,9 +68,13 @@ def create_app(settings: ServerSettings, *, negotiations: Negotiations | None = 
 
     async def start(app: Litestar) -> None:
         facade = negotiations if negotiations is not None else Negotiations(settings.db)
+        answers = await anyio.to_thread.run_sync(lambda: Answers(facade, live=True))
+        if answers.notice:
+            logger.info("server.read_models", notice=answers.notice)
         watcher = Watcher(facade, poll_interval=settings.poll_interval)
         watcher.start()
         app.state.negotiations = facade
+        app.state.answers = answers
         app.state.watcher = watcher
         loop = asyncio.get_running_loop()
         previous = signal.getsignal(signal.SIGTERM)
@@ -82,6 +90,7 @@ def create_app(settings: ServerSettings, *, negotiations: Negotiations | None = 
     async def stop(app: Litestar) -> None:
         stopping.set()
         app.state.watcher.stop()
+        app.state.answers.close()
         if negotiations is None:
             app.state.negotiations.close()
 

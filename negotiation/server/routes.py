@@ -1,9 +1,13 @@
 """The routes: thin handlers that parse a request, call the facade and render its answer.
 
 Every answer comes from ``projections.answers``, the code behind the command
-line's ``--json``: one answer, two interfaces. The facade is synchronous; its
-calls run in worker threads. Each handler's ``opt`` says the scope it needs
-(``auth``) and the query parameters it takes (``query``); the guard checks both.
+line's ``--json``: one answer, two interfaces. Catalog, status, positions,
+timeline and stoppages are read, as the command line reads them, through the
+worker's ``negotiation.answers.Answers`` from the indexed read-model tables
+(brought up to date before each answer; the facade's pure folds when they
+cannot be). The facade is synchronous; its calls run in worker threads.
+Each handler's ``opt`` says the scope it needs (``auth``) and the query
+parameters it takes (``query``); the guard checks both.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from litestar.response import Stream
 
 from events.converter import Limits
 from negotiation import charts
+from negotiation.answers import Answers
 from negotiation.application import Negotiations
 from negotiation.core.errors import RefusedEventError
 from negotiation.problems import NotAcceptableError, NotReadyError
@@ -41,15 +46,7 @@ from negotiation.server.settings import ServerSettings
 from negotiation.server.stream import Watcher, event_line, sse_messages
 from negotiation.tabular import COMMANDS as TABLES
 from negotiation.tabular import table_for, to_csv
-from projections.answers import (
-    catalog_json,
-    diff_json,
-    gaps_json,
-    positions_json,
-    status_json,
-    stoppages_json,
-    timeline_json,
-)
+from projections.answers import gaps_json
 
 __all__ = ["ROUTES", "AppendBody", "guard"]
 
@@ -141,13 +138,13 @@ def _json(document: object, status: int = 200, headers: dict[str, str] | None = 
 
 
 async def _answer(
-    request: Request[Any, Any, Any], command: str, build: Callable[[Negotiations], Mapping[str, Any]]
+    request: Request[Any, Any, Any], command: str, build: Callable[[Answers], Mapping[str, Any]]
 ) -> Response[bytes]:
     """The command's JSON answer, or its table as CSV (``negotiation.tabular``, as the CLI's ``--csv``)."""
     media = _media(request, csv=command in TABLES)
     await _read_your_writes(request)
-    app = _facade(request)
-    document = await _run(lambda: build(app))
+    answers: Answers = request.app.state.answers
+    document = await _run(lambda: build(answers))
     if media == CSV:
         return Response(content=to_csv(table_for(command, document)).encode(), media_type="text/csv; charset=utf-8")
     return _json(document)
@@ -350,7 +347,7 @@ async def catalog(
 ) -> Response[dict[str, Any]]:
     """Every negotiation open at that point."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
-    return await _answer(request, "list", lambda app: catalog_json(app.catalog(as_of=as_of, known_at=known)))  # type: ignore[return-value]
+    return await _answer(request, "list", lambda answers: answers.catalog(as_of=as_of, known_at=known))  # type: ignore[return-value]
 
 
 @get(
@@ -365,9 +362,7 @@ async def status(
 ) -> Response[dict[str, Any]]:
     """Where the negotiation stood."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
-    return await _answer(
-        request, "status", lambda app: status_json(app.status(negotiation, as_of=as_of, known_at=known))
-    )  # type: ignore[return-value]
+    return await _answer(request, "status", lambda answers: answers.status(negotiation, as_of=as_of, known_at=known))  # type: ignore[return-value]
 
 
 @get(
@@ -383,7 +378,7 @@ async def positions(
     """Each party's standing proposal on each issue."""
     as_of, known = optional_moment("at", at), optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
-        request, "positions", lambda app: positions_json(app.positions(negotiation, as_of=as_of, known_at=known))
+        request, "positions", lambda answers: answers.positions(negotiation, as_of=as_of, known_at=known)
     )
 
 
@@ -413,9 +408,7 @@ async def timeline(
     return await _answer(  # type: ignore[return-value]
         request,
         "timeline",
-        lambda app: timeline_json(
-            app.timeline(negotiation, start=first, end=last, known_at=known), negotiation=negotiation
-        ),
+        lambda answers: answers.timeline(negotiation, start=first, end=last, known_at=known),
     )
 
 
@@ -437,7 +430,7 @@ async def diff(
     first, last = moment("from", start), moment("to", end)
     known = optional_moment("known_at", known_at)
     return await _answer(  # type: ignore[return-value]
-        request, "diff", lambda app: diff_json(app.diff(negotiation, start=first, end=last, known_at=known))
+        request, "diff", lambda answers: answers.diff(negotiation, start=first, end=last, known_at=known)
     )
 
 
@@ -456,7 +449,7 @@ async def gap(
     return await _answer(  # type: ignore[return-value]
         request,
         "gap",
-        lambda app: gaps_json(app.gaps(negotiation, as_of=as_of, known_at=known), negotiation=negotiation),
+        lambda answers: gaps_json(answers.app.gaps(negotiation, as_of=as_of, known_at=known), negotiation=negotiation),
     )
 
 
@@ -477,7 +470,7 @@ async def stoppages(
     return await _answer(  # type: ignore[return-value]
         request,
         "stoppages",
-        lambda app: stoppages_json(app.stoppages(on=day, known_at=known), on=day),
+        lambda answers: answers.stoppages(on=day, known_at=known),
     )
 
 

@@ -427,3 +427,43 @@ def test_importing_the_library_configures_no_logging() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# --- the bounded history cache -----------------------------------------------------------------
+
+
+def test_the_history_cache_is_bounded_and_answers_stay_right_after_eviction(store_url: str) -> None:
+    """At most ``max_histories`` histories stay cached; a dropped one is read again, with later events."""
+    names = [f"n-{i}" for i in range(5)]
+    known = NOW + dt.timedelta(days=1)
+    with Negotiations(store_url, max_histories=2) as app, Negotiations(store_url, max_histories=2) as other:
+        # One batch wider than the cache: each negotiation is applied to the history it was planned against.
+        result = app.append([e for name in names for e in opening_batch(name)], now=NOW)
+        assert result.versions == dict.fromkeys(names, 3)
+        assert len(app._histories) <= 2
+        statuses = {}
+        for name in names:
+            statuses[name] = app.status(name, as_of=at(2), known_at=known)
+            assert len(app._histories) <= 2
+        assert list(app._histories) == names[-2:]  # least recently used dropped first
+        # What the facade answers after eviction is what a facade without eviction answers.
+        with Negotiations(store_url) as unbounded:
+            if store_url != "memory:":
+                assert {n: unbounded.status(n, as_of=at(2), known_at=known) for n in names} == statuses
+        # A dropped history comes back with what was stored since (here through another facade, or app).
+        writer = app if store_url == "memory:" else other
+        writer.append([strike_ended("end", 4, negotiation=names[0])], now=NOW)
+        assert ids(app.events(names[0])) == ["open", "p1", "strike", "end"]
+        assert app.history(names[0]).version == 4
+        after = app.status(names[0], as_of=at(5), known_at=known)
+        assert after != app.status(names[0], as_of=at(3), known_at=known)  # the strike ended on day 4
+        if store_url != "memory:":
+            assert after == other.status(names[0], as_of=at(5), known_at=known)
+        assert len(app._histories) <= 2
+        assert app.append(opening_batch(names[1]), now=NOW).duplicates  # re-read from the store: duplicates
+
+
+def test_max_histories_must_be_positive() -> None:
+    """A cache of no history cannot work: refused at once."""
+    with pytest.raises(ValueError, match="max_histories"):
+        Negotiations("memory:", max_histories=0)
