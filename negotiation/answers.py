@@ -2,13 +2,17 @@
 
 ``Answers`` brings a store's read-model tables up to date (only what was
 stored since their tracked position) and answers ``list``, ``status``,
-``positions``, ``timeline`` and ``stoppages`` from them
-(``projections.persisted.indexed``), so that no query loads a whole history or
-the whole store. What the tables do not hold (``--version``, ``diff``) and
-any store whose tables cannot be brought up to date (a read-only file, say)
-is answered by the pure folds through the facade, with a one-line warning in
-``notice``; tables of an older layout are rebuilt, with a one-line notice.
-Both paths give the same documents (tests/projections/test_indexed.py).
+``positions``, ``timeline``, ``stoppages`` and ``diff`` from them, so that no
+query loads a whole history or the whole store: the documents the tables hold
+are read as they are (``projections.persisted.indexed.IndexedReads``), and
+``diff`` is compared from the status and positions at both ends
+(``negotiation.indexed.IndexedQueries``, the ``Queries`` seam over the tables).
+What the tables do not hold (``--version``) and any store whose tables cannot
+be brought up to date (a read-only file, say) is answered by the pure folds
+through the facade, with a one-line warning in ``notice`` for the latter;
+tables of an older layout are rebuilt, with a one-line notice. Both paths give
+the same documents (tests/projections/test_indexed.py,
+tests/negotiation/test_indexed_queries.py).
 
 A long-running reader (the HTTP service) makes one ``Answers(app, live=True)``
 and shares it between threads: before each indexed answer it brings the tables
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from events.converter import SLUG_RE
 from negotiation.core.errors import ConfigurationError, NegotiationNotFoundError, StoreError
+from negotiation.indexed import IndexedQueries
 from negotiation.store.logs import get_logger
 from projections.answers import catalog_json, diff_json, positions_json, status_json, stoppages_json, timeline_json
 from projections.persisted import ReadModelError, ReadModels
@@ -33,7 +38,7 @@ from projections.status import When
 
 if TYPE_CHECKING:
     from negotiation.application import Negotiations
-    from projections.persisted.indexed import IndexedReads
+    from negotiation.queries import Queries
 
 __all__ = ["Answers", "catch_up"]
 
@@ -70,7 +75,8 @@ class Answers:
         """Whether each answer first brings the tables up to date again (``refresh``)."""
         self.notice: str | None = None
         """A one-line notice for the user (tables rebuilt, or answered without them), if any."""
-        self._reads: IndexedReads | None = None
+        self._indexed: IndexedQueries | None = None
+        """The tables as ``Queries`` (versions asked of the facade); their documents are ``_indexed.reads``."""
         self._models: ReadModels | None = None
         try:
             self._models = ReadModels(app)
@@ -87,7 +93,7 @@ class Answers:
                 return
             # Live: another process may hold the write lock now; each answer tries again (``refresh``).
             logger.info("answers.catch_up_failed", reason=str(e))
-        self._reads = self._models.indexed()
+        self._indexed = IndexedQueries(self._models.indexed(), fallback=app.queries, clock=_now)
 
     def _fallback(self, why: str) -> None:
         self.notice = f"warning: {why}; answering from the event log"
@@ -103,7 +109,7 @@ class Answers:
         or they cannot be brought up to date now: answer from the event log.
         """
         models = self._models
-        if models is None or self._reads is None:
+        if models is None or self._indexed is None:
             return False
         try:
             if self.app.position() > models.local_position():
@@ -113,7 +119,7 @@ class Answers:
             return False
         return True
 
-    def _current(self, negotiation: str | None = None) -> IndexedReads | None:
+    def _current(self, negotiation: str | None = None) -> IndexedQueries | None:
         """The tables to answer from, brought up to date first when ``live``; ``None``: the pure path.
 
         An id that is not a slug cannot be stored: it is not found, without asking
@@ -121,15 +127,20 @@ class Answers:
         """
         if negotiation is not None and not SLUG_RE.fullmatch(negotiation):
             raise NegotiationNotFoundError(negotiation)
-        reads = self._reads
-        if reads is None or not self.live or self.refresh():
-            return reads
+        indexed = self._indexed
+        if indexed is None or not self.live or self.refresh():
+            return indexed
         return None
+
+    def _queries(self, negotiation: str | None = None) -> Queries:
+        """The ``Queries`` to ask: the tables' (see ``_current``), else the facade's pure folds."""
+        indexed = self._current(negotiation)
+        return self.app.queries if indexed is None else indexed
 
     @property
     def indexed(self) -> bool:
         """Whether answers come from the tables."""
-        return self._reads is not None
+        return self._indexed is not None
 
     def close(self) -> None:
         """Release the read models (not the facade)."""
@@ -146,10 +157,10 @@ class Answers:
         at_version: int | None = None,
     ) -> dict[str, Any]:
         """The spec's status answer."""
-        reads = None if at_version is not None else self._current(negotiation)
-        if reads is None:
+        indexed = None if at_version is not None else self._current(negotiation)
+        if indexed is None:
             return status_json(self.app.status(negotiation, as_of=as_of, known_at=known_at, at_version=at_version))
-        return reads.status(negotiation, as_of=as_of, known_at=known_at, now=_now())
+        return indexed.reads.status(negotiation, as_of=as_of, known_at=known_at, now=_now())
 
     def positions(
         self,
@@ -160,37 +171,37 @@ class Answers:
         at_version: int | None = None,
     ) -> dict[str, Any]:
         """The spec's positions answer."""
-        reads = None if at_version is not None else self._current(negotiation)
-        if reads is None:
+        indexed = None if at_version is not None else self._current(negotiation)
+        if indexed is None:
             return positions_json(
                 self.app.positions(negotiation, as_of=as_of, known_at=known_at, at_version=at_version)
             )
-        return reads.positions(negotiation, as_of=as_of, known_at=known_at, now=_now())
+        return indexed.reads.positions(negotiation, as_of=as_of, known_at=known_at, now=_now())
 
     def timeline(
         self, negotiation: str, *, start: When | None = None, end: When | None = None, known_at: When | None = None
     ) -> dict[str, Any]:
         """The timeline answer: the events that count in ``[start, end]``."""
-        reads = self._current(negotiation)
-        if reads is None:
+        indexed = self._current(negotiation)
+        if indexed is None:
             entries = self.app.timeline(negotiation, start=start, end=end, known_at=known_at)
             return timeline_json(entries, negotiation=negotiation)
-        return reads.timeline(negotiation, start=start, end=end, known_at=known_at)
+        return indexed.reads.timeline(negotiation, start=start, end=end, known_at=known_at)
 
     def catalog(self, *, as_of: When | None = None, known_at: When | None = None) -> dict[str, Any]:
         """The ``list`` answer."""
-        reads = self._current()
-        if reads is None:
+        indexed = self._current()
+        if indexed is None:
             return catalog_json(self.app.catalog(as_of=as_of, known_at=known_at))
-        return reads.catalog(as_of=as_of, known_at=known_at, now=_now())
+        return indexed.reads.catalog(as_of=as_of, known_at=known_at, now=_now())
 
     def stoppages(self, *, on: When, known_at: When | None = None) -> dict[str, Any]:
         """The ``stoppages`` answer."""
-        reads = self._current()
-        if reads is None:
+        indexed = self._current()
+        if indexed is None:
             return stoppages_json(self.app.stoppages(on=on, known_at=known_at), on=on)
-        return reads.stoppages(on=on, known_at=known_at, now=_now())
+        return indexed.reads.stoppages(on=on, known_at=known_at, now=_now())
 
     def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
-        """The diff answer (from the pure folds of the one negotiation)."""
-        return diff_json(self.app.diff(negotiation, start=start, end=end, known_at=known_at))
+        """The diff answer: the status and positions at both ends, compared (``projections.diff.diff_from``)."""
+        return diff_json(self._queries(negotiation).diff(negotiation, start=start, end=end, known_at=known_at))

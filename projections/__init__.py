@@ -37,7 +37,7 @@ from projections.answers import (
 )
 from projections.catalog import CatalogEntry, StoppageEntry, catalog_of, involving_of, stoppages_on
 from projections.diff import Diff, FieldChange, PositionChange, diff_of
-from projections.errors import InvalidQueryError, NotOpenedError
+from projections.errors import InvalidQueryError, NotIndexedError, NotOpenedError
 from projections.gap import Gap, GapMove, GapSide, gaps_of
 from projections.positions import POSITIONS_FOLD, Position, Positions, Proposal, positions_of
 from projections.status import Moment, RunningStoppage, Status, Stoppage, as_instant, status_of
@@ -67,6 +67,7 @@ __all__ = [
     "GapSide",
     "InvalidQueryError",
     "Moment",
+    "NotIndexedError",
     "NotOpenedError",
     "OnChange",
     "Position",

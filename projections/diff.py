@@ -1,14 +1,18 @@
 """What changed in a negotiation's status and positions between two valid times.
 
-Both ends are folded from ``History``'s checkpoints (status and positions), so
-the cost does not grow with history length. Dates mean the END of that day in
-the negotiation's time zone. A start before the negotiation was opened
-compares against the empty negotiation (every position is then "added").
+A diff needs the status and the standing positions at both ends, nothing
+else (no event between them): ``diff_from`` compares them, whoever read them.
+``diff_of`` folds both ends from ``History``'s checkpoints, so the cost does
+not grow with history length; the indexed reads (``negotiation.indexed``)
+read them from the tables and call ``diff_from`` too. Dates mean the END of
+that day in the negotiation's time zone. A start before the negotiation was
+opened compares against the empty negotiation (every position is then "added").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Final, Literal
 
 import attrs
@@ -19,7 +23,7 @@ from projections.errors import NotOpenedError
 from projections.positions import POSITIONS_FOLD, Position, standing
 from projections.status import Moment, Status, Stoppage, status_from
 
-__all__ = ["STATUS_FIELDS", "Diff", "FieldChange", "PositionChange", "diff_of"]
+__all__ = ["STATUS_FIELDS", "Diff", "FieldChange", "PositionChange", "diff_from", "diff_of"]
 
 STATUS_FIELDS: Final = ("phase", "talks", "stoppage", "agreement", "contract", "events_applied", "ratified_by")
 """The status fields a diff compares, in the spec's order."""
@@ -87,7 +91,7 @@ def _status_changes(before: Status, after: Status) -> tuple[FieldChange, ...]:
     return tuple(changes)
 
 
-def _position_changes(before: tuple[Position, ...], after: tuple[Position, ...]) -> tuple[PositionChange, ...]:
+def _position_changes(before: Iterable[Position], after: Iterable[Position]) -> tuple[PositionChange, ...]:
     old = {(p.party, p.issue): p for p in before}
     new = {(p.party, p.issue): p for p in after}
     changes = []
@@ -118,10 +122,21 @@ def diff_of(
     statuses = [status_from(s, m) for s, m in zip(states, ends, strict=True)]
     tz = history.tz
     positions = [standing(m.fold(history, POSITIONS_FOLD), tz) for m in ends]
+    return diff_from(statuses[0], statuses[1], positions[0], positions[1])
+
+
+def diff_from(
+    start: Status, end: Status, start_positions: Iterable[Position], end_positions: Iterable[Position]
+) -> Diff:
+    """The changes from ``start`` to ``end``: the negotiation's status and standing positions at both ends.
+
+    An end where the negotiation was not open is the empty negotiation's status
+    (``status_from`` of an unopened state) with no positions.
+    """
     return Diff(
-        negotiation=history.negotiation,
-        start=statuses[0],
-        end=statuses[1],
-        status=_status_changes(statuses[0], statuses[1]),
-        positions=_position_changes(positions[0], positions[1]),
+        negotiation=end.negotiation,
+        start=start,
+        end=end,
+        status=_status_changes(start, end),
+        positions=_position_changes(start_positions, end_positions),
     )

@@ -1,7 +1,9 @@
 """Errors of the read models: a query that cannot be answered as asked.
 
-Both subclass the project's errors, so callers that already handle
-``NegotiationError`` (the CLI among them) report them without special cases.
+``NotOpenedError`` and ``InvalidQueryError`` subclass the project's errors, so
+callers that already handle ``NegotiationError`` (the CLI among them) report
+them without special cases. ``NotIndexedError`` is a caller's mistake, not the
+input's: a question put to the indexed tables that only the folds answer.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 from events.errors import NegotiationError
 from negotiation.core.errors import NegotiationNotFoundError
 
-__all__ = ["InvalidQueryError", "NotOpenedError"]
+__all__ = ["InvalidQueryError", "NotIndexedError", "NotOpenedError"]
 
 
 class NotOpenedError(NegotiationNotFoundError):
@@ -47,3 +49,14 @@ class NotOpenedError(NegotiationNotFoundError):
 
 class InvalidQueryError(NegotiationError, ValueError):
     """The query's arguments make no sense (a negative version, an unknown kind of time)."""
+
+
+class NotIndexedError(NotImplementedError):
+    """The indexed tables do not hold what was asked; the folds of the negotiation's history do.
+
+    Raised by ``negotiation.indexed.IndexedQueries`` without a fallback for a
+    version (``at_version``) or the gaps, and by an indexed answer's
+    ``Position.history`` and ``Position.proposal`` (the tables keep each
+    standing position, not the party's record behind it). Ask
+    ``negotiation.queries.HistoryQueries`` (the facade's default) instead.
+    """

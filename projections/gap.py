@@ -102,8 +102,8 @@ def _moves(union: Position, employer: Position, measure: tuple[str, str | None],
     current: dict[str, Amount | None] = {union.party: None, employer.party: None}
     other = {union.party: employer.party, employer.party: union.party}
     merged: Iterator[tuple[int, str, Link]] = heapq.merge(
-        ((link.key, union.party, link) for link in _oldest_first(union.link)),
-        ((link.key, employer.party, link) for link in _oldest_first(employer.link)),
+        ((link.key, union.party, link) for link in _oldest_first(union.chain)),
+        ((link.key, employer.party, link) for link in _oldest_first(employer.chain)),
         key=lambda item: item[0],
     )
     moves = []

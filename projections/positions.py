@@ -23,6 +23,7 @@ import immutables
 from events.model import ProposalAccepted, ProposalMade, ProposalWithdrawn, Value
 from events.time import When, local_date
 from negotiation.core.history import Fold, History, Recorded
+from projections.errors import NotIndexedError
 from projections.status import Moment
 
 __all__ = [
@@ -155,7 +156,10 @@ class Position:
     ``since`` is the local date (negotiation time zone) the proposal was made,
     or accepted (then ``accepted`` is the acceptance's id and ``event`` the accepted proposal's);
     ``history`` lists the party's earlier proposals on the issue, oldest first
-    (walked on demand: the JSON answer never needs it).
+    (walked on demand: the JSON answer never needs it). A position read from the
+    indexed tables (``negotiation.indexed.IndexedQueries``) has no ``link``: the
+    tables keep what stands, not the record behind it, so ``history``,
+    ``proposal`` and ``chain`` raise ``projections.errors.NotIndexedError``.
     """
 
     party: str
@@ -167,20 +171,35 @@ class Position:
     """When the proposal was made, in the negotiation's time zone."""
     event: str
     """The ``proposal.made`` event id (for an accepted proposal: the accepted one's)."""
-    link: Link = attrs.field(eq=False, repr=False)
+    link: Link | None = attrs.field(default=None, eq=False, repr=False)
+    """The newest link of the party's record on the issue; ``None`` when read from the indexed tables."""
     accepted: str | None = None
     """The ``proposal.accepted`` id when the party took this position by accepting another's proposal."""
 
     @property
+    def chain(self) -> Link:
+        """The party's record on the issue, newest link first (walk it with ``iter``).
+
+        ``NotIndexedError`` for a position read from the indexed tables.
+        """
+        if self.link is None:
+            raise NotIndexedError(
+                f"the indexed tables hold {self.party}'s standing position on {self.issue}, not the record behind it; "
+                "ask the folds (negotiation.queries.HistoryQueries)"
+            )
+        return self.link
+
+    @property
     def proposal(self) -> Proposal:
         """The standing ``proposal.made``."""
-        assert self.link.proposal is not None  # noqa: S101 - a position is built from a proposal
-        return self.link.proposal
+        proposal = self.chain.proposal
+        assert proposal is not None  # noqa: S101 - a position is built from a proposal
+        return proposal
 
     @property
     def history(self) -> tuple[Proposal, ...]:
         """The party's earlier proposals on this issue (also those before a withdrawal), oldest first."""
-        earlier = [link.proposal for link in self.link if link.proposal is not None][1:]
+        earlier = [link.proposal for link in self.chain if link.proposal is not None][1:]
         return tuple(reversed(earlier))
 
 

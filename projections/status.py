@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
 import attrs
@@ -45,6 +45,7 @@ __all__ = [
     "start_instant",
     "status_from",
     "status_of",
+    "stoppage_from",
     "stoppage_of",
 ]
 
@@ -100,14 +101,39 @@ class Moment:
         now: dt.datetime,
     ) -> Moment:
         """Resolve the query's times against the negotiation's time zone."""
+        return cls.of(
+            history.negotiation,
+            history.timezone or "UTC",
+            as_of=as_of,
+            known_at=known_at,
+            at_version=at_version,
+            now=now,
+        )
+
+    @classmethod
+    def of(
+        cls,
+        negotiation: str,
+        timezone: str,
+        *,
+        as_of: When | None = None,
+        known_at: When | None = None,
+        at_version: int | None = None,
+        now: dt.datetime,
+    ) -> Moment:
+        """Resolve the query's times against ``timezone`` (an IANA name), without a ``History``.
+
+        The indexed reads (``negotiation.indexed``) know a negotiation's time
+        zone from its first stored event, as ``History.timezone`` does.
+        """
         if at_version is not None and (isinstance(at_version, bool) or at_version < 0):
             raise InvalidQueryError(f"at_version must be a non-negative integer, got {at_version!r}")
-        tz = history.tz
+        tz = zone(timezone)
         fold_as_of = None if as_of is None else as_instant(as_of, tz)
         fold_known_at = None if known_at is None else as_instant(known_at, tz)
         return cls(
-            negotiation=history.negotiation,
-            timezone=history.timezone or "UTC",
+            negotiation=negotiation,
+            timezone=timezone,
             tz=tz,
             as_of=(now if fold_as_of is None else fold_as_of).astimezone(tz),
             known_at=(now if fold_known_at is None else fold_known_at).astimezone(tz),
@@ -179,19 +205,26 @@ class Stoppage:
 
 def stoppage_of(state: NegotiationState, as_of: dt.datetime) -> Stoppage | None:
     """The stoppage running in ``state``, counted up to ``as_of``; ``None`` when none runs."""
-    running = running_stoppages(state)
+    return stoppage_from(running_stoppages(state), as_of, state.tz)
+
+
+def stoppage_from(running: Sequence[RunningStoppage], as_of: dt.datetime, tz: dt.tzinfo) -> Stoppage | None:
+    """The stoppage a status reports, from each party's running one (sorted by start, then party).
+
+    ``None`` when none runs. The indexed reads build it from the stoppage rows
+    running at the point asked about, the folds from the core state.
+    """
     if not running:
         return None
-    tz = state.tz
     started = running[0].started
     since = local_date(started, tz)
     return Stoppage(
-        kind="lockout" if state.lockouts else "strike",
+        kind="lockout" if any(r.kind == "lockout" for r in running) else "strike",
         parties=tuple(r.party for r in running),
         since=since,
         day=day_number(since, as_of, tz),
         started=started,
-        running=running,
+        running=tuple(running),
     )
 
 
@@ -219,8 +252,10 @@ class Status:
     events_applied: int
     ratified_by: tuple[str, ...] = ()
     """The union parties that have ratified the current tentative agreement, sorted (spec 1.1)."""
-    state: NegotiationState = attrs.field(eq=False, repr=False)
-    """The core state the answer was built from."""
+    state: NegotiationState | None = attrs.field(default=None, eq=False, repr=False)
+    """The core state the answer was built from; ``None`` when it was read from the indexed tables.
+
+    The tables hold the answer, not the state (``negotiation.indexed.IndexedQueries``)."""
 
     @property
     def tz(self) -> dt.tzinfo:

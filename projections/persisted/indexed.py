@@ -8,7 +8,13 @@ SQL views of the active version (``projections.persisted.tables``), each in
 one read transaction, so a reader sees a whole committed page or nothing. The
 documents equal the pure answers (``projections.answers``) key for key; what
 depends on the question (``as_of``, ``known_at``, a stoppage's ``day``) is
-added here. Versions (``at_version``) and ``diff`` are left to the pure path.
+added here. Versions (``at_version``) and the gaps are left to the pure path.
+
+The facade's answer objects (``negotiation.indexed.IndexedQueries``, which
+also answers ``diff``) are built from these documents and from what only the
+objects hold (``details``, ``stoppages_at``); the timeline, statements and
+stoppages are read as objects (``timeline_entries``, ``statement_entries``,
+``stoppage_entries``), which the documents render.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+import attrs
 import orjson
 
 from events.converter import parse_trusted
+from events.model import NegotiationOpened, Party, StatementIssued
 from negotiation.core.errors import NegotiationNotFoundError
 from negotiation.core.history import micros
 from negotiation.core.state import end_of_day, instant, local_date, zone
@@ -30,10 +38,10 @@ from projections.errors import NotOpenedError
 from projections.periods import INFINITY, moment_of
 from projections.persisted.sql import Cursor, SQLViews
 from projections.persisted.tables import SQL_VIEWS, loads
-from projections.status import When, as_instant, day_number, start_instant
+from projections.status import RunningStoppage, Stoppage, When, as_instant, day_number, start_instant, stoppage_from
 from projections.timeline import TimelineEntry, summarize
 
-__all__ = ["IndexedReads"]
+__all__ = ["Details", "IndexedReads"]
 
 _EVERYTHING: Final = INFINITY - 1
 """The knowledge time that sees every row still open (``known_to`` is exclusive)."""
@@ -41,6 +49,25 @@ _EVERYTHING: Final = INFINITY - 1
 
 def _us(moment: dt.datetime | None, default: int) -> int:
     return default if moment is None else micros(moment)
+
+
+@attrs.frozen(kw_only=True)
+class Details:
+    """What the facade's answer objects hold beyond the JSON answers, at one point (``IndexedReads.details``).
+
+    Everything but ``timezone`` is empty when the negotiation was not open at that point.
+    """
+
+    timezone: str
+    """The negotiation's time zone: its first event's, as ``History.timezone``."""
+    title: str = ""
+    parties: tuple[Party, ...] = ()
+    """Unions, then employers, then mediators, each by id (``projections.status.parties_of``)."""
+    contract_expires_on: dt.date | None = None
+    stoppage: Stoppage | None = None
+    """The stoppage the status reports, with each party's start (``Stoppage.running``)."""
+    taken: dict[tuple[str, str], dt.datetime] = attrs.field(factory=dict)
+    """(party, issue) -> when its standing position was taken (``Position.at``); asked for with ``taken=True``."""
 
 
 class IndexedReads:
@@ -155,35 +182,62 @@ class IndexedReads:
         known_at: When | None = None,
     ) -> dict[str, Any]:
         """The timeline answer (``timeline_json``): the events that count in ``[start, end]``."""
+        entries = self.timeline_entries(negotiation, start=start, end=end, known_at=known_at)
+        return timeline_json(entries, negotiation=negotiation)
+
+    def timeline_entries(
+        self,
+        negotiation: str,
+        *,
+        start: When | None = None,
+        end: When | None = None,
+        known_at: When | None = None,
+    ) -> list[TimelineEntry]:
+        """The events that count in ``[start, end]`` (``projections.timeline.timeline_of``), in valid-time order."""
         with self._read() as c:
             tz = zone(self._zone(c, negotiation))
             low = -INFINITY if start is None else micros(start_instant(start, tz))
             high = INFINITY if end is None else micros(as_instant(end, tz))
             known = _EVERYTHING if known_at is None else micros(as_instant(known_at, tz))
-            rows = self._all(
-                c,
-                f"SELECT seq, valid_at, line FROM {self._name['events']} WHERE negotiation = ? "
-                "AND valid_at >= ? AND valid_at <= ? AND known_at <= ? AND ? < retracted_at ORDER BY valid_at, seq",
-                (negotiation, low, high, known, known),
-            )
-        entries = []
-        for row in rows:
-            event = parse_trusted(row["line"].encode())
-            at = moment_of(row["valid_at"]).astimezone(tz)
-            recorded = event.recorded_at
-            assert recorded is not None  # noqa: S101 - stored events always have one
-            entries.append(
-                TimelineEntry(
-                    negotiation=negotiation,
-                    at=at,
-                    date=local_date(at, tz),
-                    recorded_at=recorded,
-                    seq=row["seq"],
-                    event=event,
-                    summary=summarize(event),
-                )
-            )
-        return timeline_json(entries, negotiation=negotiation)
+            rows = self._events(c, negotiation, (low, high, known))
+        return _entries(rows, negotiation, tz)
+
+    def statement_entries(
+        self,
+        negotiation: str,
+        *,
+        party: str | None = None,
+        as_of: When | None = None,
+        known_at: When | None = None,
+    ) -> list[TimelineEntry]:
+        """The statements issued up to ``as_of`` (by ``party``, if given), oldest first (``statements_of``).
+
+        ``NotOpenedError`` when the negotiation was not open then. Only the
+        statements are read (by type, through the valid-time index).
+        """
+        with self._read() as c:
+            tz = zone(self._zone(c, negotiation))
+            fold_as_of = None if as_of is None else as_instant(as_of, tz)
+            fold_known_at = None if known_at is None else as_instant(known_at, tz)
+            valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+            if self._status(c, negotiation, valid, known) is None:
+                raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+            rows = self._events(c, negotiation, (-INFINITY, valid, known), kind=StatementIssued.TYPE)
+        return [e for e in _entries(rows, negotiation, tz) if party is None or e.party == party]
+
+    def _events(
+        self, c: Cursor, negotiation: str, window: tuple[int, int, int], *, kind: str | None = None
+    ) -> list[Any]:
+        """The rows of the events of type ``kind`` (any, if ``None``) that count in ``window`` (low, high, known)."""
+        low, high, known = window
+        return self._all(
+            c,
+            f"SELECT seq, valid_at, line FROM {self._name['events']} WHERE negotiation = ? "
+            "AND valid_at >= ? AND valid_at <= ? AND known_at <= ? AND ? < retracted_at"
+            + ("" if kind is None else " AND type = ?")
+            + " ORDER BY valid_at, seq",
+            (negotiation, low, high, known, known, *(() if kind is None else (kind,))),
+        )
 
     # --- across negotiations ---------------------------------------------------------------
 
@@ -282,6 +336,10 @@ class IndexedReads:
 
     def stoppages(self, *, on: When, known_at: When | None = None, now: dt.datetime) -> dict[str, Any]:
         """The ``stoppages`` answer (``stoppages_json``): strikes and lockouts running on ``on``."""
+        return stoppages_json(self.stoppage_entries(on=on, known_at=known_at, now=now), on=on)
+
+    def stoppage_entries(self, *, on: When, known_at: When | None = None, now: dt.datetime) -> list[StoppageEntry]:
+        """The strikes and lockouts running on ``on`` (``projections.catalog.stoppages_on``), by start."""
         found: list[StoppageEntry] = []
         with self._read() as c:
             for timezone, negotiations in self._zones(c)[1].items():
@@ -330,7 +388,120 @@ class IndexedReads:
                         )
                     )
         found.sort(key=lambda e: (e.started, e.negotiation, e.party))
-        return stoppages_json(found, on=on)
+        return found
+
+    # --- what the facade's answer objects hold beyond the documents ----------------------------
+
+    def details(
+        self,
+        negotiation: str,
+        *,
+        as_of: When | None = None,
+        known_at: When | None = None,
+        now: dt.datetime,
+        taken: bool = False,
+    ) -> Details:
+        """The negotiation's time zone, title, parties, contract expiry and running stoppage at that point.
+
+        With ``taken``, also when each standing position was taken. One read
+        transaction; ``NegotiationNotFoundError`` when nothing is stored.
+        """
+        with self._read() as c:
+            first = self._one(
+                c,
+                f"SELECT line, type, valid_at, known_at, retracted_at FROM {self._name['events']} "
+                "WHERE negotiation = ? AND seq = 1",
+                (negotiation,),
+            )
+            if first is None:
+                raise NegotiationNotFoundError(negotiation)
+            timezone = _timezone(first["line"])
+            tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(timezone, as_of, known_at, now)
+            valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+            found = self._status(c, negotiation, valid, known)
+            if found is None:
+                return Details(timezone=timezone)
+            answer, extra = found
+            # The opening that counts there: nearly always the first event (one read less).
+            counts = first["valid_at"] <= valid and first["known_at"] <= known < first["retracted_at"]
+            opening = (
+                first
+                if counts and first["type"] == NegotiationOpened.TYPE
+                else self._one(
+                    c,
+                    f"SELECT line FROM {self._name['events']} WHERE negotiation = ? AND type = ? AND valid_at <= ? "
+                    "AND known_at <= ? AND ? < retracted_at ORDER BY valid_at, seq LIMIT 1",
+                    (negotiation, NegotiationOpened.TYPE, valid, known, known),
+                )
+            )
+            rows = [] if answer["stoppage"] is None else self._running(c, valid, known, negotiation)
+            positions = self._taken(c, negotiation, valid, known, tz) if taken else {}
+        # The stoppage is the core state's: in the time zone of the opening that counts (``state.tz``).
+        state_tz = zone(extra["timezone"])
+        running = tuple(sorted((_running_stoppage(row, state_tz) for row in rows), key=lambda r: (r.started, r.party)))
+        return Details(
+            timezone=timezone,
+            title=extra["title"],
+            parties=tuple(Party(id=p["id"], name=p["name"], role=p["role"]) for p in extra["parties"]),
+            contract_expires_on=None if opening is None else _contract_expires_on(opening["line"]),
+            stoppage=stoppage_from(running, shown_as_of, state_tz),
+            taken=positions,
+        )
+
+    def stoppages_at(
+        self, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime
+    ) -> dict[str, Stoppage]:
+        """Negotiation -> the stoppage its status reports at that point, with each party's start; as ``catalog``.
+
+        Dates resolve in each negotiation's time zone, as in ``catalog``;
+        negotiations without a running stoppage are left out.
+        """
+        found: dict[str, Stoppage] = {}
+        with self._read() as c:
+            for timezone, negotiations in self._zones(c)[1].items():
+                tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(timezone, as_of, known_at, now)
+                wanted = set(negotiations)
+                running: dict[str, list[RunningStoppage]] = {}
+                for row in self._running(c, _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)):
+                    if row["negotiation"] in wanted:
+                        running.setdefault(row["negotiation"], []).append(_running_stoppage(row, tz))
+                for negotiation, parts in running.items():
+                    parts.sort(key=lambda r: (r.started, r.party))
+                    stoppage = stoppage_from(parts, shown_as_of, tz)
+                    if stoppage is not None:
+                        found[negotiation] = stoppage
+        return found
+
+    def _running(self, c: Cursor, valid: int, known: int, negotiation: str | None = None) -> list[Any]:
+        """The stoppage rows running at valid time ``valid`` as known at ``known`` (of one negotiation, if given).
+
+        Running at ``valid``: started by then and ended after it; at the open end
+        (``INFINITY``: everything stored) only those that never ended.
+        """
+        return self._all(
+            c,
+            f"SELECT negotiation, party, kind, started FROM {self._name['stoppage_periods']} "
+            "WHERE ended > ? AND started <= ? AND known_from <= ? AND ? < known_to"
+            + ("" if negotiation is None else " AND negotiation = ?"),
+            (min(valid, INFINITY - 1), valid, known, known, *(() if negotiation is None else (negotiation,))),
+        )
+
+    def _taken(
+        self, c: Cursor, negotiation: str, valid: int, known: int, tz: dt.tzinfo
+    ) -> dict[tuple[str, str], dt.datetime]:
+        """(party, issue) -> when the position standing at (valid, known) was taken, in ``tz``."""
+        rows = self._all(
+            c,
+            f"SELECT party, issue, valid_from, position FROM {self._name['position_periods']} "
+            "WHERE negotiation = ? AND valid_from <= ? AND known_from <= ? AND ? < known_to",
+            (negotiation, valid, known, known),
+        )
+        latest: dict[tuple[str, str], tuple[int, bool]] = {}
+        for row in rows:
+            key = (row["party"], row["issue"])
+            if key not in latest or row["valid_from"] > latest[key][0]:
+                latest[key] = (row["valid_from"], row["position"] is not None)
+        return {key: moment_of(at).astimezone(tz) for key, (at, stands) in latest.items() if stands}
 
 
 def _timezone(line: str) -> str:
@@ -339,6 +510,38 @@ def _timezone(line: str) -> str:
     data = first.get("data") or {}
     timezone = data.get("timezone") if first.get("type") == "negotiation.opened" else None
     return str(timezone or "UTC")
+
+
+def _contract_expires_on(line: str) -> dt.date | None:
+    """The ``contract_expires_on`` of a stored ``negotiation.opened`` line (normalized: a date or absent)."""
+    expires = (orjson.loads(line).get("data") or {}).get("contract_expires_on")
+    return None if expires is None else dt.date.fromisoformat(expires)
+
+
+def _entries(rows: list[Any], negotiation: str, tz: dt.tzinfo) -> list[TimelineEntry]:
+    """The timeline entries of event rows (read outside the transaction: parsing takes a while)."""
+    entries = []
+    for row in rows:
+        event = parse_trusted(row["line"].encode())
+        at = moment_of(row["valid_at"]).astimezone(tz)
+        recorded = event.recorded_at
+        assert recorded is not None  # noqa: S101 - stored events always have one
+        entries.append(
+            TimelineEntry(
+                negotiation=negotiation,
+                at=at,
+                date=local_date(at, tz),
+                recorded_at=recorded,
+                seq=row["seq"],
+                event=event,
+                summary=summarize(event),
+            )
+        )
+    return entries
+
+
+def _running_stoppage(row: Any, tz: dt.tzinfo) -> RunningStoppage:
+    return RunningStoppage(party=row["party"], kind=row["kind"], started=moment_of(row["started"]).astimezone(tz))
 
 
 def _with_day(answer: dict[str, Any], as_of: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 An implementation's test module subclasses ``QueriesContract`` and provides the
 ``make_queries`` fixture: given a ``Negotiations`` holding the WGA and SAG-AFTRA
 2023 negotiations, the implementation answering over the same store. The
-in-memory ``HistoryQueries`` is tested this way (``tests/negotiation/test_queries.py``);
-an SQL-indexed implementation subclasses the same class, and can also check
+``store`` fixture says which store that is (``memory:`` unless a subclass
+overrides it). The in-memory ``HistoryQueries`` is tested this way
+(``tests/negotiation/test_queries.py``); the SQL-indexed ``IndexedQueries``
+subclasses the same class once per store kind
+(``tests/negotiation/test_indexed_queries.py``) and also checks
 ``same_answers`` against ``HistoryQueries`` at many points.
 """
 
@@ -82,8 +85,13 @@ class QueriesContract:
         raise NotImplementedError
 
     @pytest.fixture
-    def queries(self, make_queries: MakeQueries) -> Iterator[Queries]:
-        with Negotiations("memory:") as app:
+    def store(self) -> str:
+        """The store URL the negotiations are appended to (subclasses may choose another)."""
+        return "memory:"
+
+    @pytest.fixture
+    def queries(self, make_queries: MakeQueries, store: str) -> Iterator[Queries]:
+        with Negotiations(store) as app:
             app.append([*wga().events, *sag().events])
             yield make_queries(app)
 
