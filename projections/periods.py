@@ -331,16 +331,18 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
                 if text != _position_text(key, old, tz):
                     row = Row("position", (*key, at), (text,), known, INFINITY)
                     result.append(Change("insert", "position", row.key, row=row))
-    before, after = _running(tip.state), _running(state)
-    for key, start in before.items():
-        if after.get(key) != start:
-            row = Row("stoppage", (*key, start), (at,), known, INFINITY)
-            result.append(Change("close", "stoppage", row.key, known_to=INFINITY, at=known))
-            result.append(Change("insert", "stoppage", row.key, row=row))
-    for key, start in after.items():
-        if before.get(key) != start:
-            row = Row("stoppage", (*key, start), (INFINITY,), known, INFINITY)
-            result.append(Change("insert", "stoppage", row.key, row=row))
+    if state.strikes is not tip.state.strikes or state.lockouts is not tip.state.lockouts:
+        # (``evolve`` keeps the maps of the fields an event does not change: most events start or end nothing.)
+        before, after = _running(tip.state), _running(state)
+        for key, start in before.items():
+            if after.get(key) != start:
+                row = Row("stoppage", (*key, start), (at,), known, INFINITY)
+                result.append(Change("close", "stoppage", row.key, known_to=INFINITY, at=known))
+                result.append(Change("insert", "stoppage", row.key, row=row))
+        for key, start in after.items():
+            if before.get(key) != start:
+                row = Row("stoppage", (*key, start), (INFINITY,), known, INFINITY)
+                result.append(Change("insert", "stoppage", row.key, row=row))
     tip.state, tip.log = state, log
     return result
 
