@@ -42,7 +42,7 @@ import orjson
 
 from events.model import Event, EventRetracted, NegotiationOpened
 from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
-from negotiation.core.machine import COUNT_ONLY, TRANSITIONS, evolve
+from negotiation.core.machine import ANSWER_NEUTRAL, COUNT_ONLY, TRANSITIONS, evolve
 from negotiation.core.state import NegotiationState, StoppageKind, replace, zone
 from projections.answers import position_json, status_json
 from projections.positions import POSITION_EVENTS, POSITIONS_FOLD, Link, PositionsLog, standing
@@ -164,13 +164,42 @@ def _running(state: NegotiationState) -> dict[tuple[str, StoppageKind], int]:
     return running
 
 
-def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, records: Iterable[Recorded]) -> set[Fact]:
+def _position_facts(
+    facts: dict[tuple[Table, Key], Payload], before: PositionsLog, log: PositionsLog, at: int, tz: dt.tzinfo
+) -> None:
+    """Note the position facts that change at ``at``, from the log ``before`` to ``log``."""
+    for key, link in log.links.items():
+        old = before.links.get(key)
+        if old is not link:
+            text = _position_text(key, link, tz)
+            if text != _position_text(key, old, tz):
+                facts[("position", (*key, at))] = (text,)
+
+
+def facts_from(
+    negotiation: str,
+    state: NegotiationState,
+    log: PositionsLog,
+    records: Iterable[Recorded],
+    *,
+    positions_only: bool = False,
+) -> set[Fact]:
     """The facts from a region's start on, given the fold states just before it.
 
     ``state`` and ``log`` are the folds at the instant before the region;
     ``records`` are the events that count in the region, in valid-time order.
+    ``positions_only``: the position facts alone (the core state is not folded).
     """
     facts: dict[tuple[Table, Key], Payload] = {}
+    tz = state.tz
+    if positions_only:
+        for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+            before = log
+            for record in group:
+                log = POSITIONS_FOLD.step(log, record)
+            if log is not before:
+                _position_facts(facts, before, log, at, tz)
+        return {(table, key, payload) for (table, key), payload in facts.items()}
     started = _running(state)
     shown = status_answer(negotiation, state)
     for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
@@ -182,13 +211,7 @@ def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, rec
         if answer != shown:  # a change point: the answer differs from the one in force just before
             facts[("status", (at,))] = shown = answer
         if log is not before:
-            tz = state.tz
-            for key, link in log.links.items():
-                old = before.links.get(key)
-                if old is not link:
-                    text = _position_text(key, link, tz)
-                    if text != _position_text(key, old, tz):
-                        facts[("position", (*key, at))] = (text,)
+            _position_facts(facts, before, log, at, state.tz)
         running_now = _running(state)
         for key, start in started.items():
             if running_now.get(key) != start:
@@ -199,14 +222,17 @@ def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, rec
     return {(table, key, payload) for (table, key), payload in facts.items()}
 
 
-def region_facts(history: History, start: int, known: int | None) -> set[Fact]:
+def region_facts(history: History, start: int, known: int | None, *, positions_only: bool = False) -> set[Fact]:
     """The facts from valid time ``start`` (µs) on, as known at ``known`` (``None``: everything stored)."""
     known_at = None if known is None else moment_of(known)
     as_of = moment_of(start - 1)
-    state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
+    if positions_only:
+        state = NegotiationState(timezone=history.timezone or "UTC")  # only its zone is read
+    else:
+        state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
     log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
     records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
-    return facts_from(history.negotiation, state, log, records)
+    return facts_from(history.negotiation, state, log, records, positions_only=positions_only)
 
 
 @attrs.frozen
@@ -349,6 +375,8 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
 
 _INERT: Final = COUNT_ONLY - POSITION_EVENTS
 """Event types that change no fact wherever they land: the status and positions folds only count them."""
+_POSITIONS_ONLY: Final = ANSWER_NEUTRAL & POSITION_EVENTS
+"""Event types that change position facts only."""
 
 
 def _inert(history: History, event: Event) -> Recorded | None:
@@ -385,6 +413,9 @@ def take(tip: Tip, event: Event) -> list[Change]:
             tip.state = replace(tip.state, {"events_applied": tip.state.events_applied + 1})
         result = []
     else:
+        # A late proposal, withdrawal or acceptance changes no status or stoppage fact (its core effect is
+        # bookkeeping no answer shows): only its region's position facts are derived.
+        positions_only = not retracting and type(event) in _POSITIONS_ONLY
         start = at
         if retracting:
             assert isinstance(event, EventRetracted)  # noqa: S101 - for the type checker
@@ -394,9 +425,9 @@ def take(tip: Tip, event: Event) -> list[Change]:
         grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
         latest = max(known, tip.known[-1]) if tip.known else known
         asked = [None if g >= latest else g for g in grid]
-        before_facts = [region_facts(history, start, g) for g in asked]
+        before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
         history.load_recorded([record])
-        after_facts = [region_facts(history, start, g) for g in asked]
+        after_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
         tip.state = history.state()
         tip.log = history.fold(POSITIONS_FOLD)
         result = changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known)
