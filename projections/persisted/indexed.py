@@ -54,7 +54,9 @@ class IndexedReads:
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
+        """One read transaction: its statements all see the same committed pages (``Dialect.begin_read``)."""
         with self.views.datastore.transaction(commit=False) as c:
+            self.views.dialect.begin_read(c)
             yield c
 
     def _one(self, c: Cursor, statement: str, params: tuple[Any, ...]) -> Any:

@@ -83,6 +83,15 @@ class Dialect(ABC):
     def names(self, c: Cursor) -> set[str]:
         """The tables and views of the read models' schema."""
 
+    def begin_read(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+        """Make the read transaction just begun see one snapshot of the database, whatever commits meanwhile.
+
+        Nothing to do by default: on SQLite eventsourcing begins every
+        transaction (``BEGIN``, deferred), and in WAL mode a reader's snapshot is
+        taken at its first read and held until the transaction ends (an
+        in-memory database lets no writer in while a reader is in).
+        """
+
     def retryable(self, error: Exception) -> bool:
         """Whether setting up the tables may be tried again after ``error``."""
         return False
