@@ -45,6 +45,8 @@ from projections.persisted.tables import (
 __all__ = ["Cursor", "Dialect", "SQLTables", "SQLViews", "table_statements"]
 
 _ENSURE_ATTEMPTS: Final = 10
+_MISSING_CHUNK: Final = 500
+"""Keys per statement of ``missing_events`` (two parameters each: well within SQLite's limit)."""
 
 LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"))
 """Columns added after a layout was first written (spec 1.1): a version without them is rebuilt."""
@@ -165,6 +167,9 @@ class SQLTables:
         status, positions, catalog = (d.name(table_name(kind, self.version)) for kind in KINDS[:3])
         j = d.json_param
         self._delete = [d.sql(f"DELETE FROM {t} WHERE negotiation = ?") for t in (status, positions, catalog)]
+        self._drop = [
+            d.sql(f"DELETE FROM {d.name(table_name(kind, self.version))} WHERE negotiation = ?") for kind in KINDS
+        ]
         self._delete_positions = d.sql(f"DELETE FROM {positions} WHERE negotiation = ?")
         self._delete_position = d.sql(f"DELETE FROM {positions} WHERE negotiation = ? AND party = ? AND issue = ?")
         self._upsert_status = d.sql(
@@ -200,6 +205,24 @@ class SQLTables:
         events = d.name(table_name("events", self.version))
         self._insert_event = d.sql(f"INSERT INTO {events} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self._retract_event = d.sql(f"UPDATE {events} SET retracted_at = ? WHERE negotiation = ? AND seq = ?")
+        self._events_name = events
+
+    def missing_events(self, wanted: Sequence[tuple[str, int]]) -> set[str]:
+        """The negotiations among ``wanted`` ``(negotiation, seq)`` whose event the events table lacks.
+
+        One statement per ``_MISSING_CHUNK`` keys (row values: SQLite 3.15+ and PostgreSQL).
+        """
+        wanted = list(dict.fromkeys(wanted))
+        events = self._events_name
+        found: set[tuple[str, int]] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(wanted), _MISSING_CHUNK):
+                chunk = wanted[i : i + _MISSING_CHUNK]
+                values = ", ".join("(?, ?)" for _ in chunk)
+                statement = f"SELECT negotiation, seq FROM {events} WHERE (negotiation, seq) IN (VALUES {values})"
+                c.execute(self.dialect.sql(statement), [v for key in chunk for v in key])
+                found.update((row["negotiation"], int(row["seq"])) for row in c.fetchall())
+        return {negotiation for negotiation, seq in wanted if (negotiation, seq) not in found}
 
     def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
         """Rows and tracking record in one transaction, if the tracked position is still ``after``.
@@ -215,6 +238,10 @@ class SQLTables:
             self._write_rows(c, changes)
 
     def _write_rows(self, c: Cursor, changes: RowChanges) -> None:
+        if changes.dropped:
+            gone = [(n,) for n in changes.dropped]
+            for statement in self._drop:
+                c.executemany(statement, gone)
         if changes.removed:
             gone = [(n,) for n in changes.removed]
             for statement in self._delete:

@@ -15,15 +15,18 @@ ones on random timelines; these are the cases it does not draw:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from events import Event
-from negotiation import Negotiations
-from projections.persisted import ReadModels
+from negotiation import NegotiationNotFoundError, Negotiations
+from projections.persisted import ReadModels, runner
 from projections.persisted.indexed import IndexedReads
+from projections.persisted.tables import SQL_VIEWS
 from tests.projections.builders import Log
 
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
@@ -89,3 +92,83 @@ def test_a_page_committed_between_two_statements_of_a_read_is_not_half_seen(
     assert committed == [len(later)]
     assert before != after
     assert during == before  # the snapshot was taken by the first statement, before the page
+
+
+# --- 2. a skipped negotiation is absent at every time ---------------------------------------
+
+
+def _skipped_scenario() -> tuple[list[Event], list[Event]]:
+    """``a``: opened, talks, a strike (the event that cannot be projected); ``b`` on strike too; then more of ``a``."""
+    a, b = Log("a"), Log("b", tz="America/New_York")
+    first = [
+        a.open("2024-01-10T09:00"),
+        a.add("talks.requested", "r", "2024-01-11T09:00", by="wga", to="amptp"),
+        a.add("proposal.made", "p", "2024-01-12T09:00", by="wga", issue="wages", terms="5%"),
+        b.open("2024-01-20T09:00"),
+        b.add("strike.called", "s", "2024-02-02T09:00", by="wga"),
+        a.add("strike.called", "s", "2024-02-01T09:00", by="wga"),
+    ]
+    later = [a.add("talks.held", "h", "2024-02-10T09:00"), b.add("talks.held", "h", "2024-02-11T09:00")]
+    return first, later
+
+
+def _rows_of(reads: IndexedReads, negotiation: str) -> dict[str, int]:
+    """How many rows each table (through its SQL view) holds for ``negotiation``."""
+    counts = {}
+    with reads.views.datastore.transaction(commit=False) as c:
+        for kind, view in SQL_VIEWS.items():
+            statement = f"SELECT COUNT(*) AS n FROM {reads.views.dialect.name(view)} WHERE negotiation = ?"
+            c.execute(reads.views.dialect.sql(statement), (negotiation,))
+            counts[kind] = int(c.fetchone()["n"])
+    return counts
+
+
+@pytest.mark.parametrize("store_url", ["memory", "sqlite", POSTGRES], indirect=True)
+def test_a_skipped_negotiation_is_absent_at_every_valid_and_knowledge_time(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The skip removed the current rows only: ``status a --at`` (and the rest) still answered from the periods.
+
+    Now every row of the negotiation goes, in every table, in the transaction
+    that moves past the event; a later event of it is skipped too (its rows
+    would hold only what came after), so it stays absent, never stale, while
+    the other negotiations are answered as before.
+    """
+    real = runner.status_row_of
+
+    def failing(negotiation: str, state: Any, *args: Any) -> Any:
+        if negotiation == "a" and state.strikes:
+            raise ArithmeticError("a fold that cannot be computed")
+        return real(negotiation, state, *args)
+
+    monkeypatch.setattr(runner, "status_row_of", failing)
+    first, later = _skipped_scenario()
+    with Negotiations(store_url) as app, ReadModels(app, page_size=3) as models, capture_logs() as logs:
+        app.append(first)
+        assert models.catch_up() == len(first)
+        reads = models.indexed()
+        assert _rows_of(reads, "a") == dict.fromkeys(SQL_VIEWS, 0)
+        app.append(later)
+        monkeypatch.setattr(runner, "status_row_of", real)  # a later event of ``a`` would project now
+        assert models.catch_up() == len(later)
+        assert models.position() == app.position()
+        skips = [(log["negotiation"], log["position"]) for log in logs if log["event"] == "read_models.event_skipped"]
+        stored = app.store.notifications(after=0, limit=100)
+        assert skips == [
+            ("a", n.id) for n in stored if n.originator_id == "a" and n.topic in ("strike.called", "talks.held")
+        ]
+        assert _rows_of(reads, "a") == dict.fromkeys(SQL_VIEWS, 0)
+        assert _rows_of(reads, "b")["events"] == 3
+        assert models.status("a") is None
+        assert models.status("b") is not None
+        past, strike_day = dt.date(2024, 1, 15), dt.date(2024, 2, 5)
+        for as_of, known_at in itertools.product([past, strike_day, None], [past, strike_day, None]):
+            for ask in (reads.status, reads.positions):
+                with pytest.raises(NegotiationNotFoundError):
+                    ask("a", as_of=as_of, known_at=known_at, now=NOW)
+            with pytest.raises(NegotiationNotFoundError):
+                reads.timeline("a", end=as_of, known_at=known_at)
+            listed = reads.catalog(as_of=as_of, known_at=known_at, now=NOW)["negotiations"]
+            assert [e["negotiation"] for e in listed] == ([] if as_of == past or known_at == past else ["b"])
+            running = reads.stoppages(on=as_of or strike_day, known_at=known_at, now=NOW)["stoppages"]
+            assert [e["negotiation"] for e in running] == (["b"] if as_of != past and known_at != past else [])
