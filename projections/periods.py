@@ -161,11 +161,16 @@ def _running(state: NegotiationState) -> dict[tuple[str, StoppageKind], int]:
     return running
 
 
-def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, records: Iterable[Recorded]) -> set[Fact]:
+def facts_from(
+    negotiation: str, state: NegotiationState, log: PositionsLog, records: Iterable[Recorded], *, tz: dt.tzinfo
+) -> set[Fact]:
     """The facts from a region's start on, given the fold states just before it.
 
     ``state`` and ``log`` are the folds at the instant before the region;
-    ``records`` are the events that count in the region, in valid-time order.
+    ``records`` are the events that count in the region, in valid-time order;
+    ``tz`` is the negotiation's time zone (``History.tz``, its first stored
+    opening's), in which positions are dated as the pure answer dates them,
+    even when that opening was retracted and replaced by one in another zone.
     """
     facts: dict[tuple[Table, Key], Payload] = {}
     started = _running(state)
@@ -176,7 +181,6 @@ def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, rec
             log = POSITIONS_FOLD.step(log, record)
         facts[("status", (at,))] = status_answer(negotiation, state)
         if log is not before:
-            tz = state.tz
             for key, link in log.links.items():
                 old = before.links.get(key)
                 if old is not link:
@@ -200,7 +204,7 @@ def region_facts(history: History, start: int, known: int | None) -> set[Fact]:
     state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
     log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
     records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
-    return facts_from(history.negotiation, state, log, records)
+    return facts_from(history.negotiation, state, log, records, tz=history.tz)
 
 
 @attrs.frozen
@@ -314,7 +318,7 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     status = Row("status", (at,), status_answer(negotiation, state), known, INFINITY)
     result = [Change("insert", "status", status.key, row=status)]
     if log is not tip.log:
-        tz = state.tz
+        tz = tip.history.tz  # as ``facts_from``: the negotiation's, not the state's
         for key, link in log.links.items():
             old = tip.log.links.get(key)
             if old is not link:

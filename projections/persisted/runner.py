@@ -44,7 +44,7 @@ from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
 from negotiation.core.history import History, micros
-from negotiation.core.state import NegotiationState, Phase, phase
+from negotiation.core.state import NegotiationState, Phase, phase, zone
 from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
 from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
@@ -423,16 +423,17 @@ class Projector:
                 continue
             status_row = status_row_of(negotiation, state, entry.position)
             status.append(status_row)
+            timezone = entry.history.timezone or "UTC"
             rows = entry.positions
             if rows is None or entry.log is not entry.positions_log:  # the fold returns the same log if unchanged
-                rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log)}
+                rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log, timezone=timezone)}
                 if entry.positions is None:
                     cleared.append(negotiation)
                     upserted.extend(rows.values())
                 else:
                     deleted.extend((negotiation, *key) for key in entry.positions.keys() - rows.keys())
                     upserted.extend(row for key, row in rows.items() if entry.positions.get(key) != row)
-            catalog_row = catalog_row_of(negotiation, state)
+            catalog_row = catalog_row_of(negotiation, state, timezone=timezone)
             if catalog_row != entry.catalog:
                 catalog.append(catalog_row)
             written.append(_Written(entry, status_row, rows, entry.log, catalog_row))
@@ -497,10 +498,16 @@ def status_row_of(negotiation: str, state: NegotiationState, position: int) -> S
     )
 
 
-def position_rows_of(negotiation: str, state: NegotiationState, log: PositionsLog) -> list[PositionRow]:
-    """The positions rows of a folded positions log, by party then issue."""
+def position_rows_of(
+    negotiation: str, state: NegotiationState, log: PositionsLog, *, timezone: str | None = None
+) -> list[PositionRow]:
+    """The positions rows of a folded positions log, by party then issue.
+
+    ``timezone``: the negotiation's (``History.timezone``: its first stored
+    opening's), which dates the positions in the pure answer; the state's by default.
+    """
     rows = []
-    for position in standing(log, state.tz):
+    for position in standing(log, state.tz if timezone is None else zone(timezone)):
         answer = position_json(position)
         value = answer["value"]
         rows.append(
@@ -518,13 +525,18 @@ def position_rows_of(negotiation: str, state: NegotiationState, log: PositionsLo
     return rows
 
 
-def catalog_row_of(negotiation: str, state: NegotiationState) -> CatalogRow:
-    """The catalog row of an opened negotiation's state."""
+def catalog_row_of(negotiation: str, state: NegotiationState, *, timezone: str | None = None) -> CatalogRow:
+    """The catalog row of an opened negotiation's state.
+
+    ``timezone``: the negotiation's, as the pure ``list`` answer shows it
+    (``History.timezone``: its first stored opening's, even when that opening was
+    retracted and replaced by one in another zone); the state's by default.
+    """
     parties = [{"id": p.id, "name": p.name, "role": p.role} for p in parties_of(state)]
     return CatalogRow(
         negotiation=negotiation,
         title=state.title,
-        timezone=state.timezone,
+        timezone=state.timezone if timezone is None else timezone,
         parties=dumps(parties),
         phase=phase(state),
     )

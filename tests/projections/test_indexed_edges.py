@@ -24,10 +24,17 @@ from structlog.testing import capture_logs
 
 from events import Event
 from negotiation import NegotiationNotFoundError, Negotiations
+from negotiation.core.history import History
+from projections.answers import catalog_json, positions_json, status_json, stoppages_json, timeline_json
+from projections.catalog import catalog_of, stoppages_on
+from projections.errors import NotOpenedError
 from projections.persisted import ReadModels, runner
 from projections.persisted.indexed import IndexedReads
 from projections.persisted.tables import SQL_VIEWS
-from tests.projections.builders import Log
+from projections.positions import positions_of
+from projections.status import status_of
+from projections.timeline import timeline_of
+from tests.projections.builders import Log, when
 
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 NOW = dt.datetime(2031, 6, 1, 12, tzinfo=dt.UTC)
@@ -172,3 +179,113 @@ def test_a_skipped_negotiation_is_absent_at_every_valid_and_knowledge_time(
             assert [e["negotiation"] for e in listed] == ([] if as_of == past or known_at == past else ["b"])
             running = reads.stoppages(on=as_of or strike_day, known_at=known_at, now=NOW)["stoppages"]
             assert [e["negotiation"] for e in running] == (["b"] if as_of != past and known_at != past else [])
+
+
+# --- 3. a retracted opening, an opening that is not the first event ---------------------------
+
+
+def _replaced_opening_scenario() -> list[list[Event]]:
+    """The batches: ``a`` opened in Chatham, on strike; ``b``; ``c`` opened second in its first batch.
+
+    Then ``a``'s opening (and its strike, which needs it) is retracted and
+    replaced by one in New York, later in valid time: the rules accept a
+    retracted opening only with another one in force before the retraction.
+    """
+    a, a2 = Log("a", tz="Pacific/Chatham"), Log("a", tz="America/New_York")
+    b, c = Log("b", tz="America/New_York"), Log("c", tz="Asia/Tokyo")
+    opened = a.open("2024-01-10T09:00", title="First")
+    strike = a.add("strike.called", "s1", "2024-01-15T09:00", by="wga")
+    a.add("proposal.made", "p1", "2024-01-16T09:00", by="wga", issue="wages", terms="5%")
+    requested = c.add("talks.requested", "r", "2024-01-11T09:00", by="wga", to="amptp")
+    return [
+        a.events,
+        [b.open("2024-01-09T09:00"), b.add("strike.called", "s", "2024-01-15T23:30", by="wga")],
+        [requested, c.open("2024-01-10T09:00")],
+        [
+            a2.open("2024-03-12T09:00", id_="open2", title="Second"),
+            a2.add("event.retracted", "x1", "2024-03-13T08:00", target=strike.id, reason="never happened"),
+            a2.add("event.retracted", "x2", "2024-03-13T08:30", target="p1", reason="never happened"),
+            a2.add("event.retracted", "x", "2024-03-13T09:00", target=opened.id, reason="wrong time zone"),
+            a2.add("proposal.made", "p2", "2024-03-14T09:00", by="wga", issue="wages", terms="6%"),
+        ],
+    ]
+
+
+POINTS: list[dt.datetime | dt.date | None] = [
+    None,
+    dt.date(2024, 1, 9),
+    dt.date(2024, 1, 15),
+    dt.date(2024, 2, 1),
+    when("2024-03-13T08:45", "America/New_York"),
+    dt.date(2024, 3, 13),
+    dt.date(2024, 3, 20),
+]
+
+
+def _outcome(ask: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The answer, or the refusal of a negotiation not open at that point."""
+    try:
+        return ask(*args, **kwargs)
+    except NotOpenedError as e:
+        return ("not opened", e.negotiation)
+
+
+def _pure_status(history: History, **when_: Any) -> Any:
+    return status_json(status_of(history, **when_))
+
+
+def _pure_positions(history: History, **when_: Any) -> Any:
+    return positions_json(positions_of(history, **when_))
+
+
+@pytest.mark.parametrize("page_size", [1, 100])
+@pytest.mark.parametrize("store_url", ["memory", "sqlite", POSTGRES], indirect=True)
+def test_a_retracted_opening_is_answered_as_the_pure_path_answers(store_url: str, page_size: int) -> None:
+    """``list --at``/``--known-at`` and ``stoppages`` took ``a``'s time zone from its catalog row (the replacement's).
+
+    The pure path dates everything of a negotiation in ``History.tz``, its
+    first stored opening's zone: asked as known before the retraction, ``a``
+    is listed as opened in Chatham (title, strike and its day as then known);
+    as known after it, only from the replacement's valid time on. ``c``'s first
+    stored event is not its opening: its zone was read from that event (UTC).
+    Every answer at every point equals the pure one.
+    """
+    with Negotiations(store_url) as app, ReadModels(app, page_size=page_size) as models:
+        for batch in _replaced_opening_scenario():
+            app.append(batch)
+        models.catch_up()
+        reads = models.indexed()
+        histories = [app.history(n) for n in app.negotiation_ids()]
+        for as_of, known_at in itertools.product(POINTS, POINTS):
+            when_ = {"as_of": as_of, "known_at": known_at, "now": NOW}
+            assert reads.catalog(**when_) == catalog_json(catalog_of(histories, **when_)), (as_of, known_at)
+            on = as_of or dt.date(2024, 3, 20)
+            pure_stoppages = stoppages_json(stoppages_on(histories, on=on, known_at=known_at, now=NOW), on=on)
+            assert reads.stoppages(on=on, known_at=known_at, now=NOW) == pure_stoppages, (on, known_at)
+            for h in histories:
+                n = h.negotiation
+                assert _outcome(reads.status, n, **when_) == _outcome(_pure_status, h, **when_), (n, when_)
+                assert _outcome(reads.positions, n, **when_) == _outcome(_pure_positions, h, **when_), (n, when_)
+                pure_timeline = timeline_json(timeline_of(h, end=as_of, known_at=known_at), negotiation=n)
+                assert reads.timeline(n, end=as_of, known_at=known_at) == pure_timeline, (n, as_of, known_at)
+        before, after = dt.date(2024, 3, 1), dt.date(2024, 3, 20)
+        listed = {
+            e["negotiation"]: e
+            for e in reads.catalog(as_of=dt.date(2024, 2, 1), known_at=before, now=NOW)["negotiations"]
+        }
+        assert (listed["a"]["title"], listed["a"]["timezone"], listed["a"]["stoppage"]["since"]) == (
+            "First",
+            "Pacific/Chatham",
+            "2024-01-15",
+        )
+        assert "a" not in [
+            e["negotiation"] for e in reads.catalog(as_of=dt.date(2024, 2, 1), known_at=after, now=NOW)["negotiations"]
+        ]
+        assert reads.status("c", as_of=dt.date(2024, 1, 12), now=NOW)["as_of"] == "2024-01-12T23:59:59.999999+09:00"
+        # The current tables too: the catalog row's zone and the positions' dates are the pure answers'.
+        assert [(row["negotiation"], row["timezone"]) for row in models.catalog()] == [
+            (h.negotiation, h.timezone) for h in sorted(histories, key=lambda h: h.negotiation)
+        ]
+        current = models.positions("a")
+        assert current is not None
+        assert current["positions"] == _pure_positions(app.history("a"), now=NOW)["positions"]
