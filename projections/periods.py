@@ -10,10 +10,12 @@ Three kinds of *facts* hold at one knowledge time (times are integer
 microseconds since the epoch, ``INFINITY`` for "open"):
 
 - ``status``: ``(valid_from,) -> (answer, extra)``: the status answer (the
-  spec's, without ``negotiation``/``as_of``/``known_at`` and the stoppage's
-  ``day``, which depend on the question) from one distinct ``occurred_at``
-  instant on, until the next change point; ``answer`` is ``None`` when the
-  negotiation is not open; ``extra`` holds title, time zone and parties for the catalog;
+  spec's, without ``negotiation``/``as_of``/``known_at``, the stoppage's
+  ``day`` and ``events_applied``, which depend on the question) from an
+  ``occurred_at`` instant where it changes on, until the next change point;
+  ``answer`` is ``None`` when the negotiation is not open; ``extra`` holds
+  title, time zone and parties for the catalog. Most events (statements,
+  proposals, talks held) change no status answer and make no status row;
 - ``position``: ``(party, issue, valid_from) -> (position,)``: the party's
   standing position on the issue changes at ``valid_from`` (``None``: none stands);
 - ``stoppage``: ``(party, kind, started) -> (ended,)``: one strike or lockout.
@@ -40,10 +42,10 @@ import orjson
 
 from events.model import Event, EventRetracted, NegotiationOpened
 from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
-from negotiation.core.machine import evolve
+from negotiation.core.machine import COUNT_ONLY, TRANSITIONS, evolve
 from negotiation.core.state import NegotiationState, StoppageKind, replace, zone
 from projections.answers import position_json, status_json
-from projections.positions import POSITIONS_FOLD, Link, PositionsLog, standing
+from projections.positions import POSITION_EVENTS, POSITIONS_FOLD, Link, PositionsLog, standing
 from projections.status import Moment, parties_of, status_from
 
 __all__ = [
@@ -81,15 +83,19 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-_ANSWERS: dict[tuple[Any, ...], tuple[str, str, str]] = {}
-"""What ``status_answer`` renders, by the state fields the answer depends on, ``events_applied`` aside:
-(the answer's text before the count, after it, the extras). Catch-up renders an answer per event."""
-_COUNT_AT: Final = '"events_applied":0,'
-"""Where the count goes: keys are unique and a quote inside a string value is escaped, so this is found once."""
+_ANSWERS: dict[tuple[Any, ...], tuple[str, str]] = {}
+"""What ``status_answer`` renders, by the state fields the answer depends on. Catch-up asks for an answer per
+event, and most events change none of these fields."""
 
 
 def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None, str | None]:
-    """The stored status answer of a state and its catalog extras (JSON texts); ``None`` when not open."""
+    """The stored status answer of a state and its catalog extras (JSON texts); ``None`` when not open.
+
+    The stored answer leaves out ``events_applied``: a running count would
+    change with every event, so every event (and every late one, for every
+    change point after it) would write a row. Readers count it from the events
+    table instead, and a row is stored only where the answer really changes.
+    """
     if not state.opened:
         return None, None
     key = (
@@ -108,11 +114,8 @@ def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None
     if found is None:
         if len(_ANSWERS) >= 4096:
             _ANSWERS.clear()
-        answer, extra = _render(negotiation, replace(state, {"events_applied": 0}))
-        head, tail = answer.split(_COUNT_AT)
-        found = _ANSWERS[key] = (head + '"events_applied":', "," + tail, extra)
-    head, tail, extra = found
-    return f"{head}{state.events_applied}{tail}", extra
+        found = _ANSWERS[key] = _render(negotiation, state)
+    return found
 
 
 def _render(negotiation: str, state: NegotiationState) -> tuple[str, str]:
@@ -120,7 +123,7 @@ def _render(negotiation: str, state: NegotiationState) -> tuple[str, str]:
     tz = state.tz
     moment = Moment(negotiation=negotiation, timezone=state.timezone, tz=tz, as_of=_ANY_TIME, known_at=_ANY_TIME)
     answer = status_json(status_from(state, moment))
-    for key in ("negotiation", "as_of", "known_at"):
+    for key in ("negotiation", "as_of", "known_at", "events_applied"):
         del answer[key]
     if answer["stoppage"] is not None:
         del answer["stoppage"]["day"]  # counted up to the time asked about, by the reader
@@ -174,12 +177,15 @@ def facts_from(
     """
     facts: dict[tuple[Table, Key], Payload] = {}
     started = _running(state)
+    shown = status_answer(negotiation, state)
     for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
         before = log
         for record in group:
             state = evolve(state, record.event)
             log = POSITIONS_FOLD.step(log, record)
-        facts[("status", (at,))] = status_answer(negotiation, state)
+        answer = status_answer(negotiation, state)
+        if answer != shown:  # a change point: the answer differs from the one in force just before
+            facts[("status", (at,))] = shown = answer
         if log is not before:
             for key, link in log.links.items():
                 old = before.links.get(key)
@@ -315,8 +321,11 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     state = evolve(tip.state, record.event)
     log = POSITIONS_FOLD.step(tip.log, record)
     negotiation = tip.history.negotiation
-    status = Row("status", (at,), status_answer(negotiation, state), known, INFINITY)
-    result = [Change("insert", "status", status.key, row=status)]
+    answer = status_answer(negotiation, state)
+    result: list[Change] = []
+    if answer != status_answer(negotiation, tip.state):
+        status = Row("status", (at,), answer, known, INFINITY)
+        result.append(Change("insert", "status", status.key, row=status))
     if log is not tip.log:
         tz = tip.history.tz  # as ``facts_from``: the negotiation's, not the state's
         for key, link in log.links.items():
@@ -340,28 +349,47 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     return result
 
 
+_INERT: Final = COUNT_ONLY - POSITION_EVENTS
+"""Event types that change no fact wherever they land: the status and positions folds only count them."""
+
+
+def _inert(history: History, event: Event) -> Recorded | None:
+    """The stored target of a retraction that changes no fact (an inert target that counts now), else ``None``."""
+    if not isinstance(event, EventRetracted):
+        return None
+    target = target_of(history, event.target)
+    if target is None or type(target.event) not in _INERT or not history.counts(target):
+        return None
+    return target
+
+
 def take(tip: Tip, event: Event) -> list[Change]:
     """Take ``event`` (the negotiation's next stored one) into ``tip.history``; the writes it makes.
 
     An event that occurred after every stored one and was recorded no earlier
-    than any, and retracts nothing, is one step of the folds (O(1) rows);
-    otherwise the rows of the region it changes (valid times from its own, or
-    its target's; knowledge times from its own) are derived before and after.
+    than any, and retracts nothing, is one step of the folds (O(1) rows). An
+    event that changes no fact wherever it lands (a statement, a rejection, a
+    strike authorization, or the retraction of one) writes nothing, however
+    late. Otherwise the rows of the region it changes (valid times from its
+    own, or its target's; knowledge times from its own) are derived before and after.
     """
     history = tip.history
     record = _record(history, event)
     at, known = micros(record.at), record.known_us
-    if (
-        not isinstance(event, EventRetracted)
-        and (tip.last_at is None or at > tip.last_at)
-        and (not tip.known or known >= tip.known[-1])
-    ):
-        history.load([event])
-        (added,) = history.appended_after(history.version - 1)
-        result = _step(tip, added, at, known)
+    retracting = isinstance(event, EventRetracted)
+    if not retracting and (tip.last_at is None or at > tip.last_at) and (not tip.known or known >= tip.known[-1]):
+        history.load_recorded([record])
+        result = _step(tip, record, at, known)
+    elif type(event) in _INERT or _inert(history, event) is not None:
+        # Counted where it lands (a retraction: and its target no longer counts); no answer changes.
+        history.load_recorded([record], commutes=not retracting and TRANSITIONS[type(event)].commutes)
+        if not retracting:
+            tip.state = replace(tip.state, {"events_applied": tip.state.events_applied + 1})
+        result = []
     else:
         start = at
-        if isinstance(event, EventRetracted):
+        if retracting:
+            assert isinstance(event, EventRetracted)  # noqa: S101 - for the type checker
             target = target_of(history, event.target)
             if target is not None:
                 start = min(start, micros(target.at))
@@ -369,7 +397,7 @@ def take(tip: Tip, event: Event) -> list[Change]:
         latest = max(known, tip.known[-1]) if tip.known else known
         asked = [None if g >= latest else g for g in grid]
         before_facts = [region_facts(history, start, g) for g in asked]
-        history.load([event])
+        history.load_recorded([record])
         after_facts = [region_facts(history, start, g) for g in asked]
         tip.state = history.state()
         tip.log = history.fold(POSITIONS_FOLD)

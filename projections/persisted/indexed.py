@@ -99,6 +99,26 @@ class IndexedReads:
             return None
         return orjson.loads(row["answer"]), orjson.loads(row["extra"])
 
+    def _count(self, c: Cursor, negotiation: str, valid: int, known: int) -> int:
+        """``events_applied`` at (valid, known): the events that count there, from the covering events index."""
+        row = self._one(
+            c,
+            f"SELECT COUNT(*) AS n FROM {self._name['events']} WHERE negotiation = ? AND valid_at <= ? "
+            "AND known_at <= ? AND ? < retracted_at",
+            (negotiation, valid, known, known),
+        )
+        return int(row["n"])
+
+    def _counts(self, c: Cursor, valid: int, known: int) -> dict[str, int]:
+        """``events_applied`` of every negotiation at (valid, known) (``list --at``: one scan of the events)."""
+        rows = self._all(
+            c,
+            f"SELECT negotiation, COUNT(*) AS n FROM {self._name['events']} WHERE valid_at <= ? "
+            "AND known_at <= ? AND ? < retracted_at GROUP BY negotiation",
+            (valid, known, known),
+        )
+        return {row["negotiation"]: int(row["n"]) for row in rows}
+
     @staticmethod
     def _times(
         timezone: str, as_of: When | None, known_at: When | None, now: dt.datetime
@@ -117,15 +137,18 @@ class IndexedReads:
         with self._read() as c:
             timezone = self._zone(c, negotiation)
             _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
-            found = self._status(c, negotiation, _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING))
-        if found is None:
-            raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+            valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+            found = self._status(c, negotiation, valid, known)
+            if found is None:
+                raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+            count = self._count(c, negotiation, valid, known)
         answer, extra = found
         return {
             "negotiation": negotiation,
             "as_of": shown_as_of.isoformat(),
             "known_at": shown_known_at.isoformat(),
-            **_with_day(answer, shown_as_of, zone(extra["timezone"])),  # the state's zone, as the pure answer
+            # The stoppage's day in the state's zone, as the pure answer counts it.
+            **_with_count(_with_day(answer, shown_as_of, zone(extra["timezone"])), count),
         }
 
     def positions(
@@ -233,6 +256,7 @@ class IndexedReads:
                 _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
                 valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
                 wanted = set(negotiations)
+                counts = self._counts(c, valid, known)
                 for negotiation, answer_text, extra_text in self._latest(c, valid, known):
                     if negotiation not in wanted or answer_text is None:
                         continue
@@ -245,7 +269,7 @@ class IndexedReads:
                         "parties": extra["parties"],
                         "phase": answer["phase"],
                         "stoppage": shown["stoppage"],
-                        "events_applied": answer["events_applied"],
+                        "events_applied": counts.get(negotiation, 0),
                         "as_of": shown_as_of.isoformat(),
                         "known_at": shown_known_at.isoformat(),
                     }
@@ -354,6 +378,16 @@ def _timezone(line: str) -> str:
     data = first.get("data") or {}
     timezone = data.get("timezone") if first.get("type") == "negotiation.opened" else None
     return str(timezone or "UTC")
+
+
+def _with_count(answer: dict[str, Any], count: int) -> dict[str, Any]:
+    """The stored answer with ``events_applied`` in its place (before ``ratified_by``, as ``status_json`` has it)."""
+    shown: dict[str, Any] = {}
+    for key, value in answer.items():
+        if key == "ratified_by":
+            shown["events_applied"] = count
+        shown[key] = value
+    return shown
 
 
 def _with_day(answer: dict[str, Any], as_of: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:

@@ -48,8 +48,10 @@ _ENSURE_ATTEMPTS: Final = 10
 _MISSING_CHUNK: Final = 500
 """Keys per statement of ``missing_events`` (two parameters each: well within SQLite's limit)."""
 
-LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"))
-"""Columns added after a layout was first written (spec 1.1): a version without them is rebuilt."""
+LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"), ("status_periods", "agreement"))
+"""Columns added after a layout was first written: a version without them is rebuilt. Spec 1.1 added the
+first two; the third came with status rows stored only where the answer changes (``events_applied`` is
+counted by the reader), so a version whose rows carry the running count is rebuilt."""
 
 Cursor = Any
 """A DB-API cursor of the dialect (``sqlite3`` or psycopg), rows readable by column name."""
@@ -116,6 +118,7 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         # Answers are JSON text in both dialects: the key order is the answer's (jsonb would sort it).
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('status_periods', version))} ("
         "negotiation TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, phase TEXT, "
+        "talks TEXT, agreement TEXT, contract TEXT, "
         f"answer TEXT, extra TEXT, PRIMARY KEY (negotiation, valid_from, known_to)){suffix}",
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('position_periods', version))} ("
         "negotiation TEXT, party TEXT, issue TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, "
@@ -131,13 +134,15 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         f"position BIGINT NOT NULL, PRIMARY KEY (negotiation, seq)){suffix}",
         f"CREATE INDEX IF NOT EXISTS negotiation_events_first_v{version} "
         f"ON {d.name(table_name('events', version))} (seq, position)",
+        # Covering: ``events_applied`` is counted over (negotiation, valid_at <= V, known_at <= K, not
+        # retracted by K) from this index alone, and a timeline window reads its range in order.
         f"CREATE INDEX IF NOT EXISTS negotiation_events_valid_v{version} "
-        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq)",
+        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq, known_at, retracted_at)",
     ]
 
 
 PERIOD_KEYS: Final = {
-    "status": ("status_periods", ("valid_from",), ("phase", "answer", "extra")),
+    "status": ("status_periods", ("valid_from",), ("phase", "talks", "agreement", "contract", "answer", "extra")),
     "position": ("position_periods", ("party", "issue", "valid_from"), ("position",)),
     "stoppage": ("stoppage_periods", ("party", "kind", "started"), ("ended",)),
 }
@@ -147,7 +152,10 @@ PERIOD_KEYS: Final = {
 def _payload(table: str, payload: tuple[Any, ...]) -> tuple[Any, ...]:
     if table == "status":
         answer, extra = payload
-        return (None if answer is None else orjson.loads(answer)["phase"], answer, extra)
+        if answer is None:
+            return (None, None, None, None, answer, extra)
+        shown = orjson.loads(answer)
+        return (shown["phase"], shown["talks"], shown["agreement"], shown["contract"], answer, extra)
     return payload
 
 
