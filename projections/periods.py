@@ -182,16 +182,19 @@ def facts_from(
     log: PositionsLog,
     records: Iterable[Recorded],
     *,
+    tz: dt.tzinfo,
     positions_only: bool = False,
 ) -> set[Fact]:
     """The facts from a region's start on, given the fold states just before it.
 
     ``state`` and ``log`` are the folds at the instant before the region;
-    ``records`` are the events that count in the region, in valid-time order.
+    ``records`` are the events that count in the region, in valid-time order;
+    ``tz`` is the negotiation's time zone (``History.tz``, its first stored
+    opening's), in which positions are dated as the pure answer dates them,
+    even when that opening was retracted and replaced by one in another zone.
     ``positions_only``: the position facts alone (the core state is not folded).
     """
     facts: dict[tuple[Table, Key], Payload] = {}
-    tz = state.tz
     if positions_only:
         for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
             before = log
@@ -211,7 +214,7 @@ def facts_from(
         if answer != shown:  # a change point: the answer differs from the one in force just before
             facts[("status", (at,))] = shown = answer
         if log is not before:
-            _position_facts(facts, before, log, at, state.tz)
+            _position_facts(facts, before, log, at, tz)
         running_now = _running(state)
         for key, start in started.items():
             if running_now.get(key) != start:
@@ -232,7 +235,7 @@ def region_facts(history: History, start: int, known: int | None, *, positions_o
         state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
     log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
     records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
-    return facts_from(history.negotiation, state, log, records, positions_only=positions_only)
+    return facts_from(history.negotiation, state, log, records, tz=history.tz, positions_only=positions_only)
 
 
 @attrs.frozen
@@ -349,7 +352,7 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
         status = Row("status", (at,), answer, known, INFINITY)
         result.append(Change("insert", "status", status.key, row=status))
     if log is not tip.log:
-        tz = state.tz
+        tz = tip.history.tz  # as ``facts_from``: the negotiation's, not the state's
         for key, link in log.links.items():
             old = tip.log.links.get(key)
             if old is not link:

@@ -54,7 +54,9 @@ class IndexedReads:
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
+        """One read transaction: its statements all see the same committed pages (``Dialect.begin_read``)."""
         with self.views.datastore.transaction(commit=False) as c:
+            self.views.dialect.begin_read(c)
             yield c
 
     def _one(self, c: Cursor, statement: str, params: tuple[Any, ...]) -> Any:
@@ -68,11 +70,23 @@ class IndexedReads:
     # --- one negotiation ---------------------------------------------------------------
 
     def _zone(self, c: Cursor, negotiation: str) -> str:
-        """The negotiation's time zone name; ``NegotiationNotFoundError`` when nothing is stored."""
-        row = self._one(c, f"SELECT line FROM {self._name['events']} WHERE negotiation = ? AND seq = 1", (negotiation,))
-        if row is None:
+        """The negotiation's time zone name; ``NegotiationNotFoundError`` when nothing is stored.
+
+        ``History.tz``: its first stored opening's, which need not be its first
+        event (a batch may open it after another event of the same instant) and
+        may have been retracted (and replaced, perhaps in another zone).
+        """
+        events = self._name["events"]
+        row = self._one(
+            c,
+            f"SELECT line FROM {events} WHERE negotiation = ? AND type = 'negotiation.opened' ORDER BY seq LIMIT 1",
+            (negotiation,),
+        )
+        if row is not None:
+            return _timezone(row["line"])
+        if self._one(c, f"SELECT seq FROM {events} WHERE negotiation = ? AND seq = 1", (negotiation,)) is None:
             raise NegotiationNotFoundError(negotiation)
-        return _timezone(row["line"])
+        return "UTC"
 
     def _status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any] | None:
         row = self._one(
@@ -122,18 +136,19 @@ class IndexedReads:
         """The spec's status answer (``status_json``) at that point."""
         with self._read() as c:
             timezone = self._zone(c, negotiation)
-            tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+            _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
             valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
             found = self._status(c, negotiation, valid, known)
             if found is None:
                 raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
             count = self._count(c, negotiation, valid, known)
-        answer, _ = found
+        answer, extra = found
         return {
             "negotiation": negotiation,
             "as_of": shown_as_of.isoformat(),
             "known_at": shown_known_at.isoformat(),
-            **_with_count(_with_day(answer, shown_as_of, tz), count),
+            # The stoppage's day in the state's zone, as the pure answer counts it.
+            **_with_count(_with_day(answer, shown_as_of, zone(extra["timezone"])), count),
         }
 
     def positions(
@@ -238,7 +253,7 @@ class IndexedReads:
             if as_of is None and known_at is None:
                 return self._catalog_now(c, order, now)
             for timezone, negotiations in zones.items():
-                tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+                _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
                 valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
                 wanted = set(negotiations)
                 counts = self._counts(c, valid, known)
@@ -246,11 +261,11 @@ class IndexedReads:
                     if negotiation not in wanted or answer_text is None:
                         continue
                     answer, extra = orjson.loads(answer_text), orjson.loads(extra_text)
-                    shown = _with_day(answer, shown_as_of, tz)
+                    shown = _with_day(answer, shown_as_of, zone(extra["timezone"]))  # the state's zone, as in status
                     entries[negotiation] = {
                         "negotiation": negotiation,
                         "title": extra["title"],
-                        "timezone": extra["timezone"],
+                        "timezone": timezone,
                         "parties": extra["parties"],
                         "phase": answer["phase"],
                         "stoppage": shown["stoppage"],
@@ -264,8 +279,9 @@ class IndexedReads:
         """Everything stored, as known now: the current tables, one row per negotiation."""
         rows = self._all(
             c,
-            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, c.title, c.timezone, c.parties "
-            f"FROM {self._name['status']} s JOIN {self._name['catalog']} c ON c.negotiation = s.negotiation",
+            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, s.timezone AS state_zone, c.title, "
+            f"c.timezone, c.parties FROM {self._name['status']} s JOIN {self._name['catalog']} c "
+            "ON c.negotiation = s.negotiation",
         )
         entries: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -281,7 +297,7 @@ class IndexedReads:
                 "timezone": row["timezone"],
                 "parties": loads(row["parties"]),
                 "phase": row["phase"],
-                "stoppage": _with_day({"stoppage": stoppage}, shown, tz)["stoppage"],
+                "stoppage": _with_day({"stoppage": stoppage}, shown, zone(row["state_zone"]))["stoppage"],
                 "events_applied": row["events_applied"],
                 "as_of": shown.isoformat(),
                 "known_at": shown.isoformat(),

@@ -45,6 +45,8 @@ from projections.persisted.tables import (
 __all__ = ["Cursor", "Dialect", "SQLTables", "SQLViews", "table_statements"]
 
 _ENSURE_ATTEMPTS: Final = 10
+_MISSING_CHUNK: Final = 500
+"""Keys per statement of ``missing_events`` (two parameters each: well within SQLite's limit)."""
 
 LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"), ("status_periods", "agreement"))
 """Columns added after a layout was first written: a version without them is rebuilt. Spec 1.1 added the
@@ -84,6 +86,15 @@ class Dialect(ABC):
     @abstractmethod
     def names(self, c: Cursor) -> set[str]:
         """The tables and views of the read models' schema."""
+
+    def begin_read(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+        """Make the read transaction just begun see one snapshot of the database, whatever commits meanwhile.
+
+        Nothing to do by default: on SQLite eventsourcing begins every
+        transaction (``BEGIN``, deferred), and in WAL mode a reader's snapshot is
+        taken at its first read and held until the transaction ends (an
+        in-memory database lets no writer in while a reader is in).
+        """
 
     def retryable(self, error: Exception) -> bool:
         """Whether setting up the tables may be tried again after ``error``."""
@@ -164,6 +175,9 @@ class SQLTables:
         status, positions, catalog = (d.name(table_name(kind, self.version)) for kind in KINDS[:3])
         j = d.json_param
         self._delete = [d.sql(f"DELETE FROM {t} WHERE negotiation = ?") for t in (status, positions, catalog)]
+        self._drop = [
+            d.sql(f"DELETE FROM {d.name(table_name(kind, self.version))} WHERE negotiation = ?") for kind in KINDS
+        ]
         self._delete_positions = d.sql(f"DELETE FROM {positions} WHERE negotiation = ?")
         self._delete_position = d.sql(f"DELETE FROM {positions} WHERE negotiation = ? AND party = ? AND issue = ?")
         self._upsert_status = d.sql(
@@ -199,6 +213,24 @@ class SQLTables:
         events = d.name(table_name("events", self.version))
         self._insert_event = d.sql(f"INSERT INTO {events} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self._retract_event = d.sql(f"UPDATE {events} SET retracted_at = ? WHERE negotiation = ? AND seq = ?")
+        self._events_name = events
+
+    def missing_events(self, wanted: Sequence[tuple[str, int]]) -> set[str]:
+        """The negotiations among ``wanted`` ``(negotiation, seq)`` whose event the events table lacks.
+
+        One statement per ``_MISSING_CHUNK`` keys (row values: SQLite 3.15+ and PostgreSQL).
+        """
+        wanted = list(dict.fromkeys(wanted))
+        events = self._events_name
+        found: set[tuple[str, int]] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(wanted), _MISSING_CHUNK):
+                chunk = wanted[i : i + _MISSING_CHUNK]
+                values = ", ".join("(?, ?)" for _ in chunk)
+                statement = f"SELECT negotiation, seq FROM {events} WHERE (negotiation, seq) IN (VALUES {values})"
+                c.execute(self.dialect.sql(statement), [v for key in chunk for v in key])
+                found.update((row["negotiation"], int(row["seq"])) for row in c.fetchall())
+        return {negotiation for negotiation, seq in wanted if (negotiation, seq) not in found}
 
     def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
         """Rows and tracking record in one transaction, if the tracked position is still ``after``.
@@ -214,6 +246,10 @@ class SQLTables:
             self._write_rows(c, changes)
 
     def _write_rows(self, c: Cursor, changes: RowChanges) -> None:
+        if changes.dropped:
+            gone = [(n,) for n in changes.dropped]
+            for statement in self._drop:
+                c.executemany(statement, gone)
         if changes.removed:
             gone = [(n,) for n in changes.removed]
             for statement in self._delete:
