@@ -99,15 +99,19 @@ class IndexedReads:
             return None
         return orjson.loads(row["answer"]), orjson.loads(row["extra"])
 
-    def _count(self, c: Cursor, negotiation: str, valid: int, known: int) -> int:
-        """``events_applied`` at (valid, known): the events that count there, from the covering events index."""
+    def _counted_status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any, int] | None:
+        """``_status`` with ``events_applied`` (``_count``), in one statement: a status is one round trip less."""
         row = self._one(
             c,
-            f"SELECT COUNT(*) AS n FROM {self._name['events']} WHERE negotiation = ? AND valid_at <= ? "
-            "AND known_at <= ? AND ? < retracted_at",
-            (negotiation, valid, known, known),
+            f"SELECT answer, extra, (SELECT COUNT(*) FROM {self._name['events']} WHERE negotiation = ? "
+            "AND valid_at <= ? AND known_at <= ? AND ? < retracted_at) AS n "
+            f"FROM {self._name['status_periods']} WHERE negotiation = ? AND valid_from <= ? "
+            "AND known_from <= ? AND ? < known_to ORDER BY valid_from DESC LIMIT 1",
+            (negotiation, valid, known, known, negotiation, valid, known, known),
         )
-        return int(row["n"])
+        if row is None or row["answer"] is None:
+            return None
+        return orjson.loads(row["answer"]), orjson.loads(row["extra"]), int(row["n"])
 
     def _counts(self, c: Cursor, valid: int, known: int) -> dict[str, int]:
         """``events_applied`` of every negotiation at (valid, known) (``list --at``: one scan of the events)."""
@@ -138,11 +142,10 @@ class IndexedReads:
             timezone = self._zone(c, negotiation)
             _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
             valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
-            found = self._status(c, negotiation, valid, known)
-            if found is None:
-                raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
-            count = self._count(c, negotiation, valid, known)
-        answer, extra = found
+            found = self._counted_status(c, negotiation, valid, known)
+        if found is None:
+            raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+        answer, extra, count = found
         return {
             "negotiation": negotiation,
             "as_of": shown_as_of.isoformat(),
