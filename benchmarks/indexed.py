@@ -1,6 +1,7 @@
 """The indexed read side: command-line queries against ``negotiation --version``, at several store sizes.
 
-``python -m benchmarks.indexed --negotiations 1000 10000 [--events-per 50] [--postgres URL] [--single 100000]``
+``python -m benchmarks.indexed --negotiations 1000 10000 [--events-per 50] [--postgres URL [--postgres-at N]]
+[--single 100000] [--no-baselines]``
 
 For each size, on the same generated feed (``benchmarks.generate``: stoppages,
 about 2% late events, retractions) one run measures, with baselines of the
@@ -136,8 +137,13 @@ def bench_size(
     runs: int = 5,
     postgres: str | None = None,
     queries_only: bool = False,
+    baselines: bool = True,
 ) -> dict[str, Any]:
-    """Every figure of one store size (see the module docstring); ``queries_only``: reuse the last run's store."""
+    """Every figure of one store size (see the module docstring).
+
+    ``queries_only``: reuse the last run's store; ``baselines``: also the import
+    alone and the catch-up from zero (without: ``negotiation import`` and the queries only).
+    """
     data = dataset(out / "data", negotiations, events_per)
     feed = Path(data["path"])
     work = out / f"indexed-{negotiations}"
@@ -147,19 +153,23 @@ def bench_size(
         return _queries(report, feed, work, runs)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    baseline_db = f"sqlite:///{work}/import-only.db"
-    _log(f"{negotiations}: import only (facade, no tables)")
-    only = _measured([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], work, "import-only", 7200)
-    report["import_only"] = {**only, "events_per_s": events / only["seconds"]}
-    shutil.copy(work / "import-only.db", work / "catch-up.db")
-    _log(f"{negotiations}: catch-up from zero")
-    catch = _measured([sys.executable, "-c", _CATCH_UP, f"sqlite:///{work}/catch-up.db"], work, "catch-up", 7200)
-    taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
-    report["catch_up"] = {**catch, "events_per_s": taken / seconds if seconds else None}
+    if baselines:
+        baseline_db = f"sqlite:///{work}/import-only.db"
+        _log(f"{negotiations}: import only (facade, no tables)")
+        only = _measured([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], work, "import-only", 7200)
+        report["import_only"] = {**only, "events_per_s": events / only["seconds"]}
+        shutil.copy(work / "import-only.db", work / "catch-up.db")
+        _log(f"{negotiations}: catch-up from zero")
+        catch = _measured([sys.executable, "-c", _CATCH_UP, f"sqlite:///{work}/catch-up.db"], work, "catch-up", 7200)
+        taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
+        report["catch_up"] = {**catch, "events_per_s": taken / seconds if seconds else None}
+        (work / "catch-up.db").unlink(missing_ok=True)  # disk: the stores of 100,000 negotiations are large
+        (work / "import-only.db").unlink(missing_ok=True)
     db = f"sqlite:///{work}/store.db"
     _log(f"{negotiations}: negotiation import (tables included)")
     imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
     report["import"] = {**imported, "events_per_s": events / imported["seconds"]}
+    report["store_mb"] = (work / "store.db").stat().st_size / 2**20
     report = _queries(report, feed, work, runs)
     if postgres is not None:
         report["postgres"] = _postgres(postgres, feed, events, work, _commands(report["points"]), runs)
@@ -255,12 +265,15 @@ def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
         version = r["queries"]["--version"]["seconds"]
         lines.append(f"\n{r['negotiations']:,} negotiations, {r['events']:,} events (SQLite)")
         if "import" in r:
-            only, imp, cu = r["import_only"], r["import"], r["catch_up"]
-            lines.append(f"  import only (no tables): {only['events_per_s']:,.0f} ev/s, {only['peak_rss_mb']:.0f} MB")
+            imp = r["import"]
             lines.append(
                 f"  negotiation import (tables included): {imp['events_per_s']:,.0f} ev/s, "
-                f"{imp['peak_rss_mb']:.0f} MB -> ratio {only['events_per_s'] / imp['events_per_s']:.2f}x slower"
+                f"{imp['peak_rss_mb']:.0f} MB, store {r.get('store_mb', 0):,.0f} MB"
             )
+        if "import_only" in r:
+            only, imp, cu = r["import_only"], r["import"], r["catch_up"]
+            lines.append(f"  import only (no tables): {only['events_per_s']:,.0f} ev/s, {only['peak_rss_mb']:.0f} MB")
+            lines.append(f"  -> import with tables {only['events_per_s'] / imp['events_per_s']:.2f}x slower than alone")
             rate = cu.get("events_per_s") or 0
             lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
         for label, q in r["queries"].items():
@@ -282,6 +295,15 @@ def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
                     f"  PG {label:29} {q['seconds'] * 1000:8.0f} ms {q['peak_rss_mb']:6.0f} MB  "
                     f"{q['seconds'] / pv:5.2f}x --version"
                 )
+    if len(reports) > 1:
+        first, last = reports[0], reports[-1]
+        sizes = f"{last['negotiations']:,} negotiations against {first['negotiations']:,}"
+        lines.append(f"\nFlatness: {sizes} (target 1.5x)")
+        for label, q in last["queries"].items():
+            base = first["queries"].get(label)
+            if label != "--version" and base and base["seconds"]:
+                ratio = q["seconds"] / base["seconds"]
+                lines.append(f"  {label:32} {ratio:5.2f}x{' PASS' if ratio <= 1.5 else ' FAIL'}")
     if single is not None:
         version = single["--version"]["seconds"]
         lines.append(
@@ -305,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--queries-only", action="store_true", help="reuse the stores of the last run: queries only")
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="skip the import alone and the catch-up from zero (large sizes)"
+    )
+    parser.add_argument("--postgres-at", type=int, default=None, help="the size on PostgreSQL (default: the largest)")
     args = parser.parse_args(argv)
     if args.postgres is not None and postgres_reachable(args.postgres) is not None:
         args.postgres = None
@@ -315,8 +341,9 @@ def main(argv: list[str] | None = None) -> int:
             args.events_per,
             args.out,
             runs=args.runs,
-            postgres=args.postgres if n == sizes[-1] and not args.queries_only else None,
+            postgres=args.postgres if n == (args.postgres_at or sizes[-1]) and not args.queries_only else None,
             queries_only=args.queries_only,
+            baselines=not args.no_baselines,
         )
         for n in sizes
     ]

@@ -7,7 +7,7 @@ never a whole history or the whole store:
 
 - ``status``, ``positions``, ``catalog`` and ``involving``: the indexed JSON
   answer, plus what only the answer objects hold (``IndexedReads.details``,
-  ``IndexedReads.stoppages_at``: title, parties, contract expiry, each party's
+  ``IndexedReads.running_at``: title, parties, contract expiry, each party's
   stoppage start, when each position was taken);
 - ``timeline``, ``statements`` and ``stoppages``: read as objects;
 - ``diff``: the status and the standing positions at both ends, read as above
@@ -44,7 +44,7 @@ from projections.diff import Diff, diff_from
 from projections.errors import NotIndexedError, NotOpenedError
 from projections.gap import Gap
 from projections.positions import Position, Positions
-from projections.status import Moment, Status, status_from
+from projections.status import Moment, RunningStoppage, Status, Stoppage, status_from
 from projections.timeline import TimelineEntry
 
 if TYPE_CHECKING:
@@ -218,12 +218,12 @@ class IndexedQueries:
         def read() -> list[CatalogEntry]:
             answer = self.reads.catalog(as_of=as_of, known_at=known_at, now=now)
             entries = answer["negotiations"]
-            stoppages = (
-                self.reads.stoppages_at(as_of=as_of, known_at=known_at, now=now)
+            running = (
+                self.reads.running_at(as_of=as_of, known_at=known_at)
                 if any(e["stoppage"] is not None for e in entries)
                 else {}
             )
-            return [_catalog_entry(e, stoppages) for e in entries]
+            return [_catalog_entry(e, running.get(e["negotiation"], ())) for e in entries]
 
         return self._settled(read, lambda q: q.catalog(as_of=as_of, known_at=known_at))
 
@@ -296,15 +296,27 @@ def _positions(answer: Mapping[str, Any], details: Details) -> Positions:
     )
 
 
-def _catalog_entry(entry: Mapping[str, Any], stoppages: Mapping[str, Any]) -> CatalogEntry:
+def _catalog_entry(entry: Mapping[str, Any], running: tuple[RunningStoppage, ...]) -> CatalogEntry:
     tz = zone(entry["timezone"])
+    shown = entry["stoppage"]
+    stoppage = None
+    if shown is not None and running:
+        # Kind, parties, start date and day as the answer counts them (in the state's zone); the starts from the rows.
+        stoppage = Stoppage(
+            kind=shown["kind"],
+            parties=tuple(shown["parties"]),
+            since=dt.date.fromisoformat(shown["since"]),
+            day=shown["day"],
+            started=running[0].started,
+            running=running,
+        )
     return CatalogEntry(
         negotiation=entry["negotiation"],
         title=entry["title"],
         timezone=entry["timezone"],
         parties=tuple(Party(id=p["id"], name=p["name"], role=p["role"]) for p in entry["parties"]),
         phase=entry["phase"],
-        stoppage=stoppages.get(entry["negotiation"]) if entry["stoppage"] is not None else None,
+        stoppage=stoppage,
         events_applied=entry["events_applied"],
         as_of=_instant(entry["as_of"], tz),
         known_at=_instant(entry["known_at"], tz),

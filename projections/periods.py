@@ -10,10 +10,12 @@ Three kinds of *facts* hold at one knowledge time (times are integer
 microseconds since the epoch, ``INFINITY`` for "open"):
 
 - ``status``: ``(valid_from,) -> (answer, extra)``: the status answer (the
-  spec's, without ``negotiation``/``as_of``/``known_at`` and the stoppage's
-  ``day``, which depend on the question) from one distinct ``occurred_at``
-  instant on, until the next change point; ``answer`` is ``None`` when the
-  negotiation is not open; ``extra`` holds title, time zone and parties for the catalog;
+  spec's, without ``negotiation``/``as_of``/``known_at``, the stoppage's
+  ``day`` and ``events_applied``, which depend on the question) from an
+  ``occurred_at`` instant where it changes on, until the next change point;
+  ``answer`` is ``None`` when the negotiation is not open; ``extra`` holds
+  title, time zone and parties for the catalog. Most events (statements,
+  proposals, talks held) change no status answer and make no status row;
 - ``position``: ``(party, issue, valid_from) -> (position,)``: the party's
   standing position on the issue changes at ``valid_from`` (``None``: none stands);
 - ``stoppage``: ``(party, kind, started) -> (ended,)``: one strike or lockout.
@@ -40,10 +42,10 @@ import orjson
 
 from events.model import Event, EventRetracted, NegotiationOpened
 from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
-from negotiation.core.machine import evolve
+from negotiation.core.machine import ANSWER_NEUTRAL, COUNT_ONLY, TRANSITIONS, evolve
 from negotiation.core.state import NegotiationState, StoppageKind, replace, zone
 from projections.answers import position_json, status_json
-from projections.positions import POSITIONS_FOLD, Link, PositionsLog, standing
+from projections.positions import POSITION_EVENTS, POSITIONS_FOLD, Link, PositionsLog, standing
 from projections.status import Moment, parties_of, status_from
 
 __all__ = [
@@ -81,15 +83,19 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-_ANSWERS: dict[tuple[Any, ...], tuple[str, str, str]] = {}
-"""What ``status_answer`` renders, by the state fields the answer depends on, ``events_applied`` aside:
-(the answer's text before the count, after it, the extras). Catch-up renders an answer per event."""
-_COUNT_AT: Final = '"events_applied":0,'
-"""Where the count goes: keys are unique and a quote inside a string value is escaped, so this is found once."""
+_ANSWERS: dict[tuple[Any, ...], tuple[str, str]] = {}
+"""What ``status_answer`` renders, by the state fields the answer depends on. Catch-up asks for an answer per
+event, and most events change none of these fields."""
 
 
 def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None, str | None]:
-    """The stored status answer of a state and its catalog extras (JSON texts); ``None`` when not open."""
+    """The stored status answer of a state and its catalog extras (JSON texts); ``None`` when not open.
+
+    The stored answer leaves out ``events_applied``: a running count would
+    change with every event, so every event (and every late one, for every
+    change point after it) would write a row. Readers count it from the events
+    table instead, and a row is stored only where the answer really changes.
+    """
     if not state.opened:
         return None, None
     key = (
@@ -108,11 +114,8 @@ def status_answer(negotiation: str, state: NegotiationState) -> tuple[str | None
     if found is None:
         if len(_ANSWERS) >= 4096:
             _ANSWERS.clear()
-        answer, extra = _render(negotiation, replace(state, {"events_applied": 0}))
-        head, tail = answer.split(_COUNT_AT)
-        found = _ANSWERS[key] = (head + '"events_applied":', "," + tail, extra)
-    head, tail, extra = found
-    return f"{head}{state.events_applied}{tail}", extra
+        found = _ANSWERS[key] = _render(negotiation, state)
+    return found
 
 
 def _render(negotiation: str, state: NegotiationState) -> tuple[str, str]:
@@ -120,7 +123,7 @@ def _render(negotiation: str, state: NegotiationState) -> tuple[str, str]:
     tz = state.tz
     moment = Moment(negotiation=negotiation, timezone=state.timezone, tz=tz, as_of=_ANY_TIME, known_at=_ANY_TIME)
     answer = status_json(status_from(state, moment))
-    for key in ("negotiation", "as_of", "known_at"):
+    for key in ("negotiation", "as_of", "known_at", "events_applied"):
         del answer[key]
     if answer["stoppage"] is not None:
         del answer["stoppage"]["day"]  # counted up to the time asked about, by the reader
@@ -161,28 +164,57 @@ def _running(state: NegotiationState) -> dict[tuple[str, StoppageKind], int]:
     return running
 
 
-def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, records: Iterable[Recorded]) -> set[Fact]:
+def _position_facts(
+    facts: dict[tuple[Table, Key], Payload], before: PositionsLog, log: PositionsLog, at: int, tz: dt.tzinfo
+) -> None:
+    """Note the position facts that change at ``at``, from the log ``before`` to ``log``."""
+    for key, link in log.links.items():
+        old = before.links.get(key)
+        if old is not link:
+            text = _position_text(key, link, tz)
+            if text != _position_text(key, old, tz):
+                facts[("position", (*key, at))] = (text,)
+
+
+def facts_from(
+    negotiation: str,
+    state: NegotiationState,
+    log: PositionsLog,
+    records: Iterable[Recorded],
+    *,
+    tz: dt.tzinfo,
+    positions_only: bool = False,
+) -> set[Fact]:
     """The facts from a region's start on, given the fold states just before it.
 
     ``state`` and ``log`` are the folds at the instant before the region;
-    ``records`` are the events that count in the region, in valid-time order.
+    ``records`` are the events that count in the region, in valid-time order;
+    ``tz`` is the negotiation's time zone (``History.tz``, its first stored
+    opening's), in which positions are dated as the pure answer dates them,
+    even when that opening was retracted and replaced by one in another zone.
+    ``positions_only``: the position facts alone (the core state is not folded).
     """
     facts: dict[tuple[Table, Key], Payload] = {}
+    if positions_only:
+        for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+            before = log
+            for record in group:
+                log = POSITIONS_FOLD.step(log, record)
+            if log is not before:
+                _position_facts(facts, before, log, at, tz)
+        return {(table, key, payload) for (table, key), payload in facts.items()}
     started = _running(state)
+    shown = status_answer(negotiation, state)
     for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
         before = log
         for record in group:
             state = evolve(state, record.event)
             log = POSITIONS_FOLD.step(log, record)
-        facts[("status", (at,))] = status_answer(negotiation, state)
+        answer = status_answer(negotiation, state)
+        if answer != shown:  # a change point: the answer differs from the one in force just before
+            facts[("status", (at,))] = shown = answer
         if log is not before:
-            tz = state.tz
-            for key, link in log.links.items():
-                old = before.links.get(key)
-                if old is not link:
-                    text = _position_text(key, link, tz)
-                    if text != _position_text(key, old, tz):
-                        facts[("position", (*key, at))] = (text,)
+            _position_facts(facts, before, log, at, tz)
         running_now = _running(state)
         for key, start in started.items():
             if running_now.get(key) != start:
@@ -193,14 +225,17 @@ def facts_from(negotiation: str, state: NegotiationState, log: PositionsLog, rec
     return {(table, key, payload) for (table, key), payload in facts.items()}
 
 
-def region_facts(history: History, start: int, known: int | None) -> set[Fact]:
+def region_facts(history: History, start: int, known: int | None, *, positions_only: bool = False) -> set[Fact]:
     """The facts from valid time ``start`` (µs) on, as known at ``known`` (``None``: everything stored)."""
     known_at = None if known is None else moment_of(known)
     as_of = moment_of(start - 1)
-    state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
+    if positions_only:
+        state = NegotiationState(timezone=history.timezone or "UTC")  # only its zone is read
+    else:
+        state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
     log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
     records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
-    return facts_from(history.negotiation, state, log, records)
+    return facts_from(history.negotiation, state, log, records, tz=history.tz, positions_only=positions_only)
 
 
 @attrs.frozen
@@ -311,10 +346,13 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     state = evolve(tip.state, record.event)
     log = POSITIONS_FOLD.step(tip.log, record)
     negotiation = tip.history.negotiation
-    status = Row("status", (at,), status_answer(negotiation, state), known, INFINITY)
-    result = [Change("insert", "status", status.key, row=status)]
+    answer = status_answer(negotiation, state)
+    result: list[Change] = []
+    if answer != status_answer(negotiation, tip.state):
+        status = Row("status", (at,), answer, known, INFINITY)
+        result.append(Change("insert", "status", status.key, row=status))
     if log is not tip.log:
-        tz = state.tz
+        tz = tip.history.tz  # as ``facts_from``: the negotiation's, not the state's
         for key, link in log.links.items():
             old = tip.log.links.get(key)
             if old is not link:
@@ -322,51 +360,77 @@ def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
                 if text != _position_text(key, old, tz):
                     row = Row("position", (*key, at), (text,), known, INFINITY)
                     result.append(Change("insert", "position", row.key, row=row))
-    before, after = _running(tip.state), _running(state)
-    for key, start in before.items():
-        if after.get(key) != start:
-            row = Row("stoppage", (*key, start), (at,), known, INFINITY)
-            result.append(Change("close", "stoppage", row.key, known_to=INFINITY, at=known))
-            result.append(Change("insert", "stoppage", row.key, row=row))
-    for key, start in after.items():
-        if before.get(key) != start:
-            row = Row("stoppage", (*key, start), (INFINITY,), known, INFINITY)
-            result.append(Change("insert", "stoppage", row.key, row=row))
+    if state.strikes is not tip.state.strikes or state.lockouts is not tip.state.lockouts:
+        # (``evolve`` keeps the maps of the fields an event does not change: most events start or end nothing.)
+        before, after = _running(tip.state), _running(state)
+        for key, start in before.items():
+            if after.get(key) != start:
+                row = Row("stoppage", (*key, start), (at,), known, INFINITY)
+                result.append(Change("close", "stoppage", row.key, known_to=INFINITY, at=known))
+                result.append(Change("insert", "stoppage", row.key, row=row))
+        for key, start in after.items():
+            if before.get(key) != start:
+                row = Row("stoppage", (*key, start), (INFINITY,), known, INFINITY)
+                result.append(Change("insert", "stoppage", row.key, row=row))
     tip.state, tip.log = state, log
     return result
+
+
+_INERT: Final = COUNT_ONLY - POSITION_EVENTS
+"""Event types that change no fact wherever they land: the status and positions folds only count them."""
+_POSITIONS_ONLY: Final = ANSWER_NEUTRAL & POSITION_EVENTS
+"""Event types that change position facts only."""
+
+
+def _inert(history: History, event: Event) -> Recorded | None:
+    """The stored target of a retraction that changes no fact (an inert target that counts now), else ``None``."""
+    if not isinstance(event, EventRetracted):
+        return None
+    target = target_of(history, event.target)
+    if target is None or type(target.event) not in _INERT or not history.counts(target):
+        return None
+    return target
 
 
 def take(tip: Tip, event: Event) -> list[Change]:
     """Take ``event`` (the negotiation's next stored one) into ``tip.history``; the writes it makes.
 
     An event that occurred after every stored one and was recorded no earlier
-    than any, and retracts nothing, is one step of the folds (O(1) rows);
-    otherwise the rows of the region it changes (valid times from its own, or
-    its target's; knowledge times from its own) are derived before and after.
+    than any, and retracts nothing, is one step of the folds (O(1) rows). An
+    event that changes no fact wherever it lands (a statement, a rejection, a
+    strike authorization, or the retraction of one) writes nothing, however
+    late. Otherwise the rows of the region it changes (valid times from its
+    own, or its target's; knowledge times from its own) are derived before and after.
     """
     history = tip.history
     record = _record(history, event)
     at, known = micros(record.at), record.known_us
-    if (
-        not isinstance(event, EventRetracted)
-        and (tip.last_at is None or at > tip.last_at)
-        and (not tip.known or known >= tip.known[-1])
-    ):
-        history.load([event])
-        (added,) = history.appended_after(history.version - 1)
-        result = _step(tip, added, at, known)
+    retracting = isinstance(event, EventRetracted)
+    if not retracting and (tip.last_at is None or at > tip.last_at) and (not tip.known or known >= tip.known[-1]):
+        history.load_recorded([record])
+        result = _step(tip, record, at, known)
+    elif type(event) in _INERT or _inert(history, event) is not None:
+        # Counted where it lands (a retraction: and its target no longer counts); no answer changes.
+        history.load_recorded([record], commutes=not retracting and TRANSITIONS[type(event)].commutes)
+        if not retracting:
+            tip.state = replace(tip.state, {"events_applied": tip.state.events_applied + 1})
+        result = []
     else:
+        # A late proposal, withdrawal or acceptance changes no status or stoppage fact (its core effect is
+        # bookkeeping no answer shows): only its region's position facts are derived.
+        positions_only = not retracting and type(event) in _POSITIONS_ONLY
         start = at
-        if isinstance(event, EventRetracted):
+        if retracting:
+            assert isinstance(event, EventRetracted)  # noqa: S101 - for the type checker
             target = target_of(history, event.target)
             if target is not None:
                 start = min(start, micros(target.at))
         grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
         latest = max(known, tip.known[-1]) if tip.known else known
         asked = [None if g >= latest else g for g in grid]
-        before_facts = [region_facts(history, start, g) for g in asked]
-        history.load([event])
-        after_facts = [region_facts(history, start, g) for g in asked]
+        before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
+        history.load_recorded([record])
+        after_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
         tip.state = history.state()
         tip.log = history.fold(POSITIONS_FOLD)
         result = changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known)

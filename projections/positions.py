@@ -14,13 +14,13 @@ on that issue without any special case here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Final, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, Final, NamedTuple
 
 import attrs
 import immutables
 
-from events.model import ProposalAccepted, ProposalMade, ProposalWithdrawn, Value
+from events.model import Event, ProposalAccepted, ProposalMade, ProposalWithdrawn, Value
 from events.time import When, local_date
 from negotiation.core.history import Fold, History, Recorded
 from projections.errors import NotIndexedError
@@ -28,6 +28,7 @@ from projections.status import Moment
 
 __all__ = [
     "POSITIONS_FOLD",
+    "POSITION_EVENTS",
     "Link",
     "Position",
     "Positions",
@@ -105,44 +106,60 @@ def _empty() -> PositionsLog:
     return PositionsLog(immutables.Map(), immutables.Map())
 
 
+def _made(log: PositionsLog, record: Recorded, event: ProposalMade) -> PositionsLog:
+    key = (event.by, event.issue)
+    proposal = Proposal(
+        event=event.id,
+        party=event.by,
+        issue=event.issue,
+        terms=event.terms,
+        value=event.value,
+        at=record.at,
+        recorded_at=record.known,
+        in_response_to=event.in_response_to,
+    )
+    link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.links.get(key))
+    return PositionsLog(log.links.set(key, link), log.proposals.set(event.id, proposal))
+
+
+def _withdrawn(log: PositionsLog, record: Recorded, event: ProposalWithdrawn) -> PositionsLog:
+    key = (event.by, event.issue)
+    previous = log.links.get(key)
+    if previous is None:
+        return log  # nothing stood: nothing to withdraw
+    link = Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous)
+    return PositionsLog(log.links.set(key, link), log.proposals)
+
+
+def _accepted(log: PositionsLog, record: Recorded, event: ProposalAccepted) -> PositionsLog:
+    accepted = log.proposals.get(event.proposal)
+    if accepted is None or accepted.issue != event.issue:
+        return log  # not known (yet) at this knowledge time: nothing to take over
+    key = (event.by, event.issue)
+    link = Link(
+        proposal=accepted,
+        event=event.id,
+        at=record.at,
+        key=record.key,
+        accepted=event.id,
+        previous=log.links.get(key),
+    )
+    return PositionsLog(log.links.set(key, link), log.proposals)
+
+
+_STEPS: Final[dict[type[Any], Callable[[PositionsLog, Recorded, Any], PositionsLog]]] = {
+    ProposalMade: _made,
+    ProposalWithdrawn: _withdrawn,
+    ProposalAccepted: _accepted,
+}
+
+POSITION_EVENTS: Final[frozenset[type[Event]]] = frozenset(_STEPS)
+"""The event types the positions fold reads; an event of any other type leaves its log as it is."""
+
+
 def _step(log: PositionsLog, record: Recorded) -> PositionsLog:
-    event = record.event
-    if isinstance(event, ProposalMade):
-        key = (event.by, event.issue)
-        proposal = Proposal(
-            event=event.id,
-            party=event.by,
-            issue=event.issue,
-            terms=event.terms,
-            value=event.value,
-            at=record.at,
-            recorded_at=record.known,
-            in_response_to=event.in_response_to,
-        )
-        link = Link(proposal=proposal, event=event.id, at=record.at, key=record.key, previous=log.links.get(key))
-        return PositionsLog(log.links.set(key, link), log.proposals.set(event.id, proposal))
-    if isinstance(event, ProposalWithdrawn):
-        key = (event.by, event.issue)
-        previous = log.links.get(key)
-        if previous is None:
-            return log  # nothing stood: nothing to withdraw
-        link = Link(proposal=None, event=event.id, at=record.at, key=record.key, previous=previous)
-        return PositionsLog(log.links.set(key, link), log.proposals)
-    if isinstance(event, ProposalAccepted):
-        accepted = log.proposals.get(event.proposal)
-        if accepted is None or accepted.issue != event.issue:
-            return log  # not known (yet) at this knowledge time: nothing to take over
-        key = (event.by, event.issue)
-        link = Link(
-            proposal=accepted,
-            event=event.id,
-            at=record.at,
-            key=record.key,
-            accepted=event.id,
-            previous=log.links.get(key),
-        )
-        return PositionsLog(log.links.set(key, link), log.proposals)
-    return log
+    step = _STEPS.get(type(record.event))
+    return log if step is None else step(log, record, record.event)
 
 
 POSITIONS_FOLD: Final[Fold[PositionsLog]] = Fold("projections.positions", _empty, _step)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import click
+import orjson
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -86,13 +87,6 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def json_text(document: object) -> str:
-    r"""One JSON document; characters a terminal could act on are ``\u`` escapes (still the same JSON)."""
-    text = json.dumps(document, ensure_ascii=False, sort_keys=False, indent=2)
-    # json.dumps escapes C0 controls itself; outside strings none of these can occur.
-    return _JSON_UNSAFE_RE.sub(_json_escape, text)
-
-
 _UNSAFE_UTF8_RE: Final = re.compile(
     rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]",
 )
@@ -105,6 +99,50 @@ def _json_line_escape(match: re.Match[bytes]) -> bytes:
 def safe_json_line(line: bytes) -> bytes:
     r"""A UTF-8 JSON line with the characters a terminal could act on as ``\u`` escapes (same JSON)."""
     return _UNSAFE_UTF8_RE.sub(_json_line_escape, line)
+
+
+# A float that orjson may spell otherwise than Python's ``repr`` (``1e-7`` for ``1e-07``, ``0.00001`` for
+# ``1e-05``, ``1e16`` for ``1e+16`` in older versions), as a whole value: with ``OPT_INDENT_2`` every scalar in a
+# container starts its line or follows ``": "``, and ends its line; a raw newline never occurs inside a
+# string, so a match is never string content.
+_ORJSON_FLOAT_RE: Final = re.compile(
+    rb"(?:(?<=[\n ])|^)(-?(?:[0-9](?:\.[0-9]+)?[eE][-+]?[0-9]+|0\.0000[0-9]+|[0-9]{17,}\.[0-9]+))(?=,?(?:\n|$))"
+)
+_DIGITS_AS_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+_FLOAT_HINTS: Final = (b"0e", b"0E", b"0" * 17)
+"""Where such a float may be, in the text with every digit made ``0``; ``0.0000`` is looked for as it is."""
+_UNSAFE_LEADS: Final = (b"\x7f", b"\xc2", b"\xd8", b"\xe2")
+"""The first bytes of the UTF-8 of the characters ``_UNSAFE_UTF8_RE`` escapes."""
+
+
+def _python_float(match: re.Match[bytes]) -> bytes:
+    return repr(float(match.group(1))).encode()
+
+
+def json_text(document: object) -> str:
+    r"""One JSON document; characters a terminal could act on are ``\u`` escapes (still the same JSON).
+
+    The text is ``json.dumps(document, ensure_ascii=False, indent=2)``'s, character
+    for character (the contract of ``--json``), then escaped as ``_JSON_UNSAFE_RE``
+    says. It is rendered by orjson (``json`` with ``indent`` is pure Python: most
+    of the time of a large ``list``), with its float spelling brought back to
+    Python's; what orjson cannot render (integers beyond 64 bits, keys that are
+    not strings, lone surrogates) is rendered by ``json`` as before.
+    """
+    try:
+        rendered = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    except TypeError:  # orjson.JSONEncodeError: outside what orjson renders, see the docstring
+        text = json.dumps(document, ensure_ascii=False, sort_keys=False, indent=2)
+        # json.dumps escapes C0 controls itself; outside strings none of these can occur.
+        return _JSON_UNSAFE_RE.sub(_json_escape, text)
+    # Both scans below are a whole pass of a regular expression: done only where a quick look finds a reason.
+    shape = rendered.translate(_DIGITS_AS_ZERO)
+    if b"0.0000" in rendered or any(hint in shape for hint in _FLOAT_HINTS):
+        rendered = _ORJSON_FLOAT_RE.sub(_python_float, rendered)
+    if any(lead in rendered for lead in _UNSAFE_LEADS):
+        # orjson escapes C0 controls as json does, and refuses lone surrogates; the rest are escaped here.
+        rendered = _UNSAFE_UTF8_RE.sub(_json_line_escape, rendered)
+    return rendered.decode()
 
 
 # --- lines -----------------------------------------------------------------------------

@@ -50,7 +50,18 @@ from events.time import instant
 from negotiation.core.errors import RuleViolationError
 from negotiation.core.state import NegotiationState, ProposalRef, StoppageKind, replace
 
-__all__ = ["RULES", "TRANSITIONS", "Rule", "Transition", "check", "evolve", "fold"]
+__all__ = [
+    "ANSWER_NEUTRAL",
+    "BOOKKEEPING",
+    "COUNT_ONLY",
+    "RULES",
+    "TRANSITIONS",
+    "Rule",
+    "Transition",
+    "check",
+    "evolve",
+    "fold",
+]
 
 Guard = Callable[[NegotiationState, Any], str | None]
 Effect = Callable[[NegotiationState, Any], dict[str, Any]]
@@ -445,6 +456,20 @@ TRANSITIONS: Final[Mapping[type[Event], Transition]] = {
     # fold so far: the timeline checks it (negotiation.core.history).
     EventRetracted: Transition((OPENED_FIRST,), _unchanged),
 }
+
+COUNT_ONLY: Final[frozenset[type[Event]]] = frozenset(
+    kind for kind, transition in TRANSITIONS.items() if transition.effect is _unchanged and kind is not EventRetracted
+)
+"""Event types whose only effect on the state is to be counted (``events_applied``), wherever they land.
+
+(A retraction's own effect is nil too, but the history stops counting its target.)"""
+
+BOOKKEEPING: Final = frozenset({"proposals", "withdrawals", "events_applied"})
+"""State fields that only rules read (and the count): no effect reads them, so no other field depends on them."""
+
+ANSWER_NEUTRAL: Final[frozenset[type[Event]]] = COUNT_ONLY | {ProposalMade, ProposalWithdrawn}
+"""Event types whose effect changes only ``BOOKKEEPING`` fields: wherever one lands, every other field
+of every later state is what it would be without it."""
 
 RULES: Final[Mapping[str, str]] = {
     **{rule.name: rule.description for t in TRANSITIONS.values() for rule in t.rules},

@@ -12,7 +12,7 @@ added here. Versions (``at_version``) and the gaps are left to the pure path.
 
 The facade's answer objects (``negotiation.indexed.IndexedQueries``, which
 also answers ``diff``) are built from these documents and from what only the
-objects hold (``details``, ``stoppages_at``); the timeline, statements and
+objects hold (``details``, ``running_at``); the timeline, statements and
 stoppages are read as objects (``timeline_entries``, ``statement_entries``,
 ``stoppage_entries``), which the documents render.
 """
@@ -81,7 +81,9 @@ class IndexedReads:
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
+        """One read transaction: its statements all see the same committed pages (``Dialect.begin_read``)."""
         with self.views.datastore.transaction(commit=False) as c:
+            self.views.dialect.begin_read(c)
             yield c
 
     def _one(self, c: Cursor, statement: str, params: tuple[Any, ...]) -> Any:
@@ -95,11 +97,23 @@ class IndexedReads:
     # --- one negotiation ---------------------------------------------------------------
 
     def _zone(self, c: Cursor, negotiation: str) -> str:
-        """The negotiation's time zone name; ``NegotiationNotFoundError`` when nothing is stored."""
-        row = self._one(c, f"SELECT line FROM {self._name['events']} WHERE negotiation = ? AND seq = 1", (negotiation,))
-        if row is None:
+        """The negotiation's time zone name; ``NegotiationNotFoundError`` when nothing is stored.
+
+        ``History.tz``: its first stored opening's, which need not be its first
+        event (a batch may open it after another event of the same instant) and
+        may have been retracted (and replaced, perhaps in another zone).
+        """
+        events = self._name["events"]
+        row = self._one(
+            c,
+            f"SELECT line FROM {events} WHERE negotiation = ? AND type = 'negotiation.opened' ORDER BY seq LIMIT 1",
+            (negotiation,),
+        )
+        if row is not None:
+            return _timezone(row["line"])
+        if self._one(c, f"SELECT seq FROM {events} WHERE negotiation = ? AND seq = 1", (negotiation,)) is None:
             raise NegotiationNotFoundError(negotiation)
-        return _timezone(row["line"])
+        return "UTC"
 
     def _status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any] | None:
         row = self._one(
@@ -111,6 +125,30 @@ class IndexedReads:
         if row is None or row["answer"] is None:
             return None
         return orjson.loads(row["answer"]), orjson.loads(row["extra"])
+
+    def _counted_status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any, int] | None:
+        """``_status`` with ``events_applied`` (``_count``), in one statement: a status is one round trip less."""
+        row = self._one(
+            c,
+            f"SELECT answer, extra, (SELECT COUNT(*) FROM {self._name['events']} WHERE negotiation = ? "
+            "AND valid_at <= ? AND known_at <= ? AND ? < retracted_at) AS n "
+            f"FROM {self._name['status_periods']} WHERE negotiation = ? AND valid_from <= ? "
+            "AND known_from <= ? AND ? < known_to ORDER BY valid_from DESC LIMIT 1",
+            (negotiation, valid, known, known, negotiation, valid, known, known),
+        )
+        if row is None or row["answer"] is None:
+            return None
+        return orjson.loads(row["answer"]), orjson.loads(row["extra"]), int(row["n"])
+
+    def _counts(self, c: Cursor, valid: int, known: int) -> dict[str, int]:
+        """``events_applied`` of every negotiation at (valid, known) (``list --at``: one scan of the events)."""
+        rows = self._all(
+            c,
+            f"SELECT negotiation, COUNT(*) AS n FROM {self._name['events']} WHERE valid_at <= ? "
+            "AND known_at <= ? AND ? < retracted_at GROUP BY negotiation",
+            (valid, known, known),
+        )
+        return {row["negotiation"]: int(row["n"]) for row in rows}
 
     @staticmethod
     def _times(
@@ -129,16 +167,18 @@ class IndexedReads:
         """The spec's status answer (``status_json``) at that point."""
         with self._read() as c:
             timezone = self._zone(c, negotiation)
-            tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
-            found = self._status(c, negotiation, _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING))
+            _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+            valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+            found = self._counted_status(c, negotiation, valid, known)
         if found is None:
             raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
-        answer, _ = found
+        answer, extra, count = found
         return {
             "negotiation": negotiation,
             "as_of": shown_as_of.isoformat(),
             "known_at": shown_known_at.isoformat(),
-            **_with_day(answer, shown_as_of, tz),
+            # The stoppage's day in the state's zone, as the pure answer counts it.
+            **_with_count(_with_day(answer, shown_as_of, zone(extra["timezone"])), count),
         }
 
     def positions(
@@ -270,22 +310,23 @@ class IndexedReads:
             if as_of is None and known_at is None:
                 return self._catalog_now(c, order, now)
             for timezone, negotiations in zones.items():
-                tz, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
+                _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
                 valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
                 wanted = set(negotiations)
+                counts = self._counts(c, valid, known)
                 for negotiation, answer_text, extra_text in self._latest(c, valid, known):
                     if negotiation not in wanted or answer_text is None:
                         continue
                     answer, extra = orjson.loads(answer_text), orjson.loads(extra_text)
-                    shown = _with_day(answer, shown_as_of, tz)
+                    shown = _with_day(answer, shown_as_of, zone(extra["timezone"]))  # the state's zone, as in status
                     entries[negotiation] = {
                         "negotiation": negotiation,
                         "title": extra["title"],
-                        "timezone": extra["timezone"],
+                        "timezone": timezone,
                         "parties": extra["parties"],
                         "phase": answer["phase"],
                         "stoppage": shown["stoppage"],
-                        "events_applied": answer["events_applied"],
+                        "events_applied": counts.get(negotiation, 0),
                         "as_of": shown_as_of.isoformat(),
                         "known_at": shown_known_at.isoformat(),
                     }
@@ -295,8 +336,9 @@ class IndexedReads:
         """Everything stored, as known now: the current tables, one row per negotiation."""
         rows = self._all(
             c,
-            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, c.title, c.timezone, c.parties "
-            f"FROM {self._name['status']} s JOIN {self._name['catalog']} c ON c.negotiation = s.negotiation",
+            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, s.timezone AS state_zone, c.title, "
+            f"c.timezone, c.parties FROM {self._name['status']} s JOIN {self._name['catalog']} c "
+            "ON c.negotiation = s.negotiation",
         )
         entries: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -312,7 +354,7 @@ class IndexedReads:
                 "timezone": row["timezone"],
                 "parties": loads(row["parties"]),
                 "phase": row["phase"],
-                "stoppage": _with_day({"stoppage": stoppage}, shown, tz)["stoppage"],
+                "stoppage": _with_day({"stoppage": stoppage}, shown, zone(row["state_zone"]))["stoppage"],
                 "events_applied": row["events_applied"],
                 "as_of": shown.isoformat(),
                 "known_at": shown.isoformat(),
@@ -407,32 +449,18 @@ class IndexedReads:
         transaction; ``NegotiationNotFoundError`` when nothing is stored.
         """
         with self._read() as c:
-            first = self._one(
-                c,
-                f"SELECT line, type, valid_at, known_at, retracted_at FROM {self._name['events']} "
-                "WHERE negotiation = ? AND seq = 1",
-                (negotiation,),
-            )
-            if first is None:
-                raise NegotiationNotFoundError(negotiation)
-            timezone = _timezone(first["line"])
+            timezone = self._zone(c, negotiation)
             tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(timezone, as_of, known_at, now)
             valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
             found = self._status(c, negotiation, valid, known)
             if found is None:
                 return Details(timezone=timezone)
             answer, extra = found
-            # The opening that counts there: nearly always the first event (one read less).
-            counts = first["valid_at"] <= valid and first["known_at"] <= known < first["retracted_at"]
-            opening = (
-                first
-                if counts and first["type"] == NegotiationOpened.TYPE
-                else self._one(
-                    c,
-                    f"SELECT line FROM {self._name['events']} WHERE negotiation = ? AND type = ? AND valid_at <= ? "
-                    "AND known_at <= ? AND ? < retracted_at ORDER BY valid_at, seq LIMIT 1",
-                    (negotiation, NegotiationOpened.TYPE, valid, known, known),
-                )
+            opening = self._one(  # the opening that counts there: the first one in valid time
+                c,
+                f"SELECT line FROM {self._name['events']} WHERE negotiation = ? AND type = ? AND valid_at <= ? "
+                "AND known_at <= ? AND ? < retracted_at ORDER BY valid_at, seq LIMIT 1",
+                (negotiation, NegotiationOpened.TYPE, valid, known, known),
             )
             rows = [] if answer["stoppage"] is None else self._running(c, valid, known, negotiation)
             positions = self._taken(c, negotiation, valid, known, tz) if taken else {}
@@ -448,29 +476,25 @@ class IndexedReads:
             taken=positions,
         )
 
-    def stoppages_at(
-        self, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime
-    ) -> dict[str, Stoppage]:
-        """Negotiation -> the stoppage its status reports at that point, with each party's start; as ``catalog``.
+    def running_at(
+        self, *, as_of: When | None = None, known_at: When | None = None
+    ) -> dict[str, tuple[RunningStoppage, ...]]:
+        """Negotiation -> each party's strike or lockout running at that point, by start then party.
 
-        Dates resolve in each negotiation's time zone, as in ``catalog``;
-        negotiations without a running stoppage are left out.
+        Dates resolve in each negotiation's time zone, as in ``catalog``, and
+        the starts are shown in it; negotiations with none running are left out.
         """
-        found: dict[str, Stoppage] = {}
+        found: dict[str, list[RunningStoppage]] = {}
         with self._read() as c:
             for timezone, negotiations in self._zones(c)[1].items():
-                tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(timezone, as_of, known_at, now)
+                tz = zone(timezone)
+                valid = INFINITY if as_of is None else micros(as_instant(as_of, tz))
+                known = _EVERYTHING if known_at is None else micros(as_instant(known_at, tz))
                 wanted = set(negotiations)
-                running: dict[str, list[RunningStoppage]] = {}
-                for row in self._running(c, _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)):
+                for row in self._running(c, valid, known):
                     if row["negotiation"] in wanted:
-                        running.setdefault(row["negotiation"], []).append(_running_stoppage(row, tz))
-                for negotiation, parts in running.items():
-                    parts.sort(key=lambda r: (r.started, r.party))
-                    stoppage = stoppage_from(parts, shown_as_of, tz)
-                    if stoppage is not None:
-                        found[negotiation] = stoppage
-        return found
+                        found.setdefault(row["negotiation"], []).append(_running_stoppage(row, tz))
+        return {n: tuple(sorted(parts, key=lambda r: (r.started, r.party))) for n, parts in found.items()}
 
     def _running(self, c: Cursor, valid: int, known: int, negotiation: str | None = None) -> list[Any]:
         """The stoppage rows running at valid time ``valid`` as known at ``known`` (of one negotiation, if given).
@@ -542,6 +566,16 @@ def _entries(rows: list[Any], negotiation: str, tz: dt.tzinfo) -> list[TimelineE
 
 def _running_stoppage(row: Any, tz: dt.tzinfo) -> RunningStoppage:
     return RunningStoppage(party=row["party"], kind=row["kind"], started=moment_of(row["started"]).astimezone(tz))
+
+
+def _with_count(answer: dict[str, Any], count: int) -> dict[str, Any]:
+    """The stored answer with ``events_applied`` in its place (before ``ratified_by``, as ``status_json`` has it)."""
+    shown: dict[str, Any] = {}
+    for key, value in answer.items():
+        if key == "ratified_by":
+            shown["events_applied"] = count
+        shown[key] = value
+    return shown
 
 
 def _with_day(answer: dict[str, Any], as_of: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:

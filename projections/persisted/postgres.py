@@ -62,6 +62,15 @@ class PostgresDialect(Dialect):
         row = c.fetchone()
         return None if row is None else (row["active"], row["building"])
 
+    def begin_read(self, c: Any) -> None:
+        """One snapshot for the whole transaction: ``READ COMMITTED`` (the default) takes one per statement.
+
+        eventsourcing's transaction only says ``BEGIN``; this is then its first
+        statement, as ``SET TRANSACTION`` must be. A read-only ``REPEATABLE READ``
+        transaction never fails to serialize.
+        """
+        c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
     def names(self, c: Any) -> set[str]:
         """The tables and views of the schema."""
         c.execute(

@@ -44,7 +44,7 @@ from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
 from negotiation.core.history import History, micros
-from negotiation.core.state import NegotiationState, Phase, phase
+from negotiation.core.state import NegotiationState, Phase, phase, zone
 from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
 from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
@@ -84,6 +84,7 @@ negotiations, 1,000 catches up 5% slower than 10,000 in a seventh of the
 memory (172 MB against 1.3 GB peak RSS; docs/performance.md)."""
 
 _ANY_TIME: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_AFTER_A_SKIP: Final = "an earlier event of this negotiation was skipped: absent until the read models are rebuilt"
 
 
 @attrs.define
@@ -204,14 +205,15 @@ class Projector:
         One event that cannot be projected (rows the database refuses, such as
         PostgreSQL text with NUL in a store written before the format refused
         it; a fold that fails) must not stop every reader for good. Such an
-        event is skipped: in one transaction its negotiation's rows are removed
-        (absent, not wrong: readers get nothing for it, never a stale answer)
-        and the tracked position moves past it; the skip is logged as an error
-        (``read_models.event_skipped``: negotiation, position, reason) and kept
-        in ``skipped``. A later event of that negotiation whose rows still
-        cannot be written is skipped the same way. Failures a retry can cure
-        (a lost connection, a busy database, another projector first) are
-        raised as before, never skipped.
+        event is skipped: in one transaction every row of its negotiation goes,
+        in every table (current rows, periods, events: absent, not wrong, at any
+        valid and knowledge time: readers get nothing for it, never a stale
+        answer) and the tracked position moves past it; the skip is logged as
+        an error (``read_models.event_skipped``: negotiation, position, reason)
+        and kept in ``skipped``. Every later event of that negotiation is
+        skipped the same way (``_dropped``): its rows would hold only what came
+        after. Failures a retry can cure (a lost connection, a busy database,
+        another projector first) are raised as before, never skipped.
         """
         for notification in page if len(page) > 1 else ():
             try:
@@ -228,11 +230,15 @@ class Projector:
         negotiation = str(notification.originator_id)
         self._cache.pop(negotiation, None)
         self.tables.write(
-            RowChanges(removed=[negotiation]), Tracking(APPLICATION_NAME, notification.id), self.slot, after=after
+            RowChanges(dropped=[negotiation]), Tracking(APPLICATION_NAME, notification.id), self.slot, after=after
         )
-        reason = " ".join(str(error).split())[:300] or type(error).__name__
-        self.skipped.append((notification.id, negotiation, reason))
         self.position = notification.id
+        self._skipped(notification, " ".join(str(error).split())[:300] or type(error).__name__)
+
+    def _skipped(self, notification: Notification, reason: str) -> None:
+        """Keep and log the skip of an event (its negotiation's rows are gone, see ``_isolate``)."""
+        negotiation = str(notification.originator_id)
+        self.skipped.append((notification.id, negotiation, reason))
         self._log.error(
             "read_models.event_skipped",
             negotiation=negotiation,
@@ -257,19 +263,28 @@ class Projector:
         changes: list[tuple[int, str, Phase | None, Phase | None]] = []
         periods = _Periods()
         try:
+            firsts = {negotiation: _first_version(negotiation, items) for negotiation, items in groups.items()}
+            dropped = self._dropped(firsts)
             for negotiation, items in groups.items():
-                first = _first_version(negotiation, items)
+                if negotiation in dropped:
+                    continue
+                first = firsts[negotiation]
                 entry = self._cache.get(negotiation)
                 if entry is None or entry.history.version != first - 1:
                     entry = self._cache[negotiation] = self._load(negotiation, first)
                 touched[negotiation] = entry
                 self._take(negotiation, entry, items, changes, periods=periods, lines=lines)
             rows, written = self._changes(touched, periods)
+            if dropped:
+                rows = attrs.evolve(rows, dropped=sorted(dropped))
             self.tables.write(rows, Tracking(APPLICATION_NAME, page[-1].id), self.slot, after=after)
         except BaseException:
             for negotiation in touched:
                 self._cache.pop(negotiation, None)
             raise
+        for notification in page if dropped else ():
+            if str(notification.originator_id) in dropped:
+                self._skipped(notification, _AFTER_A_SKIP)
         for w in written:
             w.entry.status, w.entry.positions, w.entry.catalog = w.status, w.positions, w.catalog
             w.entry.positions_log = w.positions_log
@@ -286,6 +301,22 @@ class Projector:
                     self.on_change(negotiation, old, new)
                 except Exception:  # noqa: BLE001 - a service's callback must not stop the projection
                     self._log.exception("read_models.on_change_failed", negotiation=negotiation, old=old, new=new)
+
+    def _dropped(self, firsts: dict[str, int]) -> set[str]:
+        """The negotiations of a page whose rows were dropped when an earlier event of theirs was skipped.
+
+        Taking a later event in would write rows from that event on only (answers
+        from part of the history): such a negotiation stays absent, every later
+        event of it skipped, until a rebuild projects it again. Only negotiations
+        that are not in the cache at the version before the page are asked about
+        (one statement): the cache never holds a dropped one.
+        """
+        wanted = [
+            (negotiation, first - 1)
+            for negotiation, first in firsts.items()
+            if first > 1 and (negotiation not in self._cache or self._cache[negotiation].history.version != first - 1)
+        ]
+        return self.tables.missing_events(wanted) if wanted else set()
 
     def _decode_line(self, stored: Notification | StoredEvent) -> tuple[str, int, Event, str]:
         """(negotiation, version, event, the event's line as this library writes it now) of a stored record.
@@ -392,16 +423,17 @@ class Projector:
                 continue
             status_row = status_row_of(negotiation, state, entry.position)
             status.append(status_row)
+            timezone = entry.history.timezone or "UTC"
             rows = entry.positions
             if rows is None or entry.log is not entry.positions_log:  # the fold returns the same log if unchanged
-                rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log)}
+                rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log, timezone=timezone)}
                 if entry.positions is None:
                     cleared.append(negotiation)
                     upserted.extend(rows.values())
                 else:
                     deleted.extend((negotiation, *key) for key in entry.positions.keys() - rows.keys())
                     upserted.extend(row for key, row in rows.items() if entry.positions.get(key) != row)
-            catalog_row = catalog_row_of(negotiation, state)
+            catalog_row = catalog_row_of(negotiation, state, timezone=timezone)
             if catalog_row != entry.catalog:
                 catalog.append(catalog_row)
             written.append(_Written(entry, status_row, rows, entry.log, catalog_row))
@@ -466,10 +498,16 @@ def status_row_of(negotiation: str, state: NegotiationState, position: int) -> S
     )
 
 
-def position_rows_of(negotiation: str, state: NegotiationState, log: PositionsLog) -> list[PositionRow]:
-    """The positions rows of a folded positions log, by party then issue."""
+def position_rows_of(
+    negotiation: str, state: NegotiationState, log: PositionsLog, *, timezone: str | None = None
+) -> list[PositionRow]:
+    """The positions rows of a folded positions log, by party then issue.
+
+    ``timezone``: the negotiation's (``History.timezone``: its first stored
+    opening's), which dates the positions in the pure answer; the state's by default.
+    """
     rows = []
-    for position in standing(log, state.tz):
+    for position in standing(log, state.tz if timezone is None else zone(timezone)):
         answer = position_json(position)
         value = answer["value"]
         rows.append(
@@ -487,13 +525,18 @@ def position_rows_of(negotiation: str, state: NegotiationState, log: PositionsLo
     return rows
 
 
-def catalog_row_of(negotiation: str, state: NegotiationState) -> CatalogRow:
-    """The catalog row of an opened negotiation's state."""
+def catalog_row_of(negotiation: str, state: NegotiationState, *, timezone: str | None = None) -> CatalogRow:
+    """The catalog row of an opened negotiation's state.
+
+    ``timezone``: the negotiation's, as the pure ``list`` answer shows it
+    (``History.timezone``: its first stored opening's, even when that opening was
+    retracted and replaced by one in another zone); the state's by default.
+    """
     parties = [{"id": p.id, "name": p.name, "role": p.role} for p in parties_of(state)]
     return CatalogRow(
         negotiation=negotiation,
         title=state.title,
-        timezone=state.timezone,
+        timezone=state.timezone if timezone is None else timezone,
         parties=dumps(parties),
         phase=phase(state),
     )

@@ -45,9 +45,13 @@ from projections.persisted.tables import (
 __all__ = ["Cursor", "Dialect", "SQLTables", "SQLViews", "table_statements"]
 
 _ENSURE_ATTEMPTS: Final = 10
+_MISSING_CHUNK: Final = 500
+"""Keys per statement of ``missing_events`` (two parameters each: well within SQLite's limit)."""
 
-LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"))
-"""Columns added after a layout was first written (spec 1.1): a version without them is rebuilt."""
+LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"), ("status_periods", "agreement"))
+"""Columns added after a layout was first written: a version without them is rebuilt. Spec 1.1 added the
+first two; the third came with status rows stored only where the answer changes (``events_applied`` is
+counted by the reader), so a version whose rows carry the running count is rebuilt."""
 
 Cursor = Any
 """A DB-API cursor of the dialect (``sqlite3`` or psycopg), rows readable by column name."""
@@ -83,6 +87,15 @@ class Dialect(ABC):
     def names(self, c: Cursor) -> set[str]:
         """The tables and views of the read models' schema."""
 
+    def begin_read(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+        """Make the read transaction just begun see one snapshot of the database, whatever commits meanwhile.
+
+        Nothing to do by default: on SQLite eventsourcing begins every
+        transaction (``BEGIN``, deferred), and in WAL mode a reader's snapshot is
+        taken at its first read and held until the transaction ends (an
+        in-memory database lets no writer in while a reader is in).
+        """
+
     def retryable(self, error: Exception) -> bool:
         """Whether setting up the tables may be tried again after ``error``."""
         return False
@@ -105,6 +118,7 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         # Answers are JSON text in both dialects: the key order is the answer's (jsonb would sort it).
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('status_periods', version))} ("
         "negotiation TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, phase TEXT, "
+        "talks TEXT, agreement TEXT, contract TEXT, "
         f"answer TEXT, extra TEXT, PRIMARY KEY (negotiation, valid_from, known_to)){suffix}",
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('position_periods', version))} ("
         "negotiation TEXT, party TEXT, issue TEXT, valid_from BIGINT, known_from BIGINT NOT NULL, known_to BIGINT, "
@@ -120,13 +134,15 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         f"position BIGINT NOT NULL, PRIMARY KEY (negotiation, seq)){suffix}",
         f"CREATE INDEX IF NOT EXISTS negotiation_events_first_v{version} "
         f"ON {d.name(table_name('events', version))} (seq, position)",
+        # Covering: ``events_applied`` is counted over (negotiation, valid_at <= V, known_at <= K, not
+        # retracted by K) from this index alone, and a timeline window reads its range in order.
         f"CREATE INDEX IF NOT EXISTS negotiation_events_valid_v{version} "
-        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq)",
+        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq, known_at, retracted_at)",
     ]
 
 
 PERIOD_KEYS: Final = {
-    "status": ("status_periods", ("valid_from",), ("phase", "answer", "extra")),
+    "status": ("status_periods", ("valid_from",), ("phase", "talks", "agreement", "contract", "answer", "extra")),
     "position": ("position_periods", ("party", "issue", "valid_from"), ("position",)),
     "stoppage": ("stoppage_periods", ("party", "kind", "started"), ("ended",)),
 }
@@ -136,7 +152,10 @@ PERIOD_KEYS: Final = {
 def _payload(table: str, payload: tuple[Any, ...]) -> tuple[Any, ...]:
     if table == "status":
         answer, extra = payload
-        return (None if answer is None else orjson.loads(answer)["phase"], answer, extra)
+        if answer is None:
+            return (None, None, None, None, answer, extra)
+        shown = orjson.loads(answer)
+        return (shown["phase"], shown["talks"], shown["agreement"], shown["contract"], answer, extra)
     return payload
 
 
@@ -156,6 +175,9 @@ class SQLTables:
         status, positions, catalog = (d.name(table_name(kind, self.version)) for kind in KINDS[:3])
         j = d.json_param
         self._delete = [d.sql(f"DELETE FROM {t} WHERE negotiation = ?") for t in (status, positions, catalog)]
+        self._drop = [
+            d.sql(f"DELETE FROM {d.name(table_name(kind, self.version))} WHERE negotiation = ?") for kind in KINDS
+        ]
         self._delete_positions = d.sql(f"DELETE FROM {positions} WHERE negotiation = ?")
         self._delete_position = d.sql(f"DELETE FROM {positions} WHERE negotiation = ? AND party = ? AND issue = ?")
         self._upsert_status = d.sql(
@@ -191,6 +213,24 @@ class SQLTables:
         events = d.name(table_name("events", self.version))
         self._insert_event = d.sql(f"INSERT INTO {events} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self._retract_event = d.sql(f"UPDATE {events} SET retracted_at = ? WHERE negotiation = ? AND seq = ?")
+        self._events_name = events
+
+    def missing_events(self, wanted: Sequence[tuple[str, int]]) -> set[str]:
+        """The negotiations among ``wanted`` ``(negotiation, seq)`` whose event the events table lacks.
+
+        One statement per ``_MISSING_CHUNK`` keys (row values: SQLite 3.15+ and PostgreSQL).
+        """
+        wanted = list(dict.fromkeys(wanted))
+        events = self._events_name
+        found: set[tuple[str, int]] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(wanted), _MISSING_CHUNK):
+                chunk = wanted[i : i + _MISSING_CHUNK]
+                values = ", ".join("(?, ?)" for _ in chunk)
+                statement = f"SELECT negotiation, seq FROM {events} WHERE (negotiation, seq) IN (VALUES {values})"
+                c.execute(self.dialect.sql(statement), [v for key in chunk for v in key])
+                found.update((row["negotiation"], int(row["seq"])) for row in c.fetchall())
+        return {negotiation for negotiation, seq in wanted if (negotiation, seq) not in found}
 
     def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
         """Rows and tracking record in one transaction, if the tracked position is still ``after``.
@@ -206,6 +246,10 @@ class SQLTables:
             self._write_rows(c, changes)
 
     def _write_rows(self, c: Cursor, changes: RowChanges) -> None:
+        if changes.dropped:
+            gone = [(n,) for n in changes.dropped]
+            for statement in self._drop:
+                c.executemany(statement, gone)
         if changes.removed:
             gone = [(n,) for n in changes.removed]
             for statement in self._delete:

@@ -229,7 +229,12 @@ class RowChanges:
     positions_upserted: Sequence[PositionRow] = ()
     """Upserted positions rows."""
     removed: Sequence[str] = ()
-    """Negotiations that no longer count (their opening was retracted): every current row goes."""
+    """Negotiations that no longer count (their opening was retracted): every current row goes.
+
+    Their period and events rows stay: the history as known before stays answerable."""
+    dropped: Sequence[str] = ()
+    """Negotiations the projector skipped (an event it could not project): every row of theirs goes,
+    in every table (current rows, periods, events), so that no answer at any time is read from them."""
     periods: Sequence[tuple[str, Change]] = ()
     """(negotiation, write) to the period tables, in the order they were made."""
     events: Sequence[EventRow] = ()
@@ -259,6 +264,13 @@ class ViewTables(Protocol):
 
     def max_tracking_id(self, application_name: str) -> int | None:
         """The tracked position (eventsourcing's ``TrackingRecorder`` API)."""
+
+    def missing_events(self, wanted: Sequence[tuple[str, int]]) -> set[str]:
+        """The negotiations among ``wanted`` ``(negotiation, seq)`` whose event the events table lacks.
+
+        Every event before the tracked position is in the events table unless its
+        negotiation was dropped (``RowChanges.dropped``).
+        """
 
     def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
         """Write the rows and the tracking record in one transaction.

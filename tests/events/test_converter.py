@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib
 import json
 import re
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import attrs
 import orjson
@@ -32,6 +34,7 @@ from events import (
     render_event,
     render_line,
 )
+from events.converter import parse_trusted
 from tests.strategies import any_event, events_of, json_values, texts
 
 TYPES = sorted(EVENT_TYPES.values(), key=lambda cls: cls.TYPE)
@@ -134,6 +137,28 @@ def test_round_trip_every_type(cls: type[Event], data: st.DataObject) -> None:
     parsed = parse_line(render_line(event))
     assert type(parsed) is cls
     assert parsed == event
+
+
+@pytest.mark.parametrize("cls", TYPES, ids=TYPE_IDS)
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_trusted_read_of_a_rendered_line_equals_the_checked_one(cls: type[Event], data: st.DataObject) -> None:
+    """``parse_trusted`` reads back what ``render_line`` wrote as ``parse_line`` does, without falling back to it."""
+    event = data.draw(events_of(cls))
+    line = render_line(event)
+    with mock.patch.object(converter_module, "parse_line", _no_fallback):
+        trusted = parse_trusted(line)
+    assert type(trusted) is cls
+    assert trusted == parse_line(line) == event
+    assert render_line(trusted) == line
+
+
+converter_module = importlib.import_module("events.converter")
+"""The module (``events.converter`` as an attribute is the package's cattrs converter)."""
+
+
+def _no_fallback(line: object) -> Event:
+    raise AssertionError(f"parse_trusted fell back to parse_line for {line!r}")
 
 
 @settings(max_examples=75)

@@ -32,6 +32,7 @@ from tests.conftest import POSTGRES_SERVER
 from tests.negotiation.queries_contract import NOW, MakeQueries, QueriesContract, same_answers
 from tests.projections.builders import Log
 from tests.projections.test_indexed import timelines
+from tests.projections.test_indexed_edges import POINTS, _replaced_opening_scenario
 from tests.projections.timelines import SAG, WGA, sag, wga
 
 D = dt.date
@@ -193,6 +194,17 @@ def test_an_id_that_is_not_a_slug_is_not_found(both: tuple[Negotiations, History
             with pytest.raises(NegotiationNotFoundError) as caught:
                 ask()
             assert type(caught.value) is NegotiationNotFoundError
+
+
+def test_a_replaced_opening_in_another_zone(app: Negotiations) -> None:
+    """An opening retracted and replaced in another zone, an opening that is not the first event: as the folds."""
+    for batch in _replaced_opening_scenario():
+        app.append(batch)
+    with ReadModels(app) as models:
+        indexed = _indexed(app, models, fallback=False)
+        pure = HistoryQueries(app, clock=lambda: NOW)
+        days = [p for p in POINTS if p is not None]
+        same_objects(pure, indexed, app.negotiation_ids(), POINTS, POINTS, days[::2])
 
 
 # --- what the tables do not hold ---------------------------------------------------------------

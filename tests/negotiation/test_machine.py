@@ -14,13 +14,16 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 import attrs
+import immutables
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from events import EVENT_TYPES, Event, Party
 from negotiation import RULES, TRANSITIONS, RuleViolationError, check, evolve, fold
 from negotiation.core.errors import EventConflictError, RefusedEventError
 from negotiation.core.history import CLOCK_SKEW
-from negotiation.core.state import NegotiationState, phase
+from negotiation.core.machine import ANSWER_NEUTRAL, BOOKKEEPING
+from negotiation.core.state import NegotiationState, phase, replace
 from tests.negotiation.helpers import (
     AI,
     EMPLOYER,
@@ -56,6 +59,8 @@ from tests.negotiation.helpers import (
     tentative,
     withdrawn,
 )
+from tests.projections import builders
+from tests.projections.strategies import Drawn, negotiations
 
 OPEN = opened("open", 0)
 SECOND_UNION = "ibew"
@@ -615,3 +620,31 @@ def test_fold_checks_unless_told_not_to() -> None:
     with pytest.raises(RuleViolationError):
         fold(events)
     assert fold(events, checked=False).events_applied == 2
+
+
+# --- what the read side may skip (projections.periods) --------------------------------------------
+
+
+def _shown(state: NegotiationState) -> dict[str, object]:
+    """The fields of a state outside ``BOOKKEEPING``."""
+    return {f.name: getattr(state, f.name) for f in attrs.fields(NegotiationState) if f.name not in BOOKKEEPING}
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=negotiations(max_steps=30, retractions=False))
+def test_bookkeeping_is_read_by_no_effect_and_answer_neutral_events_change_only_it(drawn: Drawn) -> None:
+    """Every effect gives the same other fields whatever the bookkeeping holds; neutral events change none.
+
+    The indexed read side relies on both: a late event of an ``ANSWER_NEUTRAL``
+    type changes no status or stoppage row, so only its position rows are derived.
+    """
+    state = NegotiationState()
+    for record in builders.history_of(drawn.events).between(None, None):  # valid-time order
+        event = record.event
+        after = evolve(state, event)
+        if type(event) in ANSWER_NEUTRAL:
+            assert _shown(after) == _shown(state), event
+        # The same event from a state whose bookkeeping is empty changes the other fields alike.
+        bare = evolve(replace(state, {"proposals": immutables.Map(), "withdrawals": immutables.Map()}), event)
+        assert _shown(bare) == _shown(after), event
+        state = after

@@ -195,6 +195,21 @@ class History:
             start = len(self._index.records)
             self._take([Recorded.of(event, start + i + 1, tz) for i, event in enumerate(events)])
 
+    def load_recorded(self, records: Sequence[Recorded], *, commutes: bool = False) -> None:
+        """``load`` of events already wrapped: ``Recorded.of`` with the next ``seq``s, in this history's zone.
+
+        For a caller that needs the record anyway (the projector), so it is
+        built once. ``commutes``: one late event whose effect commutes
+        (``Transition.commutes``): the core checkpoints after it are shifted, not dropped.
+        """
+        with self._lock:
+            start = len(self._index.records)
+            if any(r.seq != start + i + 1 for i, r in enumerate(records)):
+                msg = f"records loaded at version {start} are not numbered from {start + 1}"
+                raise ValueError(msg)
+            self._open([r.event for r in records])
+            self._take(records, commutes=commutes)
+
     def plan(self, events: Sequence[Event], *, now: dt.datetime) -> AppendPlan:
         """Validate ``events`` as one batch appended now; change nothing.
 

@@ -1,0 +1,72 @@
+"""What an appended event writes to the period tables: only the rows it really changes.
+
+``projections.periods.take`` is the projector's step; these tests count its
+writes. A running count in the stored status answer once made every event
+write a status row, and every late event rewrite all status rows after it;
+``events_applied`` is now counted by the reader, so an event that changes no
+part of an answer writes nothing, late or not, however long the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from events import Event
+from negotiation.core.history import History
+from projections.periods import Change, Tip, take
+from tests.projections.builders import Log
+
+DAYS = 300
+
+
+def _long_negotiation() -> Log:
+    """An opening, a talks request and a statement a day for ``DAYS`` days."""
+    log = Log("n")
+    log.open("2023-01-01")
+    log.add("talks.requested", "req", "2023-01-02", by="wga", to="amptp")
+    start = dt.date(2023, 1, 3)
+    for day in range(DAYS):
+        log.add("statement.issued", f"s{day}", (start + dt.timedelta(days=day)).isoformat(), by="wga", text="x")
+    return log
+
+
+def _taken(events: list[Event]) -> tuple[Tip, list[list[Change]]]:
+    """A tip fed ``events`` one at a time, and the writes of each."""
+    tip = Tip.of(History("n"))
+    return tip, [take(tip, event) for event in events]
+
+
+def test_an_event_that_changes_no_answer_writes_nothing() -> None:
+    """Statements change no status and no position: after the first two events, no writes at all."""
+    _, writes = _taken(_long_negotiation().events)
+    assert [w.table for w in writes[0]] == ["status"]  # opened
+    assert [w.table for w in writes[1]] == ["status"]  # bargaining
+    assert all(not w for w in writes[2:])
+
+
+def test_a_late_event_writes_only_what_it_changes() -> None:
+    """A late statement writes nothing; a late proposal writes one position row, not one per later event."""
+    log = _long_negotiation()
+    tip, _ = _taken(log.events)
+    late = log.add("statement.issued", "late-s", "2023-01-10", recorded="2024-01-01", by="amptp", text="y")
+    assert take(tip, late) == []
+    proposal = log.add(
+        "proposal.made", "late-p", "2023-01-10", recorded="2024-01-02", by="wga", issue="wages", terms="7%"
+    )
+    writes = take(tip, proposal)
+    assert [(w.op, w.table) for w in writes] == [("insert", "position")]
+    (write,) = writes
+    assert write.key[:2] == ("wga", "wages")
+
+
+def test_a_late_stoppage_rewrites_the_status_it_changes() -> None:
+    """A strike called late, and ended a month later, changes the status over that month only."""
+    log = _long_negotiation()
+    tip, _ = _taken(log.events)
+    called = log.add("strike.called", "late-strike", "2023-02-01", recorded="2024-01-01", by="wga")
+    ended = log.add("strike.ended", "late-end", "2023-03-01", recorded="2024-01-01", by="wga")
+    writes = take(tip, called) + take(tip, ended)
+    status = [w for w in writes if w.table == "status"]
+    # The strike's start and end are change points of the status answer; no other status row is touched.
+    assert len({w.key for w in status}) == 2
+    assert all(w.op == "insert" for w in status)
