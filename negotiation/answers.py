@@ -25,7 +25,7 @@ folds, as the command line does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from events.converter import SLUG_RE
@@ -194,6 +194,17 @@ class Answers:
         if indexed is None:
             return catalog_json(self.app.catalog(as_of=as_of, known_at=known_at))
         return indexed.reads.catalog(as_of=as_of, known_at=known_at, now=_now())
+
+    def catalog_entries(self, *, as_of: When | None = None, known_at: When | None = None) -> Iterator[dict[str, Any]]:
+        """The entries of the ``list`` answer, one at a time.
+
+        From the tables as known now they are streamed (``IndexedReads.catalog_entries``):
+        a large store's list is not held in memory.
+        """
+        indexed = self._current()
+        if indexed is None:
+            return iter(catalog_json(self.app.catalog(as_of=as_of, known_at=known_at))["negotiations"])
+        return indexed.reads.catalog_entries(as_of=as_of, known_at=known_at, now=_now())
 
     def stoppages(self, *, on: When, known_at: When | None = None) -> dict[str, Any]:
         """The ``stoppages`` answer."""

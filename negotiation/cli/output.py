@@ -17,10 +17,12 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+import attrs
 import click
 import orjson
 
@@ -158,9 +160,41 @@ def echo_err(message: str) -> None:
     click.echo(escape_controls(message), err=True)
 
 
+@attrs.frozen
+class Items:
+    """An answer ``{key: [item, ...]}`` whose items come one at a time: ``--json`` writes each as it comes.
+
+    The text is ``json_text`` of the whole document, character for character;
+    only the document is never built (``list`` of a large store).
+    """
+
+    key: str
+    items: Iterable[Any]
+
+    def document(self) -> dict[str, Any]:
+        """The whole answer (for the tables and CSV)."""
+        return {self.key: list(self.items)}
+
+
 def print_json(document: object) -> None:
     """A JSON answer (``--json``) on stdout."""
+    if isinstance(document, Items):
+        _print_items(document)
+        return
     click.echo(json_text(document))
+
+
+def _print_items(answer: Items) -> None:
+    # json_text's indented form of {key: [items]}: each item's own text, four spaces further in (a JSON text
+    # has no raw newline inside a string, so every line is the item's own).
+    out = sys.stdout  # what click.echo writes to (CliRunner replaces it in tests)
+    head = f"{{\n  {json_text(answer.key)}: ["
+    written = False
+    for item in answer.items:
+        out.write((f"{head}\n" if not written else ",\n") + textwrap.indent(json_text(item), "    "))
+        written = True
+    out.write("\n  ]\n}\n" if written else f"{head}]\n}}\n")
+    out.flush()
 
 
 def plural(n: int, word: str) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 import click
 
 from negotiation.cli.options import MOMENT, Moment
+from negotiation.cli.output import Items
 from negotiation.cli.query import Answer, answers, query_command
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ Examples:
   negotiation list --at 2023-08-11 --json""",
     when=("at", "known_at"),
 )
-def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -> Answer:
+def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -> Items:
     """List the negotiations in the store with their phase."""
-    return answers(app).catalog(as_of=as_of, known_at=known_at)
+    return Items("negotiations", answers(app).catalog_entries(as_of=as_of, known_at=known_at))
 
 
 # --- status -------------------------------------------------------------------------------

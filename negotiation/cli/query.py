@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import click
 
 from negotiation.cli import options
-from negotiation.cli.output import echo, echo_err, print_csv, print_json, print_table, print_text_table
+from negotiation.cli.output import Items, echo, echo_err, print_csv, print_json, print_table, print_text_table
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -63,8 +63,8 @@ _WHEN_OPTIONS: Final[Mapping[When, Callable[[Any], Any]]] = {
 Renderer = Callable[[Answer, Mapping[str, Any]], "Table | str"]
 """The answer and the command's arguments -> the table to print (or one line of text instead)."""
 
-Query = Callable[..., Answer]
-"""``(app, **arguments) -> the spec's JSON answer``."""
+Query = Callable[..., "Answer | Items"]
+"""``(app, **arguments) -> the spec's JSON answer`` (``Items``: one whose entries are written as they come)."""
 
 
 def answers(app: Negotiations) -> Answers:
@@ -111,10 +111,11 @@ def query_command(
             if as_json and as_csv:
                 raise click.UsageError("--json and --csv cannot be used together")
             app = options.open_store(click.get_current_context())
-            document = query(app, **arguments)
+            answer = query(app, **arguments)
             if as_json:
-                print_json(document)
+                print_json(answer)
                 return
+            document = answer.document() if isinstance(answer, Items) else answer
             if table is None or as_csv:
                 from negotiation.tabular import table_for
 

@@ -304,11 +304,11 @@ class IndexedReads:
 
     def catalog(self, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime) -> dict[str, Any]:
         """The ``list`` answer (``catalog_json``): every negotiation open at that point."""
+        if as_of is None and known_at is None:
+            return {"negotiations": list(self.catalog_entries(now=now))}
         entries: dict[str, dict[str, Any]] = {}
         with self._read() as c:
             order, zones = self._zones(c)
-            if as_of is None and known_at is None:
-                return self._catalog_now(c, order, now)
             for timezone, negotiations in zones.items():
                 _, fold_as_of, fold_known_at, shown_as_of, shown_known_at = self._times(timezone, as_of, known_at, now)
                 valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
@@ -332,34 +332,34 @@ class IndexedReads:
                     }
         return {"negotiations": [entries[n] for n in order if n in entries]}
 
-    def _catalog_now(self, c: Cursor, order: list[str], now: dt.datetime) -> dict[str, Any]:
-        """Everything stored, as known now: the current tables, one row per negotiation."""
-        rows = self._all(
-            c,
-            f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, s.timezone AS state_zone, c.title, "
-            f"c.timezone, c.parties FROM {self._name['status']} s JOIN {self._name['catalog']} c "
-            "ON c.negotiation = s.negotiation",
-        )
-        entries: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            tz = zone(row["timezone"])
-            shown = now.astimezone(tz)
-            stoppage = None
-            if row["stoppage"] is not None:  # jsonb on PostgreSQL sorts keys: put them in the answer's order
-                stored = loads(row["stoppage"])
-                stoppage = {"kind": stored["kind"], "parties": stored["parties"], "since": stored["since"]}
-            entries[row["negotiation"]] = {
-                "negotiation": row["negotiation"],
-                "title": row["title"],
-                "timezone": row["timezone"],
-                "parties": loads(row["parties"]),
-                "phase": row["phase"],
-                "stoppage": _with_day({"stoppage": stoppage}, shown, zone(row["state_zone"]))["stoppage"],
-                "events_applied": row["events_applied"],
-                "as_of": shown.isoformat(),
-                "known_at": shown.isoformat(),
-            }
-        return {"negotiations": [entries[n] for n in order if n in entries]}
+    def catalog_entries(
+        self, *, as_of: When | None = None, known_at: When | None = None, now: dt.datetime
+    ) -> Iterator[dict[str, Any]]:
+        """The entries of the ``list`` answer, in order, one at a time.
+
+        As known now (no ``as_of``/``known_at``) they are read from the current
+        tables while they are consumed, a batch of rows at a time, in one read
+        transaction: a ``list`` of 100,000 negotiations is written out without
+        being held in memory. At another point the answer is built first (``catalog``).
+        """
+        if as_of is not None or known_at is not None:
+            yield from self.catalog(as_of=as_of, known_at=known_at, now=now)["negotiations"]
+            return
+        with self._read() as c:
+            c.execute(
+                self._sql(
+                    f"SELECT s.negotiation, s.phase, s.stoppage, s.events_applied, s.timezone AS state_zone, "
+                    f"c.title, c.timezone, c.parties FROM {self._name['events']} e "
+                    f"JOIN {self._name['status']} s ON s.negotiation = e.negotiation "
+                    f"JOIN {self._name['catalog']} c ON c.negotiation = e.negotiation "
+                    "WHERE e.seq = 1 ORDER BY e.position"  # the order they were opened in the store
+                )
+            )
+            # eventsourcing's SQLite cursor wraps sqlite3's without ``fetchmany``; psycopg's has it.
+            raw = getattr(c, "sqlite_cursor", c)
+            while rows := raw.fetchmany(_BATCH):
+                for row in rows:
+                    yield _now_entry(row, now)
 
     def _latest(self, c: Cursor, valid: int, known: int) -> list[tuple[str, Any, Any]]:
         """Each negotiation's status change point in force at (valid, known)."""
@@ -566,6 +566,31 @@ def _entries(rows: list[Any], negotiation: str, tz: dt.tzinfo) -> list[TimelineE
 
 def _running_stoppage(row: Any, tz: dt.tzinfo) -> RunningStoppage:
     return RunningStoppage(party=row["party"], kind=row["kind"], started=moment_of(row["started"]).astimezone(tz))
+
+
+_BATCH: Final = 500
+"""Rows fetched at a time while a ``list`` is written out."""
+
+
+def _now_entry(row: Any, now: dt.datetime) -> dict[str, Any]:
+    """A ``list`` entry from a row of the current tables (status joined with catalog)."""
+    tz = zone(row["timezone"])
+    shown = now.astimezone(tz)
+    stoppage = None
+    if row["stoppage"] is not None:  # jsonb on PostgreSQL sorts keys: put them in the answer's order
+        stored = loads(row["stoppage"])
+        stoppage = {"kind": stored["kind"], "parties": stored["parties"], "since": stored["since"]}
+    return {
+        "negotiation": row["negotiation"],
+        "title": row["title"],
+        "timezone": row["timezone"],
+        "parties": loads(row["parties"]),
+        "phase": row["phase"],
+        "stoppage": _with_day({"stoppage": stoppage}, shown, zone(row["state_zone"]))["stoppage"],
+        "events_applied": row["events_applied"],
+        "as_of": shown.isoformat(),
+        "known_at": shown.isoformat(),
+    }
 
 
 def _with_count(answer: dict[str, Any], count: int) -> dict[str, Any]:

@@ -106,3 +106,36 @@ def test_answers_are_not_rendered_by_json_dumps(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(output.json, "dumps", refuse)
     entry = {"negotiation": "n-1", "title": "Grève — “2023”", "parties": [{"id": "wga", "role": "union"}], "day": 3}
     assert json_text({"negotiations": [entry] * 3}).startswith('{\n  "negotiations": [\n    {\n      "negotiation"')
+
+
+# --- streamed items (``list``) -------------------------------------------------------------------
+
+
+ENTRIES = st.lists(
+    st.dictionaries(st.text(CONTROLS + OTHERS + "abc", max_size=6), st.one_of(st.text(max_size=8), st.integers()))
+)
+
+
+@settings(max_examples=150)
+@given(entries=ENTRIES)
+def test_streamed_items_print_the_text_of_the_whole_document(entries: list[dict[str, Any]]) -> None:
+    """``Items`` written one at a time are ``json_text`` of ``{key: [items]}``, empty list included."""
+    with pytest.MonkeyPatch.context() as m:
+        written: list[str] = []
+        m.setattr(output.sys, "stdout", type("Out", (), {"write": written.append, "flush": lambda self: None})())
+        output.print_json(output.Items("negotiations", iter(entries)))
+    assert "".join(written) == json_text({"negotiations": entries}) + "\n"
+
+
+def test_streamed_items_are_consumed_one_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each item is written before the next is asked for: a generator is never turned into a list."""
+    seen: list[int] = []
+
+    def items() -> Any:
+        for i in range(3):
+            seen.append(i)
+            yield {"n": i}
+            assert f'"n": {i}' in capsys.readouterr().out  # already written out
+
+    output.print_json(output.Items("negotiations", items()))
+    assert seen == [0, 1, 2]
