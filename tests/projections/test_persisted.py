@@ -543,3 +543,32 @@ def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
         positions = models.positions("wga-amptp-2023")
         assert positions is not None
         assert positions["positions"]["wga"]["wages"]["accepted"] == "wga-041"
+
+
+def test_tables_with_the_running_count_in_their_status_rows_are_rebuilt_when_opened(tmp_path: Path) -> None:
+    """Status rows of the layout before ``events_applied`` was counted at read time are rebuilt when opened.
+
+    That layout stored a status row per event, the count inside the answer, and had
+    no ``talks``/``agreement``/``contract`` columns; the indexed answers after opening
+    equal the pure ones, count included.
+    """
+    db = tmp_path / "old.db"
+    wga = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(f"sqlite:///{db}") as app:
+        assert app.import_files([wga]).ok
+        with ReadModels(app) as models:
+            models.catch_up()
+    with sqlite3.connect(db) as c:
+        c.execute("DROP VIEW negotiation_status_periods")
+        for column in ("talks", "agreement", "contract"):
+            c.execute(f"ALTER TABLE negotiation_status_periods_v1 DROP COLUMN {column}")
+        c.execute("CREATE VIEW negotiation_status_periods AS SELECT * FROM negotiation_status_periods_v1")
+    when = dt.date(2023, 8, 11)
+    now = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        assert models.outdated
+        assert models.version() == 2
+        indexed = models.indexed().status("wga-amptp-2023", as_of=when, known_at=when, now=now)
+        pure = status_json(app.status("wga-amptp-2023", as_of=when, known_at=when))
+        assert indexed == pure
+        assert indexed["events_applied"] > 0
