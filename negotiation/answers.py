@@ -6,7 +6,8 @@ stored since their tracked position) and answers ``list``, ``status``,
 query loads a whole history or the whole store: the documents the tables hold
 are read as they are (``projections.persisted.indexed.IndexedReads``), and
 ``diff`` is compared from the status and positions at both ends
-(``negotiation.indexed.IndexedQueries``, the ``Queries`` seam over the tables).
+(``negotiation.indexed.IndexedQueries``, the ``Queries`` seam over the tables,
+which ``queries`` hands to the charts).
 What the tables do not hold (``--version``) and any store whose tables cannot
 be brought up to date (a read-only file, say) is answered by the pure folds
 through the facade, with a one-line warning in ``notice`` for the latter;
@@ -132,8 +133,15 @@ class Answers:
             return indexed
         return None
 
-    def _queries(self, negotiation: str | None = None) -> Queries:
-        """The ``Queries`` to ask: the tables' (see ``_current``), else the facade's pure folds."""
+    def queries(self, negotiation: str | None = None) -> Queries:
+        """The ``Queries`` to ask: the tables' ``IndexedQueries``, else the facade's pure folds.
+
+        The tables are brought up to date once, here, when ``live`` (see
+        ``_current``): an answer of many questions (a chart) asks the object
+        returned for all of them. Versions and gaps are asked of the facade's
+        folds (``IndexedQueries.fallback``). ``negotiation``, if given, is
+        checked first: an id that is not a slug is not found.
+        """
         indexed = self._current(negotiation)
         return self.app.queries if indexed is None else indexed
 
@@ -215,4 +223,4 @@ class Answers:
 
     def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
         """The diff answer: the status and positions at both ends, compared (``projections.diff.diff_from``)."""
-        return diff_json(self._queries(negotiation).diff(negotiation, start=start, end=end, known_at=known_at))
+        return diff_json(self.queries(negotiation).diff(negotiation, start=start, end=end, known_at=known_at))

@@ -1,8 +1,8 @@
 """Charts of a negotiation and of the stoppages across the store (``pip install 'negotiation-log[charts]'``).
 
 An interface over the facade, like the command line: the data comes from the
-facade's answers (``timeline``, ``status``, ``positions``, ``gaps``, ``catalog``),
-is drawn with Vega-Lite through altair and rendered offline by vl-convert to
+answers of a ``negotiation.queries.Queries`` (``timeline``, ``status``,
+``positions``, ``gaps``, ``catalog``), is drawn with Vega-Lite through altair and rendered offline by vl-convert to
 SVG, PNG or one self-contained HTML page::
 
     from negotiation import Negotiations
@@ -10,6 +10,17 @@ SVG, PNG or one self-contained HTML page::
 
     with Negotiations("demo.db") as app:
         write(negotiation_chart(app, "wga-amptp-2023"), "wga.html")
+
+The facade is itself a ``Queries`` (its answers fold the histories). The command
+line and the HTTP service pass the store's indexed tables instead
+(``negotiation.answers.Answers.queries``), which give the same charts without
+folding a history (``gaps`` aside)::
+
+    from negotiation.answers import Answers
+
+    answers = Answers(app)
+    write(negotiation_chart(answers.queries(), "wga-amptp-2023"), "wga.html")
+    answers.close()
 
 altair and vl-convert are imported when a chart is drawn, not with this
 package; without them ``ChartsUnavailableError`` says which extra to install.
@@ -26,7 +37,7 @@ from negotiation.charts.data import When, negotiation_data, stoppages_data
 from negotiation.charts.output import FORMATS, ChartFormatError, format_of
 
 if TYPE_CHECKING:
-    from negotiation.application import Negotiations
+    from negotiation.queries import Queries
 
 __all__ = [
     "FORMATS",
@@ -60,7 +71,7 @@ def require() -> None:
 
 
 def negotiation_chart(
-    app: Negotiations,
+    queries: Queries,
     negotiation: str,
     *,
     start: When | None = None,
@@ -71,15 +82,15 @@ def negotiation_chart(
     require()
     from negotiation.charts.specs import negotiation_spec
 
-    return negotiation_spec(negotiation_data(app, negotiation, start=start, end=end, known_at=known_at))
+    return negotiation_spec(negotiation_data(queries, negotiation, start=start, end=end, known_at=known_at))
 
 
-def stoppages_chart(app: Negotiations, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
+def stoppages_chart(queries: Queries, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
     """The Vega-Lite specification of every strike and lockout in the store between two dates."""
     require()
     from negotiation.charts.specs import stoppages_spec
 
-    return stoppages_spec(stoppages_data(app, start=start, end=end, known_at=known_at))
+    return stoppages_spec(stoppages_data(queries, start=start, end=end, known_at=known_at))
 
 
 def render(spec: dict[str, Any], fmt: str, *, title: str = "Chart", scale: float = 1.0) -> bytes:

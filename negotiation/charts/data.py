@@ -1,6 +1,10 @@
-"""The data of the charts, drawn from the facade's answers (never a second reading of the events).
+"""The data of the charts, drawn from the query answers (never a second reading of the events).
 
-``negotiation_data`` asks the facade the same questions the command line asks:
+The functions ask any ``negotiation.queries.Queries``: the store's indexed
+tables (``negotiation.indexed.IndexedQueries``, what the command line and the
+HTTP service pass, through ``negotiation.answers.Answers.queries``), the pure
+folds (``HistoryQueries``) or the facade itself, with the same data from each.
+``negotiation_data`` asks the same questions the command line asks:
 ``timeline`` (the events, as their JSON answer), ``status`` (sampled at each
 date where an event can change the phase or a stoppage), ``gaps`` (each
 party's numbers on an issue and how they moved) and ``positions`` (who
@@ -29,7 +33,7 @@ from negotiation.tabular import printable
 from projections.answers import gaps_json, positions_json, status_json, timeline_json
 
 if TYPE_CHECKING:
-    from negotiation.application import Negotiations
+    from negotiation.queries import Queries
 
 __all__ = [
     "LANES",
@@ -178,23 +182,21 @@ def _sample_dates(
 
 
 def _statuses(
-    app: Negotiations, negotiation: str, dates: Sequence[dt.date], known_at: When | None
+    queries: Queries, negotiation: str, dates: Sequence[dt.date], known_at: When | None
 ) -> list[tuple[dt.date, Row]]:
     """The ``status`` answer at the end of each date (left out before the negotiation was opened).
 
-    The negotiation's history is brought up to date once, then asked as the
-    facade's ``status`` asks it (``projections.status.status_of``): one store
-    read, not one per date.
+    One ``status`` question per date (``_sample_dates`` bounds them): from the
+    tables, an indexed read each, no history folded. A negotiation that is not
+    stored raises ``NegotiationNotFoundError`` (``NotOpenedError`` is only "not
+    open yet" on that date).
     """
     from projections.errors import NotOpenedError
-    from projections.status import status_of
 
-    history = app.existing(negotiation)
-    now = dt.datetime.now(dt.UTC)
     answers = []
     for day in dates:
         try:
-            answers.append((day, status_json(status_of(history, as_of=day, known_at=known_at, now=now))))
+            answers.append((day, status_json(queries.status(negotiation, as_of=day, known_at=known_at))))
         except NotOpenedError:
             continue
     return answers
@@ -399,29 +401,33 @@ def _gap_rows(steps: Sequence[Row], union: str, employer: str) -> list[Row]:
 
 
 def negotiation_data(
-    app: Negotiations,
+    queries: Queries,
     negotiation: str,
     *,
     start: When | None = None,
     end: When | None = None,
     known_at: When | None = None,
 ) -> NegotiationData:
-    """The negotiation chart's data, from the facade's answers; ``start``/``end`` default to the first/last event."""
-    entries = [e for e in app.timeline(negotiation, start=start, end=end, known_at=known_at) if e.type in _LANE_OF]
+    """The negotiation chart's data, from the answers of ``queries``; ``start``/``end`` default to the first/last event.
+
+    ``gaps`` is the one question the indexed tables hand to their fallback
+    (a gap's moves walk each party's record on the issue, which the tables do not keep).
+    """
+    entries = [e for e in queries.timeline(negotiation, start=start, end=end, known_at=known_at) if e.type in _LANE_OF]
     first = _day(start) if start is not None else entries[0].date if entries else None
     last = _day(end) if end is not None else entries[-1].date if entries else None
     if first is None or last is None:
-        whole = timeline_json(app.timeline(negotiation, known_at=known_at))["events"]
+        whole = timeline_json(queries.timeline(negotiation, known_at=known_at))["events"]
         day = dt.date.fromisoformat(whole[-1]["date"]) if whole else dt.datetime.now(dt.UTC).date()
         first, last = first or day, last or day
     if last < first:
         first, last = last, first
-    end_status = app.status(negotiation, as_of=last, known_at=known_at)
+    end_status = queries.status(negotiation, as_of=last, known_at=known_at)
     roles = {p.id: p.role for p in end_status.parties}
     expires = end_status.contract_expires_on
     change_dates = [e.date for e in entries if e.type in _STATUS_CHANGERS]
     extra = [expires, expires + dt.timedelta(days=1)] if expires is not None else []
-    samples = _statuses(app, negotiation, _sample_dates(change_dates, first, last, extra), known_at)
+    samples = _statuses(queries, negotiation, _sample_dates(change_dates, first, last, extra), known_at)
     notes: list[str] = []
 
     rows: list[Row] = []
@@ -456,8 +462,8 @@ def negotiation_data(
                 continue  # no room left in the stoppage's bar
             if not day_labels or (day - dt.date.fromisoformat(day_labels[-1]["date"])).days >= _DAY_LABEL_GAP:
                 day_labels.append({"date": r["date"], "label": r["day"], "lane": "stoppage"})
-    positions = positions_json(app.positions(negotiation, as_of=last, known_at=known_at))
-    gaps = gaps_json(app.gaps(negotiation, as_of=last, known_at=known_at), negotiation=negotiation)
+    positions = positions_json(queries.positions(negotiation, as_of=last, known_at=known_at))
+    gaps = gaps_json(queries.gaps(negotiation, as_of=last, known_at=known_at), negotiation=negotiation)
     panels = _panels(gaps, positions, roles, first, last)
     if any(p.thinned for p in panels):
         notes.append(f"numbers thinned to the last move per period (more than {MAX_STEPS:,} moves)")
@@ -498,17 +504,17 @@ def _period_name(days: int) -> str:
     return {1: "day", 7: "week", 30: "30 days", 91: "quarter", 365: "year"}.get(days, f"{days} days")
 
 
-def stoppages_data(app: Negotiations, *, start: When, end: When, known_at: When | None = None) -> StoppagesData:
-    """Every strike and lockout of the store between ``start`` and ``end``, from each negotiation's answers."""
+def stoppages_data(queries: Queries, *, start: When, end: When, known_at: When | None = None) -> StoppagesData:
+    """Every strike and lockout of the store between ``start`` and ``end``, from the answers of ``queries``."""
     first, last = _day(start), _day(end)
     if last < first:
         first, last = last, first
     bars: list[Row] = []
-    for entry in app.catalog(as_of=last, known_at=known_at):
+    for entry in queries.catalog(as_of=last, known_at=known_at):
         negotiation = entry.negotiation
-        events = timeline_json(app.timeline(negotiation, start=first, end=last, known_at=known_at))["events"]
+        events = timeline_json(queries.timeline(negotiation, start=first, end=last, known_at=known_at))["events"]
         dates = [dt.date.fromisoformat(e["date"]) for e in events if e["type"] in _STATUS_CHANGERS]
-        samples = _statuses(app, negotiation, _sample_dates(dates, first, last), known_at)
+        samples = _statuses(queries, negotiation, _sample_dates(dates, first, last), known_at)
         roles = {p.id: p.role for p in entry.parties}
         title = printable(entry.title) or printable(negotiation)
         for run in _stoppage_runs(samples, last):

@@ -1,9 +1,12 @@
 """``negotiation chart``: a picture of a negotiation, or of the strikes and lockouts across the store.
 
-The chart is drawn by ``negotiation.charts`` from the facade's answers and
-written in the format the output file's suffix names (``.html``, ``.svg``,
-``.png``). The ``charts`` extra (altair, vl-convert) is imported only here,
-when a chart is drawn; without it the command says which extra to install.
+The chart is drawn by ``negotiation.charts`` from the store's query answers,
+read from the indexed read-model tables as the query commands read them
+(``negotiation.cli.query.answers``; the pure folds when the tables cannot be
+brought up to date, and for the gaps of the numeric panels), and written in
+the format the output file's suffix names (``.html``, ``.svg``, ``.png``). The
+``charts`` extra (altair, vl-convert) is imported only here, when a chart is
+drawn; without it the command says which extra to install.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import click
 from negotiation.cli import options
 from negotiation.cli.options import MOMENT, Moment
 from negotiation.cli.output import echo
+from negotiation.cli.query import answers
 
 __all__ = ["COMMANDS", "chart"]
 
@@ -78,13 +82,14 @@ def chart(
         if start is None or end is None:
             raise click.UsageError("--stoppages needs --from and --to")
         require()
-        spec = stoppages_chart(options.open_store(ctx), start=start, end=end, known_at=known_at)
+        spec = stoppages_chart(answers(options.open_store(ctx)).queries(), start=start, end=end, known_at=known_at)
         title = "Strikes and lockouts"
     else:
         if negotiation is None:
             raise click.UsageError("name a NEGOTIATION, or give --stoppages")
         require()
-        spec = negotiation_chart(options.open_store(ctx), negotiation, start=start, end=end, known_at=known_at)
+        queries = answers(options.open_store(ctx)).queries(negotiation)
+        spec = negotiation_chart(queries, negotiation, start=start, end=end, known_at=known_at)
         title = negotiation
     echo(str(write(spec, output, title=title)))
 

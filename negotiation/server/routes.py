@@ -2,10 +2,11 @@
 
 Every answer comes from ``projections.answers``, the code behind the command
 line's ``--json``: one answer, two interfaces. Catalog, status, positions,
-timeline and stoppages are read, as the command line reads them, through the
-worker's ``negotiation.answers.Answers`` from the indexed read-model tables
-(brought up to date before each answer; the facade's pure folds when they
-cannot be). The facade is synchronous; its calls run in worker threads.
+timeline, diff, stoppages and the charts are read, as the command line reads
+them, through the worker's ``negotiation.answers.Answers`` from the indexed
+read-model tables (brought up to date before each answer; the facade's pure
+folds when they cannot be, and for gaps). The facade is synchronous; its
+calls run in worker threads.
 Each handler's ``opt`` says the scope it needs (``auth``) and the query
 parameters it takes (``query``); the guard checks both.
 """
@@ -490,11 +491,13 @@ async def _chart(
     first, last = optional_moment("from", start), optional_moment("to", end)
     known = optional_moment("known_at", known_at)
     await _read_your_writes(request)
-    app = _facade(request)
+    answers: Answers = request.app.state.answers
 
     def draw() -> bytes:
         charts.require()
-        spec = charts.negotiation_chart(app, negotiation, start=first, end=last, known_at=known)
+        # The worker's tables, brought up to date once for the whole chart (the pure folds if they cannot be).
+        queries = answers.queries(negotiation)
+        spec = charts.negotiation_chart(queries, negotiation, start=first, end=last, known_at=known)
         return charts.render(spec, fmt, title=negotiation)
 
     body = await _run(draw)
