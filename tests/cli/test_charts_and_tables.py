@@ -58,6 +58,65 @@ def test_chart_known_at_and_range(cli_run: Run, hollywood: str, tmp_path: Path) 
     assert "wga-024" not in svg  # the Aug. 11 offer was recorded on Aug. 22
 
 
+@pytest.fixture
+def folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The negotiations whose history is loaded to be folded (``Negotiations.existing``); the store-wide folds fail."""
+    from negotiation import Negotiations
+
+    loaded: list[str] = []
+    real = Negotiations.existing
+
+    def existing(self: Negotiations, negotiation: str) -> object:
+        loaded.append(negotiation)
+        return real(self, negotiation)
+
+    def histories(self: Negotiations) -> object:
+        raise AssertionError("every history was loaded")
+
+    monkeypatch.setattr(Negotiations, "existing", existing)
+    monkeypatch.setattr(Negotiations, "histories", histories)
+    return loaded
+
+
+def test_chart_reads_the_tables_and_folds_only_the_gaps(
+    cli_run: Run, hollywood: str, tmp_path: Path, folds: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: status (at every sampled date), timeline and positions come from the tables, not a fold.
+
+    Only the gaps are folded, once: a gap's moves walk each party's record on the
+    issue, which the tables do not keep (``IndexedQueries.gaps`` asks its fallback).
+    """
+    from negotiation.queries import HistoryQueries
+
+    gaps: list[str] = []
+    real = HistoryQueries.gaps
+
+    def counted(self: HistoryQueries, negotiation: str, **kwargs: object) -> object:
+        gaps.append(negotiation)
+        return real(self, negotiation, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HistoryQueries, "gaps", counted)
+    out = tmp_path / "wga.svg"
+    result = cli_run("--db", hollywood, "chart", WGA, "--known-at", "2023-09-30", "--output", str(out))
+    assert result.exit_code == 0, result.stderr
+    texts = ["".join(t.itertext()) for t in ET.parse(out).iter("{http://www.w3.org/2000/svg}text")]  # noqa: S314
+    assert "strike by wga: 148 days" in texts
+    assert "day 102" in texts
+    assert (gaps, folds) == ([WGA], [WGA])
+
+
+def test_chart_of_the_stoppages_folds_no_history(
+    cli_run: Run, hollywood: str, tmp_path: Path, folds: list[str]
+) -> None:
+    out = tmp_path / "stoppages.svg"
+    args = ["--db", hollywood, "chart", "--stoppages", "--from", "2023-01-01", "--to", "2023-12-31", "-o", str(out)]
+    result = cli_run(*args)
+    assert result.exit_code == 0, result.stderr
+    texts = ["".join(t.itertext()) for t in ET.parse(out).iter("{http://www.w3.org/2000/svg}text")]  # noqa: S314
+    assert "wga vs amptp: 148 days" in texts
+    assert folds == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

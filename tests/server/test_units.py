@@ -144,3 +144,39 @@ def test_the_access_log_names_the_token(tmp_path: Path) -> None:
     ]
     assert lines[0]["request_id"] == ok.headers["x-request-id"]
     assert "very-secret-token" not in repr(logs)
+
+
+def test_the_chart_is_read_from_the_worker_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: the chart routes ask the worker's live ``Answers``: tables brought up to date, only gaps folded."""
+    from negotiation.queries import HistoryQueries
+    from tests.charts.shapes import EXAMPLES
+
+    def folded(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the chart was folded")
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("reader-token read dashboard\n", encoding="utf-8")
+    auth = {"Authorization": "Bearer reader-token"}
+    wga = "wga-amptp-2023"
+    late = {
+        "id": "wga-late-statement",
+        "type": "statement.issued",
+        "negotiation": wga,
+        "occurred_at": "2023-10-20",
+        "data": {"by": "wga", "text": "A statement stored while the service runs.", "audience": "press"},
+    }
+    with Negotiations(f"sqlite:///{tmp_path / 'n.db'}") as app:
+        app.import_files([EXAMPLES / "wga_amptp_2023.jsonl"])
+        with TestClient(app=create_app(ServerSettings(token_file=str(tokens)), negotiations=app)) as client:
+            for name in ("status", "positions", "timeline", "catalog"):
+                monkeypatch.setattr(HistoryQueries, name, folded)
+            before = client.get(f"/v1/negotiations/{wga}/chart.svg", headers=auth)
+            app.append([parse_event(late)])
+            after = client.get(f"/v1/negotiations/{wga}/chart.svg", headers=auth)
+            missing = client.get("/v1/negotiations/nope/chart.svg", headers=auth)
+    assert before.status_code == 200, before.text
+    assert "strike by wga: 148 days" in before.text
+    assert "wga-late-statement" not in before.text
+    assert after.status_code == 200, after.text
+    assert "wga-late-statement" in after.text  # live: the tables took in the append before the chart was read
+    assert missing.status_code == 404
