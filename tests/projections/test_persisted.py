@@ -519,14 +519,19 @@ def test_the_example_service_runs(url: str) -> None:
     assert "tentative agreement reached" in done.stdout
 
 
-def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
-    """Tables without the 1.1 columns are rebuilt when opened: the new columns are there at once."""
-    db = tmp_path / "old.db"
+def _wga_caught_up(db: Path) -> Path:
+    """A SQLite store of the WGA example with its read models caught up."""
     wga = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
     with Negotiations(f"sqlite:///{db}") as app:
         assert app.import_files([wga]).ok
         with ReadModels(app) as models:
             models.catch_up()
+    return db
+
+
+def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
+    """Tables without the 1.1 columns are rebuilt when opened: the new columns are there at once."""
+    db = _wga_caught_up(tmp_path / "old.db")
     # Make the active version look like one written before 1.1.
     with sqlite3.connect(db) as c:
         for kind, column in (("status", "ratified_by"), ("positions", "accepted")):
@@ -552,12 +557,7 @@ def test_tables_with_the_running_count_in_their_status_rows_are_rebuilt_when_ope
     no ``talks``/``agreement``/``contract`` columns; the indexed answers after opening
     equal the pure ones, count included.
     """
-    db = tmp_path / "old.db"
-    wga = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
-    with Negotiations(f"sqlite:///{db}") as app:
-        assert app.import_files([wga]).ok
-        with ReadModels(app) as models:
-            models.catch_up()
+    db = _wga_caught_up(tmp_path / "old.db")
     with sqlite3.connect(db) as c:
         c.execute("DROP VIEW negotiation_status_periods")
         for column in ("talks", "agreement", "contract"):
