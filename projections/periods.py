@@ -56,6 +56,7 @@ __all__ = [
     "changes",
     "facts_from",
     "moment_of",
+    "position_facts_from",
     "region_facts",
     "rows_of",
     "status_answer",
@@ -177,13 +178,7 @@ def _position_facts(
 
 
 def facts_from(
-    negotiation: str,
-    state: NegotiationState,
-    log: PositionsLog,
-    records: Iterable[Recorded],
-    *,
-    tz: dt.tzinfo,
-    positions_only: bool = False,
+    negotiation: str, state: NegotiationState, log: PositionsLog, records: Iterable[Recorded], *, tz: dt.tzinfo
 ) -> set[Fact]:
     """The facts from a region's start on, given the fold states just before it.
 
@@ -192,17 +187,8 @@ def facts_from(
     ``tz`` is the negotiation's time zone (``History.tz``, its first stored
     opening's), in which positions are dated as the pure answer dates them,
     even when that opening was retracted and replaced by one in another zone.
-    ``positions_only``: the position facts alone (the core state is not folded).
     """
     facts: dict[tuple[Table, Key], Payload] = {}
-    if positions_only:
-        for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
-            before = log
-            for record in group:
-                log = POSITIONS_FOLD.step(log, record)
-            if log is not before:
-                _position_facts(facts, before, log, at, tz)
-        return {(table, key, payload) for (table, key), payload in facts.items()}
     started = _running(state)
     shown = status_answer(negotiation, state)
     for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
@@ -225,17 +211,31 @@ def facts_from(
     return {(table, key, payload) for (table, key), payload in facts.items()}
 
 
+def position_facts_from(log: PositionsLog, records: Iterable[Recorded], *, tz: dt.tzinfo) -> set[Fact]:
+    """The position facts alone of ``facts_from`` (the core state is not folded)."""
+    facts: dict[tuple[Table, Key], Payload] = {}
+    for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+        before = log
+        for record in group:
+            log = POSITIONS_FOLD.step(log, record)
+        if log is not before:
+            _position_facts(facts, before, log, at, tz)
+    return {(table, key, payload) for (table, key), payload in facts.items()}
+
+
 def region_facts(history: History, start: int, known: int | None, *, positions_only: bool = False) -> set[Fact]:
-    """The facts from valid time ``start`` (µs) on, as known at ``known`` (``None``: everything stored)."""
+    """The facts from valid time ``start`` (µs) on, as known at ``known`` (``None``: everything stored).
+
+    ``positions_only``: the position facts alone (``position_facts_from``).
+    """
     known_at = None if known is None else moment_of(known)
     as_of = moment_of(start - 1)
-    if positions_only:
-        state = NegotiationState(timezone=history.timezone or "UTC")  # only its zone is read
-    else:
-        state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
     log = history.fold(POSITIONS_FOLD, as_of=as_of, known_at=known_at)
     records = [r for r in history.between(moment_of(start), None) if history.counts(r, known_at=known_at)]
-    return facts_from(history.negotiation, state, log, records, tz=history.tz, positions_only=positions_only)
+    if positions_only:
+        return position_facts_from(log, records, tz=history.tz)
+    state = history.fold(STATUS_FOLD, as_of=as_of, known_at=known_at)
+    return facts_from(history.negotiation, state, log, records, tz=history.tz)
 
 
 @attrs.frozen

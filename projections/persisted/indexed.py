@@ -115,37 +115,35 @@ class IndexedReads:
             raise NegotiationNotFoundError(negotiation)
         return "UTC"
 
-    def _status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any] | None:
+    def _status_row(self, c: Cursor, negotiation: str, valid: int, known: int, *, counted: bool) -> Any:
+        """The status row in force at (valid, known); ``None`` when not open.
+
+        ``counted``: with ``events_applied`` as ``n``, counted in the same statement (one round trip less).
+        """
+        count = f", (SELECT COUNT(*) FROM {self._name['events']} WHERE negotiation = ? AND {_COUNTED}) AS n"
         row = self._one(
             c,
-            f"SELECT answer, extra FROM {self._name['status_periods']} WHERE negotiation = ? AND valid_from <= ? "
-            "AND known_from <= ? AND ? < known_to ORDER BY valid_from DESC LIMIT 1",
-            (negotiation, valid, known, known),
+            f"SELECT answer, extra{count if counted else ''} FROM {self._name['status_periods']} "
+            "WHERE negotiation = ? AND valid_from <= ? AND known_from <= ? AND ? < known_to "
+            "ORDER BY valid_from DESC LIMIT 1",
+            (*((negotiation, valid, known, known) if counted else ()), negotiation, valid, known, known),
         )
-        if row is None or row["answer"] is None:
-            return None
-        return orjson.loads(row["answer"]), orjson.loads(row["extra"])
+        return None if row is None or row["answer"] is None else row
+
+    def _status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any] | None:
+        row = self._status_row(c, negotiation, valid, known, counted=False)
+        return None if row is None else (orjson.loads(row["answer"]), orjson.loads(row["extra"]))
 
     def _counted_status(self, c: Cursor, negotiation: str, valid: int, known: int) -> tuple[Any, Any, int] | None:
-        """``_status`` with ``events_applied`` (``_count``), in one statement: a status is one round trip less."""
-        row = self._one(
-            c,
-            f"SELECT answer, extra, (SELECT COUNT(*) FROM {self._name['events']} WHERE negotiation = ? "
-            "AND valid_at <= ? AND known_at <= ? AND ? < retracted_at) AS n "
-            f"FROM {self._name['status_periods']} WHERE negotiation = ? AND valid_from <= ? "
-            "AND known_from <= ? AND ? < known_to ORDER BY valid_from DESC LIMIT 1",
-            (negotiation, valid, known, known, negotiation, valid, known, known),
-        )
-        if row is None or row["answer"] is None:
-            return None
-        return orjson.loads(row["answer"]), orjson.loads(row["extra"]), int(row["n"])
+        """``_status`` with ``events_applied``."""
+        row = self._status_row(c, negotiation, valid, known, counted=True)
+        return None if row is None else (orjson.loads(row["answer"]), orjson.loads(row["extra"]), int(row["n"]))
 
     def _counts(self, c: Cursor, valid: int, known: int) -> dict[str, int]:
         """``events_applied`` of every negotiation at (valid, known) (``list --at``: one scan of the events)."""
         rows = self._all(
             c,
-            f"SELECT negotiation, COUNT(*) AS n FROM {self._name['events']} WHERE valid_at <= ? "
-            "AND known_at <= ? AND ? < retracted_at GROUP BY negotiation",
+            f"SELECT negotiation, COUNT(*) AS n FROM {self._name['events']} WHERE {_COUNTED} GROUP BY negotiation",
             (valid, known, known),
         )
         return {row["negotiation"]: int(row["n"]) for row in rows}
@@ -568,6 +566,8 @@ def _running_stoppage(row: Any, tz: dt.tzinfo) -> RunningStoppage:
     return RunningStoppage(party=row["party"], kind=row["kind"], started=moment_of(row["started"]).astimezone(tz))
 
 
+_COUNTED: Final = "valid_at <= ? AND known_at <= ? AND ? < retracted_at"
+"""The events that count at (valid, known, known): ``events_applied`` is how many."""
 _BATCH: Final = 500
 """Rows fetched at a time while a ``list`` is written out."""
 
