@@ -2,10 +2,11 @@
 
 ``Answers`` brings a store's read-model tables up to date (only what was
 stored since their tracked position) and answers ``list``, ``status``,
-``positions``, ``timeline``, ``stoppages`` and ``diff`` from them, so that no
-query loads a whole history or the whole store: the documents the tables hold
-are read as they are (``projections.persisted.indexed.IndexedReads``), and
-``diff`` is compared from the status and positions at both ends
+``positions``, ``timeline``, ``stoppages``, ``diff`` and ``gap`` from them, so
+that no query loads a whole history or the whole store: the documents the
+tables hold are read as they are (``projections.persisted.indexed.IndexedReads``),
+``diff`` is compared from the status and positions at both ends and the gaps
+are folded from the negotiation's position events alone
 (``negotiation.indexed.IndexedQueries``, the ``Queries`` seam over the tables,
 which ``queries`` hands to the charts).
 What the tables do not hold (``--version``) and any store whose tables cannot
@@ -33,7 +34,15 @@ from events.converter import SLUG_RE
 from negotiation.core.errors import ConfigurationError, NegotiationNotFoundError, StoreError
 from negotiation.indexed import IndexedQueries
 from negotiation.store.logs import get_logger
-from projections.answers import catalog_json, diff_json, positions_json, status_json, stoppages_json, timeline_json
+from projections.answers import (
+    catalog_json,
+    diff_json,
+    gaps_json,
+    positions_json,
+    status_json,
+    stoppages_json,
+    timeline_json,
+)
 from projections.persisted import ReadModelError, ReadModels
 from projections.status import When
 
@@ -138,9 +147,9 @@ class Answers:
 
         The tables are brought up to date once, here, when ``live`` (see
         ``_current``): an answer of many questions (a chart) asks the object
-        returned for all of them. Versions and gaps are asked of the facade's
-        folds (``IndexedQueries.fallback``). ``negotiation``, if given, is
-        checked first: an id that is not a slug is not found.
+        returned for all of them. Versions are asked of the facade's folds
+        (``IndexedQueries.fallback``). ``negotiation``, if given, is checked
+        first: an id that is not a slug is not found.
         """
         indexed = self._current(negotiation)
         return self.app.queries if indexed is None else indexed
@@ -224,3 +233,8 @@ class Answers:
     def diff(self, negotiation: str, *, start: When, end: When, known_at: When | None = None) -> dict[str, Any]:
         """The diff answer: the status and positions at both ends, compared (``projections.diff.diff_from``)."""
         return diff_json(self.queries(negotiation).diff(negotiation, start=start, end=end, known_at=known_at))
+
+    def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> dict[str, Any]:
+        """The gap answer: each issue's union and employer numbers, folded from the position events that count there."""
+        gaps = self.queries(negotiation).gaps(negotiation, as_of=as_of, known_at=known_at)
+        return gaps_json(gaps, negotiation=negotiation)

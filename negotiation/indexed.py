@@ -12,13 +12,16 @@ never a whole history or the whole store:
 - ``timeline``, ``statements`` and ``stoppages``: read as objects;
 - ``diff``: the status and the standing positions at both ends, read as above
   and compared by ``projections.diff.diff_from``, as the folds' ``diff_of``
-  does (a diff needs nothing else, no event between the ends).
+  does (a diff needs nothing else, no event between the ends);
+- ``gaps``: the negotiation's proposals, withdrawals and acceptances that count
+  at that point, read from the events table and folded by the positions fold
+  (``IndexedReads.gaps``): a gap's moves walk each party's record on an issue.
 
-The tables hold no versions and no party's record behind a position, so
-``at_version`` and ``gaps`` are asked of ``fallback`` (the facade's
-``HistoryQueries``, in ``negotiation.answers``); without one they raise
-``projections.errors.NotIndexedError``, as do ``Position.history`` and
-``Position.proposal`` of an indexed answer (``Status.state`` is ``None``).
+The tables hold no versions, so ``at_version`` is asked of ``fallback`` (the
+facade's ``HistoryQueries``, in ``negotiation.answers``); without one it
+raises ``projections.errors.NotIndexedError``, as do ``Position.history`` and
+``Position.proposal`` of an indexed answer (the position rows hold what
+stands, not the record behind it; ``Status.state`` is ``None``).
 
 An answer built from several reads (each its own read transaction) is read
 again when the tables took in a page in between (their tracked position
@@ -59,7 +62,7 @@ ATTEMPTS: Final = 3
 
 
 class IndexedQueries:
-    """``Queries`` answered from a store's indexed tables (see the module); versions and gaps by ``fallback``.
+    """``Queries`` answered from a store's indexed tables (see the module); versions by ``fallback``.
 
     ``reads`` is ``ReadModels.indexed()``; ``clock`` says what now is when a
     query names no time.
@@ -68,7 +71,7 @@ class IndexedQueries:
     def __init__(self, reads: IndexedReads, *, fallback: Queries | None = None, clock: Clock = utc_now) -> None:
         self.reads = reads
         self.fallback = fallback
-        """What answers the questions the tables cannot (``at_version``, ``gaps``); ``None``: ``NotIndexedError``."""
+        """What answers the questions the tables cannot (``at_version``); ``None``: ``NotIndexedError``."""
         self.clock = clock
 
     def _pure(self, question: str) -> Queries:
@@ -146,8 +149,9 @@ class IndexedQueries:
         return self._settled(read, lambda q: q.positions(negotiation, as_of=as_of, known_at=known_at))
 
     def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
-        """The distance between union and employer numbers per issue (asked of ``fallback``: it walks each record)."""
-        return self._pure("the gaps").gaps(negotiation, as_of=as_of, known_at=known_at)
+        """The distance between union and employer numbers per issue, from the position events (one read)."""
+        self._stored(negotiation)
+        return self.reads.gaps(negotiation, as_of=as_of, known_at=known_at)
 
     def timeline(
         self,

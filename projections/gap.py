@@ -12,22 +12,26 @@ The gap derives from the positions fold (same checkpoints, no fold of its own):
 the standing positions come from one checkpointed fold; the moves walk the two
 parties' records on the issue, so their cost grows with the number of
 proposals on that issue, not with the length of the history.
+
+``gaps_of`` folds a ``History``; ``gaps_of_records`` folds the position events
+alone (all the positions fold reads), which the indexed tables hand over
+(``projections.persisted.indexed.IndexedReads.gaps``) without a history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
 from events.time import When, local_date
-from negotiation.core.history import History
+from negotiation.core.history import History, Recorded
 from projections.positions import POSITIONS_FOLD, Link, Position, standing
 from projections.status import Moment
 
-__all__ = ["Amount", "Gap", "GapMove", "GapSide", "gaps_from", "gaps_of"]
+__all__ = ["Amount", "Gap", "GapMove", "GapSide", "gaps_from", "gaps_of", "gaps_of_records"]
 
 Amount = int | float
 
@@ -186,3 +190,19 @@ def gaps_of(
     roles = {party.id: party.role for party in state.parties.values()}
     positions = standing(moment.fold(history, POSITIONS_FOLD), state.tz)
     return gaps_from(history.negotiation, positions, roles, state.tz)
+
+
+def gaps_of_records(
+    negotiation: str, records: Iterable[Recorded], roles: Mapping[str, str], tz: dt.tzinfo
+) -> list[Gap]:
+    """The gaps of the events that count at a point, folded from the start; ``gaps_from``'s ``roles`` and ``tz``.
+
+    ``records`` are in valid-time order (``Recorded.key``) and may leave out
+    every event the positions fold does not read (``POSITION_EVENTS``): the
+    fold's state is the one ``gaps_of`` reads from the history's checkpoints.
+    ``roles`` and ``tz`` are the core state's at that point (its parties' roles, its zone).
+    """
+    log = POSITIONS_FOLD.initial()
+    for record in records:
+        log = POSITIONS_FOLD.step(log, record)
+    return gaps_from(negotiation, standing(log, tz), roles, tz)

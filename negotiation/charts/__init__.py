@@ -14,7 +14,7 @@ SVG, PNG or one self-contained HTML page::
 The facade is itself a ``Queries`` (its answers fold the histories). The command
 line and the HTTP service pass the store's indexed tables instead
 (``negotiation.answers.Answers.queries``), which give the same charts without
-folding a history (``gaps`` aside)::
+folding a history::
 
     from negotiation.answers import Answers
 

@@ -408,10 +408,9 @@ def negotiation_data(
     end: When | None = None,
     known_at: When | None = None,
 ) -> NegotiationData:
-    """The negotiation chart's data, from the answers of ``queries``; ``start``/``end`` default to the first/last event.
+    """The negotiation chart's data, from the answers of ``queries``.
 
-    ``gaps`` is the one question the indexed tables hand to their fallback
-    (a gap's moves walk each party's record on the issue, which the tables do not keep).
+    ``start``/``end`` default to the first/last event.
     """
     entries = [e for e in queries.timeline(negotiation, start=start, end=end, known_at=known_at) if e.type in _LANE_OF]
     first = _day(start) if start is not None else entries[0].date if entries else None

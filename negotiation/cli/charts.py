@@ -3,7 +3,7 @@
 The chart is drawn by ``negotiation.charts`` from the store's query answers,
 read from the indexed read-model tables as the query commands read them
 (``negotiation.cli.query.answers``; the pure folds when the tables cannot be
-brought up to date, and for the gaps of the numeric panels), and written in
+brought up to date), and written in
 the format the output file's suffix names (``.html``, ``.svg``, ``.png``). The
 ``charts`` extra (altair, vl-convert) is imported only here, when a chart is
 drawn; without it the command says which extra to install.

@@ -174,9 +174,7 @@ def gap(app: Negotiations, *, negotiation: str, as_of: Moment | None, known_at: 
     since its first number (moves away count against it). --json adds every
     move.
     """
-    from projections.answers import gaps_json
-
-    return gaps_json(app.gaps(negotiation, as_of=as_of, known_at=known_at), negotiation=negotiation)
+    return answers(app).gaps(negotiation, as_of=as_of, known_at=known_at)
 
 
 COMMANDS: Final = (list_, status, positions, timeline, diff, stoppages, gap)

@@ -2,11 +2,11 @@
 
 Every answer comes from ``projections.answers``, the code behind the command
 line's ``--json``: one answer, two interfaces. Catalog, status, positions,
-timeline, diff, stoppages and the charts are read, as the command line reads
-them, through the worker's ``negotiation.answers.Answers`` from the indexed
-read-model tables (brought up to date before each answer; the facade's pure
-folds when they cannot be, and for gaps). The facade is synchronous; its
-calls run in worker threads.
+timeline, diff, stoppages, gaps and the charts are read, as the command line
+reads them, through the worker's ``negotiation.answers.Answers`` from the
+indexed read-model tables (brought up to date before each answer; the facade's
+pure folds when they cannot be). The facade is synchronous; its calls run in
+worker threads.
 Each handler's ``opt`` says the scope it needs (``auth``) and the query
 parameters it takes (``query``); the guard checks both.
 """
@@ -47,7 +47,6 @@ from negotiation.server.settings import ServerSettings
 from negotiation.server.stream import Watcher, event_line, sse_messages
 from negotiation.tabular import COMMANDS as TABLES
 from negotiation.tabular import table_for, to_csv
-from projections.answers import gaps_json
 
 __all__ = ["ROUTES", "AppendBody", "guard"]
 
@@ -450,7 +449,7 @@ async def gap(
     return await _answer(  # type: ignore[return-value]
         request,
         "gap",
-        lambda answers: gaps_json(answers.app.gaps(negotiation, as_of=as_of, known_at=known), negotiation=negotiation),
+        lambda answers: answers.gaps(negotiation, as_of=as_of, known_at=known),
     )
 
 

@@ -8,7 +8,9 @@ SQL views of the active version (``projections.persisted.tables``), each in
 one read transaction, so a reader sees a whole committed page or nothing. The
 documents equal the pure answers (``projections.answers``) key for key; what
 depends on the question (``as_of``, ``known_at``, a stoppage's ``day``) is
-added here. Versions (``at_version``) and the gaps are left to the pure path.
+added here. The gaps (``gaps``) fold the negotiation's position events read
+from the events table, as the pure path folds them. Versions (``at_version``)
+are left to the pure path.
 
 The facade's answer objects (``negotiation.indexed.IndexedQueries``, which
 also answers ``diff``) are built from these documents and from what only the
@@ -30,13 +32,14 @@ import orjson
 from events.converter import parse_trusted
 from events.model import NegotiationOpened, Party, StatementIssued
 from negotiation.core.errors import NegotiationNotFoundError
-from negotiation.core.history import micros
+from negotiation.core.history import Recorded, micros
 from negotiation.core.state import end_of_day, instant, local_date, zone
 from projections.answers import stoppages_json, timeline_json
 from projections.catalog import StoppageEntry
 from projections.errors import NotOpenedError
+from projections.gap import Gap, gaps_of_records
 from projections.periods import INFINITY, moment_of
-from projections.persisted.sql import Cursor, SQLViews
+from projections.persisted.sql import POSITION_EVENTS_TERM, Cursor, SQLViews
 from projections.persisted.tables import SQL_VIEWS, loads
 from projections.status import RunningStoppage, Stoppage, When, as_instant, day_number, start_instant, stoppage_from
 from projections.timeline import TimelineEntry, summarize
@@ -262,6 +265,40 @@ class IndexedReads:
                 raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
             rows = self._events(c, negotiation, (-INFINITY, valid, known), kind=StatementIssued.TYPE)
         return [e for e in _entries(rows, negotiation, tz) if party is None or e.party == party]
+
+    def gaps(self, negotiation: str, *, as_of: When | None = None, known_at: When | None = None) -> list[Gap]:
+        """The gaps at that point (``projections.gap.gaps_of``), folded from the position events alone.
+
+        A gap's moves walk each party's record on the issue, which the position
+        rows do not keep (they hold what stands); the events table does. The
+        proposals, withdrawals and acceptances that count at (as_of, known_at)
+        are read in valid-time order through the partial index on them (the
+        cost grows with them, not with the negotiation's other events nor the
+        store) and folded by the positions fold from the start, as the history
+        folds them (every other event leaves its state as it is). The roles and
+        the zone positions and moves are dated in are the core state's there
+        (the status row), as ``gaps_of`` takes them. One read transaction;
+        ``NotOpenedError`` when the negotiation was not open then.
+        """
+        with self._read() as c:
+            timezone = self._zone(c, negotiation)
+            tz = zone(timezone)
+            fold_as_of = None if as_of is None else as_instant(as_of, tz)
+            fold_known_at = None if known_at is None else as_instant(known_at, tz)
+            valid, known = _us(fold_as_of, INFINITY), _us(fold_known_at, _EVERYTHING)
+            found = self._status(c, negotiation, valid, known)
+            if found is None:
+                raise NotOpenedError(negotiation, as_of=fold_as_of, known_at=fold_known_at)
+            rows = self._all(
+                c,
+                f"SELECT seq, valid_at, line FROM {self._name['events']} WHERE negotiation = ? "
+                f"AND {POSITION_EVENTS_TERM} AND valid_at <= ? AND known_at <= ? AND ? < retracted_at "
+                "ORDER BY valid_at, seq",
+                (negotiation, valid, known, known),
+            )
+        _, extra = found
+        roles = {p["id"]: p["role"] for p in extra["parties"]}
+        return gaps_of_records(negotiation, _records(rows, tz), roles, zone(extra["timezone"]))
 
     def _events(
         self, c: Cursor, negotiation: str, window: tuple[int, int, int], *, kind: str | None = None
@@ -560,6 +597,15 @@ def _entries(rows: list[Any], negotiation: str, tz: dt.tzinfo) -> list[TimelineE
             )
         )
     return entries
+
+
+def _records(rows: list[Any], tz: dt.tzinfo) -> Iterator[Recorded]:
+    """Event rows as the history holds them: at their valid instant in ``tz`` (``History.tz``), ``seq``-th appended."""
+    for row in rows:
+        event = parse_trusted(row["line"].encode())
+        recorded = event.recorded_at
+        assert recorded is not None  # noqa: S101 - stored events always have one
+        yield Recorded.at_known(event, row["seq"], moment_of(row["valid_at"]).astimezone(tz), recorded)
 
 
 def _running_stoppage(row: Any, tz: dt.tzinfo) -> RunningStoppage:

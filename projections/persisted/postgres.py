@@ -72,11 +72,12 @@ class PostgresDialect(Dialect):
         c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     def names(self, c: Any) -> set[str]:
-        """The tables and views of the schema."""
+        """The tables, views and indexes of the schema (relations all: one namespace)."""
         c.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-            "UNION SELECT table_name FROM information_schema.views WHERE table_schema = %s",
-            (self.schema, self.schema),
+            "UNION SELECT table_name FROM information_schema.views WHERE table_schema = %s "
+            "UNION SELECT indexname AS table_name FROM pg_indexes WHERE schemaname = %s",
+            (self.schema, self.schema, self.schema),
         )
         return {str(row["table_name"]) for row in c.fetchall()}
 

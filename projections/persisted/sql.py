@@ -41,10 +41,13 @@ from projections.persisted.tables import (
     table_name,
     without,
 )
+from projections.positions import POSITION_EVENTS
 
-__all__ = ["Cursor", "Dialect", "SQLTables", "SQLViews", "table_statements"]
+__all__ = ["POSITION_EVENTS_TERM", "Cursor", "Dialect", "SQLTables", "SQLViews", "index_names", "table_statements"]
 
 _ENSURE_ATTEMPTS: Final = 10
+_POSITION_EVENTS_INDEX: Final = "negotiation_events_positions_v"
+"""The partial index of the position events, without its version."""
 _MISSING_CHUNK: Final = 500
 """Keys per statement of ``missing_events`` (two parameters each: well within SQLite's limit)."""
 
@@ -52,6 +55,16 @@ LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"), (
 """Columns added after a layout was first written: a version without them is rebuilt. Spec 1.1 added the
 first two; the third came with status rows stored only where the answer changes (``events_applied`` is
 counted by the reader), so a version whose rows carry the running count is rebuilt."""
+
+POSITION_EVENTS_TERM: Final = (
+    "type IN (" + ", ".join(f"'{kind}'" for kind in sorted(cls.TYPE for cls in POSITION_EVENTS)) + ")"
+)
+"""The events the positions fold reads (proposals, withdrawals, acceptances), as one SQL term.
+
+The partial index of the events table is on exactly these rows, and a query
+uses it only when its ``WHERE`` holds this very term (literals, not
+parameters: SQLite matches the term as written, PostgreSQL must prove it at
+planning time)."""
 
 Cursor = Any
 """A DB-API cursor of the dialect (``sqlite3`` or psycopg), rows readable by column name."""
@@ -85,7 +98,7 @@ class Dialect(ABC):
 
     @abstractmethod
     def names(self, c: Cursor) -> set[str]:
-        """The tables and views of the read models' schema."""
+        """The tables, views and indexes of the read models' schema."""
 
     def begin_read(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
         """Make the read transaction just begun see one snapshot of the database, whatever commits meanwhile.
@@ -138,7 +151,20 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         # retracted by K) from this index alone, and a timeline window reads its range in order.
         f"CREATE INDEX IF NOT EXISTS negotiation_events_valid_v{version} "
         f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq, known_at, retracted_at)",
+        # Partial: the gaps read a negotiation's proposals, withdrawals and acceptances alone, in valid-time
+        # order, at a cost that grows with them, not with its other events; only those rows pay for it on insert.
+        f"CREATE INDEX IF NOT EXISTS {_POSITION_EVENTS_INDEX}{version} "
+        f"ON {d.name(table_name('events', version))} (negotiation, valid_at, seq) WHERE {POSITION_EVENTS_TERM}",
     ]
+
+
+def index_names(version: int) -> set[str]:
+    """The indexes of a version's tables added after its tables were first laid out, by name.
+
+    A version without one gets it when the tables are next set up
+    (``SQLViews.ensure``): it is built from the rows already there, no rebuild needed.
+    """
+    return {f"{_POSITION_EVENTS_INDEX}{version}"}
 
 
 PERIOD_KEYS: Final = {
@@ -356,7 +382,8 @@ class SQLViews(ABC):
         Notes in ``outdated`` whether the active version was written by an
         older layout (its tracking table is there, some of its tables are not):
         it must then be rebuilt, as creating the missing tables empty would
-        leave them behind the tracked position.
+        leave them behind the tracked position. A missing index (``index_names``)
+        only sends it to ``_create``, which builds it from the rows there.
         """
         with self._transaction(commit=False) as c:
             names = self.dialect.names(c)
@@ -366,7 +393,7 @@ class SQLViews(ABC):
         tables = {table_name(k, pointer.active) for k in KINDS}
         tracked = table_name("tracking", pointer.active) in names
         self.outdated = tracked and (not tables <= names or not self._columns(pointer.active))
-        wanted = {*SQL_VIEWS.values(), *tables, table_name("tracking", pointer.active)}
+        wanted = {*SQL_VIEWS.values(), *tables, *index_names(pointer.active), table_name("tracking", pointer.active)}
         return pointer if wanted <= names else None
 
     def _columns(self, version: int) -> bool:

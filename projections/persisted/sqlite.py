@@ -41,8 +41,8 @@ class SQLiteDialect(Dialect):
         return None if row is None else (row["active"], row["building"])
 
     def names(self, c: Any) -> set[str]:
-        """Every table and view of the file."""
-        c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        """Every table, view and index of the file (one namespace in SQLite)."""
+        c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index')")
         return {row[0] for row in c.fetchall()}
 
     def retryable(self, error: Exception) -> bool:

@@ -78,31 +78,28 @@ def folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return loaded
 
 
-def test_chart_reads_the_tables_and_folds_only_the_gaps(
+def test_chart_reads_the_tables_and_folds_no_history(
     cli_run: Run, hollywood: str, tmp_path: Path, folds: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 11: status (at every sampled date), timeline and positions come from the tables, not a fold.
+    """Issue 11: status (at every sampled date), timeline, positions and gaps come from the tables, not a fold.
 
-    Only the gaps are folded, once: a gap's moves walk each party's record on the
-    issue, which the tables do not keep (``IndexedQueries.gaps`` asks its fallback).
+    The numeric panels' gaps too: they are folded from the negotiation's position
+    events read from the tables (``IndexedQueries.gaps``), never from its history.
     """
     from negotiation.queries import HistoryQueries
 
-    gaps: list[str] = []
-    real = HistoryQueries.gaps
+    def folded(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the gaps were folded from the history")
 
-    def counted(self: HistoryQueries, negotiation: str, **kwargs: object) -> object:
-        gaps.append(negotiation)
-        return real(self, negotiation, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(HistoryQueries, "gaps", counted)
+    monkeypatch.setattr(HistoryQueries, "gaps", folded)
     out = tmp_path / "wga.svg"
     result = cli_run("--db", hollywood, "chart", WGA, "--known-at", "2023-09-30", "--output", str(out))
     assert result.exit_code == 0, result.stderr
     texts = ["".join(t.itertext()) for t in ET.parse(out).iter("{http://www.w3.org/2000/svg}text")]  # noqa: S314
     assert "strike by wga: 148 days" in texts
     assert "day 102" in texts
-    assert (gaps, folds) == ([WGA], [WGA])
+    assert "wages (percent)" in texts  # the wage panel: both sides' numbers, from the gaps
+    assert folds == []
 
 
 def test_chart_of_the_stoppages_folds_no_history(
@@ -156,7 +153,8 @@ def test_chart_without_the_extra(cli_run: Run, hollywood: str, tmp_path: Path, m
     )
 
 
-def test_gap(cli_run: Run, hollywood: str) -> None:
+def test_gap(cli_run: Run, hollywood: str, folds: list[str]) -> None:
+    """The gaps from the tables (no history loaded), as of a date and as known at another."""
     answer = json.loads(cli_run("--db", hollywood, "gap", WGA, "--at", "2023-08-22", "--json").stdout)
     [wages] = answer["gaps"]
     assert (wages["issue"], wages["union"]["amount"], wages["employer"]["amount"], wages["distance"]) == (
@@ -175,6 +173,7 @@ def test_gap(cli_run: Run, hollywood: str) -> None:
     assert "employer amount: 5" in shown.stdout
     empty = cli_run("--db", hollywood, "gap", WGA, "--at", "2023-03-21")
     assert empty.stdout == "no issue with comparable numbers on both sides\n"
+    assert folds == []
 
 
 @pytest.mark.parametrize(

@@ -112,7 +112,7 @@ def same_objects(
         for when in days:
             point = {"as_of": when, "known_at": known_at}
             for n in negotiations:
-                for name in ("status", "positions", "statements"):
+                for name in ("status", "positions", "statements", "gaps"):
                     expected = _ask(lambda: getattr(pure, name)(n, **point))  # noqa: B023 - called at once
                     assert _ask(lambda: getattr(indexed, name)(n, **point)) == expected, (name, n, point)  # noqa: B023
                 for start in starts:
@@ -144,11 +144,10 @@ def test_the_answer_objects_equal_the_folds(both: tuple[Negotiations, HistoryQue
 
 
 def test_the_json_answers_equal_the_folds(both: tuple[Negotiations, HistoryQueries, IndexedQueries]) -> None:
-    """The contract's equivalence check, at points before, during and after both negotiations (gaps: the fallback's)."""
+    """The contract's equivalence check, at points before, during and after both negotiations (without a fallback)."""
     _, pure, indexed = both
-    with_gaps = IndexedQueries(indexed.reads, fallback=pure, clock=lambda: NOW)
     points = [(n, day, known) for n in (WGA, SAG) for day in DAYS for known in (D(2024, 6, 1), D(2023, 8, 1))]
-    same_answers(pure, with_gaps, points)
+    same_answers(pure, indexed, points)
 
 
 def test_a_diff_is_the_comparison_of_its_two_ends(both: tuple[Negotiations, HistoryQueries, IndexedQueries]) -> None:
@@ -190,6 +189,7 @@ def test_an_id_that_is_not_a_slug_is_not_found(both: tuple[Negotiations, History
             lambda: indexed.timeline(odd),  # noqa: B023
             lambda: indexed.statements(odd),  # noqa: B023
             lambda: indexed.diff(odd, start=D(2023, 5, 1), end=D(2023, 6, 1)),  # noqa: B023
+            lambda: indexed.gaps(odd),  # noqa: B023
         ):
             with pytest.raises(NegotiationNotFoundError) as caught:
                 ask()
@@ -210,18 +210,45 @@ def test_a_replaced_opening_in_another_zone(app: Negotiations) -> None:
 # --- what the tables do not hold ---------------------------------------------------------------
 
 
-def test_versions_and_gaps_are_asked_of_the_fallback(both: tuple[Negotiations, HistoryQueries, IndexedQueries]) -> None:
+def test_versions_are_asked_of_the_fallback(both: tuple[Negotiations, HistoryQueries, IndexedQueries]) -> None:
     """Without a fallback they raise NotIndexedError; with one, they are its answers."""
     _, pure, indexed = both
     asks: list[Callable[[Queries], object]] = [
         lambda q: q.status(WGA, at_version=9),
         lambda q: q.positions(WGA, at_version=3),
-        lambda q: q.gaps(WGA, as_of=D(2023, 9, 21)),
     ]
     for ask in asks:
         with pytest.raises(NotIndexedError, match="give IndexedQueries a fallback"):
             ask(indexed)
         assert ask(IndexedQueries(indexed.reads, fallback=pure, clock=lambda: NOW)) == ask(pure)
+
+
+def test_the_gaps_are_read_not_asked_of_the_fallback(
+    both: tuple[Negotiations, HistoryQueries, IndexedQueries], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: the gaps come from the tables, with a fallback or without, and no history is loaded for them."""
+    app, pure, indexed = both
+    points = [(n, day, known) for n in (WGA, SAG) for day in DAYS for known in (None, D(2023, 8, 12))]
+    expected = {(n, day, known): _ask(lambda: pure.gaps(n, as_of=day, known_at=known)) for n, day, known in points}  # noqa: B023
+
+    class NoGaps(HistoryQueries):
+        def gaps(self, negotiation: str, **kwargs: Any) -> Any:
+            raise AssertionError("the gaps were asked of the fallback")
+
+    def loaded(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a history was loaded")
+
+    monkeypatch.setattr(app, "existing", loaded)
+    monkeypatch.setattr(app, "history", loaded)
+    for queries in (indexed, IndexedQueries(indexed.reads, fallback=NoGaps(app, clock=lambda: NOW))):
+        for (n, day, known), gaps in expected.items():
+            assert _ask(lambda: queries.gaps(n, as_of=day, known_at=known)) == gaps, (n, day, known)  # noqa: B023
+        (wages,) = queries.gaps(WGA, as_of=D(2023, 9, 21))
+        assert (wages.union.amount, wages.employer.amount, wages.distance, len(wages.moves)) == (5.5, 5, 0.5, 4)
+        with pytest.raises(NegotiationNotFoundError):
+            queries.gaps("nope")
+        with pytest.raises(NotOpenedError):
+            queries.gaps(SAG, as_of=D(2023, 6, 1))
 
 
 def test_an_indexed_position_has_no_record_behind_it(both: tuple[Negotiations, HistoryQueries, IndexedQueries]) -> None:

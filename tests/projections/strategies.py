@@ -120,7 +120,8 @@ class _Model:
     def closed(self) -> bool:
         return self.agreement == "ratified"
 
-    def allowed(self) -> list[str]:
+    def allowed(self, proposals: int = 3) -> list[str]:
+        """The kinds of event the rules allow next, ``proposal`` ``proposals`` times (its weight)."""
         if self.closed:
             return ["statement", "retract"] if self.retractable else ["statement"]
         kinds = [
@@ -128,9 +129,7 @@ class _Model:
             "talks.scheduled",
             "talks.held",
             "talks.suspended",
-            "proposal",
-            "proposal",
-            "proposal",
+            *["proposal"] * proposals,
             "withdraw",
             "statement",
             "strike.authorized",
@@ -169,8 +168,13 @@ class _Model:
 
 
 @st.composite
-def negotiations(draw: st.DrawFn, *, min_steps: int = 1, max_steps: int = 40, retractions: bool = True) -> Drawn:
-    """A valid negotiation: an opening, then ``min_steps``..``max_steps`` events."""
+def negotiations(
+    draw: st.DrawFn, *, min_steps: int = 1, max_steps: int = 40, retractions: bool = True, proposals: int = 3
+) -> Drawn:
+    """A valid negotiation: an opening, then ``min_steps``..``max_steps`` events.
+
+    ``proposals``: the weight of a ``proposal.made`` among the kinds the rules allow at each step.
+    """
     tz_name = draw(st.sampled_from(TIMEZONES))
     tz = zone(tz_name)
     unions = ["u1", "u2"][: draw(st.integers(1, 2))]
@@ -195,7 +199,7 @@ def negotiations(draw: st.DrawFn, *, min_steps: int = 1, max_steps: int = 40, re
     steps = draw(st.integers(min_steps, max_steps))
     for i in range(1, steps + 1):
         now = now + dt.timedelta(minutes=draw(st.integers(1, 60 * 24 * 4)))
-        kinds = model.allowed()
+        kinds = model.allowed(proposals)
         if not retractions and "retract" in kinds:
             kinds = [k for k in kinds if k != "retract"]
         kind = draw(st.sampled_from(kinds))
@@ -245,11 +249,14 @@ def _step(
         model.talks = "suspended"
         return TalksSuspended(**envelope, by=draw(st.none() | party))
     if kind == "proposal":
-        by, issue = draw(party), draw(st.sampled_from(model.issues))
-        value = draw(
-            st.none()
-            | st.builds(Value, amount=st.integers(0, 12) | st.sampled_from((2.5, 0.1)), unit=st.sampled_from(UNITS))
+        # Mostly a union's or an employer's number on the first issue in the first unit, so that gaps (a union and
+        # an employer both standing on a number in one unit) arise often; the rest stays possible.
+        by = draw(st.sampled_from([*model.unions, *model.employers, *model.parties]))
+        issue = draw(st.sampled_from([model.issues[0], *model.issues]))
+        number = st.builds(
+            Value, amount=st.integers(0, 12) | st.sampled_from((2.5, 0.1)), unit=st.sampled_from((UNITS[0], *UNITS))
         )
+        value = None if draw(st.integers(0, 3)) == 0 else draw(number)
         model.proposals[id_] = (by, issue)
         model.retractable.append(id_)
         return ProposalMade(**envelope, by=by, issue=issue, terms=f"terms of {id_}", value=value)

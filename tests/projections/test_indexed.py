@@ -1,11 +1,12 @@
 """The indexed bitemporal read side answers exactly as the pure folds, at any valid and knowledge time.
 
 Random rule-valid timelines (late events, retractions, several unions,
-stoppages) of one to three negotiations are appended in recorded order or in
-valid-time order (so that events arrive out of knowledge order, as an import
-of an old log would), taken in by the projector in pages of random size, and
-asked at every interesting (as_of, known_at): every answer read from the
-tables equals the pure answer, on memory, SQLite and PostgreSQL.
+stoppages, proposals withdrawn and accepted) of one to three negotiations are
+appended in recorded order or in valid-time order (so that events arrive out
+of knowledge order, as an import of an old log would), taken in by the
+projector in pages of random size, and asked at every interesting (as_of,
+known_at): every answer read from the tables equals the pure answer, the gaps
+included, on memory, SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from hypothesis import strategies as st
 from events import Event
 from negotiation import Negotiations, RuleViolationError
 from negotiation.core.history import History
-from projections.answers import catalog_json, positions_json, status_json, stoppages_json, timeline_json
+from projections.answers import catalog_json, gaps_json, positions_json, status_json, stoppages_json, timeline_json
 from projections.catalog import catalog_of, stoppages_on
 from projections.errors import NotOpenedError
+from projections.gap import gaps_of
 from projections.persisted import ReadModels
 from projections.persisted.indexed import IndexedReads
 from projections.positions import positions_of
@@ -42,9 +44,10 @@ NOW = dt.datetime(2031, 6, 1, 12, tzinfo=dt.UTC)
 @st.composite
 def timelines(draw: st.DrawFn) -> tuple[list[Event], bool, int, int]:
     """Events of 1-3 negotiations, interleaved; whether in valid-time order; page size; seed."""
-    drawn = [draw(negotiations(max_steps=20))]
+    # Proposals weigh twice their usual share: the gaps want a union and an employer on a number.
+    drawn = [draw(negotiations(max_steps=20, proposals=6))]
     for name in ("n-2", "n-3")[: draw(st.integers(0, 2))]:
-        more = draw(negotiations(max_steps=12))
+        more = draw(negotiations(max_steps=12, proposals=6))
         drawn.append(attrs.evolve(more, events=tuple(attrs.evolve(e, negotiation=name) for e in more.events)))
     by_valid = draw(st.booleans())
     streams = [
@@ -58,7 +61,7 @@ def timelines(draw: st.DrawFn) -> tuple[list[Event], bool, int, int]:
     return merged, by_valid, draw(st.integers(1, 9)), draw(st.integers(0, 2**16))
 
 
-def _answer(ask: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+def _answer(ask: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return ask(*args, **kwargs)
     except NotOpenedError as e:
@@ -85,11 +88,17 @@ def check(app: Negotiations, reads: IndexedReads, events: list[Event], rng: rand
         as_of, known_at = rng.choice(points), rng.choice(points)
         for n in ids:
             h: History = histories[n]
-            when = {"as_of": as_of, "known_at": known_at, "now": NOW}
+            when: dict[str, Any] = {"as_of": as_of, "known_at": known_at, "now": NOW}
             assert _answer(reads.status, n, **when) == _answer(lambda: status_json(status_of(h, **when)))  # noqa: B023, (n, when)
             assert _answer(reads.positions, n, **when) == _answer(
                 lambda: positions_json(positions_of(h, **when))  # noqa: B023 - called at once
             ), (n, when)
+            gaps = _answer(lambda: gaps_of(h, **when))  # noqa: B023 - called at once
+            assert _answer(reads.gaps, n, as_of=as_of, known_at=known_at) == gaps, (n, when)
+            if isinstance(gaps, list):
+                assert gaps_json(reads.gaps(n, as_of=as_of, known_at=known_at), negotiation=n) == gaps_json(
+                    gaps, negotiation=n
+                )
             start, end = sorted((rng.choice(points[:-1]) or NOW, as_of or NOW), key=_instant)
             assert reads.timeline(n, start=start, end=end, known_at=known_at) == timeline_json(
                 timeline_of(h, start=start, end=end, known_at=known_at), negotiation=n
@@ -129,6 +138,30 @@ def run(url: str, scenario: tuple[list[Event], bool, int, int]) -> None:
             return  # some orders cannot be appended one event at a time: nothing to compare
         models.catch_up()
         check(app, models.indexed(), events, rng)
+
+
+def test_the_generated_timelines_often_have_gaps() -> None:
+    """The gaps ``check`` compares are often not empty: a union and an employer on a number in one unit.
+
+    Over a fixed run of the strategy, at the points ``check`` draws; the
+    ``tests/projections/test_gap_indexed.py`` timelines have one by construction.
+    """
+    drawn: list[int] = []
+
+    @settings(max_examples=100, derandomize=True, database=None, deadline=None)
+    @given(scenario=timelines())
+    def draw(scenario: tuple[list[Event], bool, int, int]) -> None:
+        events, _, _, seed = scenario
+        rng = random.Random(seed)
+        history = History("n-1", [e for e in events if e.negotiation == "n-1"])
+        points = _points(events, rng)
+        asked = [
+            _answer(gaps_of, history, as_of=rng.choice(points), known_at=rng.choice(points), now=NOW) for _ in range(12)
+        ]
+        drawn.append(sum(1 for gaps in asked if isinstance(gaps, list) and gaps))
+
+    draw()
+    assert sum(1 for n in drawn if n) >= len(drawn) // 10, drawn
 
 
 SLOW = settings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def test_the_access_log_names_the_token(tmp_path: Path) -> None:
 
 
 def test_the_chart_is_read_from_the_worker_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 11: the chart routes ask the worker's live ``Answers``: tables brought up to date, only gaps folded."""
+    """Issue 11: the chart routes ask the worker's live ``Answers``: tables brought up to date, nothing folded."""
     from negotiation.queries import HistoryQueries
     from tests.charts.shapes import EXAMPLES
 
@@ -168,7 +169,7 @@ def test_the_chart_is_read_from_the_worker_tables(tmp_path: Path, monkeypatch: p
     with Negotiations(f"sqlite:///{tmp_path / 'n.db'}") as app:
         app.import_files([EXAMPLES / "wga_amptp_2023.jsonl"])
         with TestClient(app=create_app(ServerSettings(token_file=str(tokens)), negotiations=app)) as client:
-            for name in ("status", "positions", "timeline", "catalog"):
+            for name in ("status", "positions", "timeline", "catalog", "gaps"):
                 monkeypatch.setattr(HistoryQueries, name, folded)
             before = client.get(f"/v1/negotiations/{wga}/chart.svg", headers=auth)
             app.append([parse_event(late)])
@@ -180,3 +181,39 @@ def test_the_chart_is_read_from_the_worker_tables(tmp_path: Path, monkeypatch: p
     assert after.status_code == 200, after.text
     assert "wga-late-statement" in after.text  # live: the tables took in the append before the chart was read
     assert missing.status_code == 404
+
+
+def test_the_gap_is_read_from_the_worker_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: ``/gap`` reads the worker's live tables (the folds are never asked), the same document as the CLI's."""
+    from negotiation.queries import HistoryQueries
+    from projections.answers import gaps_json
+    from tests.charts.shapes import EXAMPLES
+
+    def folded(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the gaps were folded")
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("reader-token read dashboard\n", encoding="utf-8")
+    auth = {"Authorization": "Bearer reader-token"}
+    wga = "wga-amptp-2023"
+    late = {
+        "id": "wga-late-offer",
+        "type": "proposal.made",
+        "negotiation": wga,
+        "occurred_at": "2023-08-20",
+        "data": {"by": "amptp", "issue": "wages", "terms": "5.25%", "value": {"amount": 5.25, "unit": "percent"}},
+    }
+    with Negotiations(f"sqlite:///{tmp_path / 'n.db'}") as app:
+        app.import_files([EXAMPLES / "wga_amptp_2023.jsonl"])
+        with TestClient(app=create_app(ServerSettings(token_file=str(tokens)), negotiations=app)) as client:
+            monkeypatch.setattr(HistoryQueries, "gaps", folded)
+            before = client.get(f"/v1/negotiations/{wga}/gap", params={"at": "2023-08-22"}, headers=auth)
+            app.append([parse_event(late)])
+            after = client.get(f"/v1/negotiations/{wga}/gap", params={"at": "2023-08-22"}, headers=auth)
+            monkeypatch.undo()
+            expected = gaps_json(app.gaps(wga, as_of=dt.date(2023, 8, 22)), negotiation=wga)
+    assert before.status_code == 200, before.text
+    assert [g["employer"]["amount"] for g in before.json()["gaps"]] == [5]
+    assert after.status_code == 200, after.text
+    assert after.json() == orjson.loads(orjson.dumps(expected))  # live: the late offer is in
+    assert [g["employer"]["amount"] for g in after.json()["gaps"]] == [5.25]
