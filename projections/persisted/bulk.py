@@ -50,12 +50,15 @@ if TYPE_CHECKING:
 
     from negotiation.application import Negotiations
 
-__all__ = ["MIN_EVENTS", "ImportTables"]
+__all__ = ["MIN_EVENTS", "PAGE_EVENTS", "ImportTables"]
 
 logger = get_logger("projections.persisted")
 
 MIN_EVENTS: Final = 20_000
 """Below this many event lines the catch-up after the import costs less than starting a worker process."""
+PAGE_EVENTS: Final = 10_000
+"""Events whose rows are written in one transaction: the import's own chunk size (fewer commits than the
+catch-up's pages, whose size bounds how long a reader waits for a following projector)."""
 _BATCH_EVENTS: Final = 2_000
 """Events handed to the worker at a time."""
 _IN_FLIGHT: Final = 8
@@ -128,9 +131,7 @@ class ImportTables:
     then ``close`` (or use it as a context manager).
     """
 
-    def __init__(
-        self, models: ReadModels, *, min_events: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
-    ) -> None:
+    def __init__(self, models: ReadModels, *, min_events: int | None = None, page_size: int = PAGE_EVENTS) -> None:
         self.models = models
         self.min_events = MIN_EVENTS if min_events is None else min_events
         self.page_size = page_size
