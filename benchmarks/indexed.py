@@ -9,7 +9,8 @@ same run:
 
 - ``import``: ``negotiation import`` into a fresh SQLite file, tables brought up
   to date included (wall, events/s, the child's peak RSS), against the
-  facade's import alone (``Negotiations.import_files`` in a child: no tables);
+  facade's import alone (``Negotiations.import_files`` in a child: no tables)
+  and against the floor (``benchmarks.floor``: parse and one ``executemany``, no checks);
 - catch-up from zero: ``ReadModels.catch_up`` on a copy of the import-only store;
 - command-line queries (median wall of ``runs`` runs, peak RSS): ``list``,
   ``stoppages --on D``, ``status N --at D --known-at K``, ``positions N --at D``,
@@ -34,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.run import DEFAULT_OUT, _with_schema, dataset, postgres_reachable, run_child
+from benchmarks.run import DEFAULT_OUT, _with_schema, bench_floor, dataset, postgres_reachable, run_child
 
 __all__ = ["bench_size", "main"]
 
@@ -165,6 +166,7 @@ def bench_size(
         report["catch_up"] = {**catch, "events_per_s": taken / seconds if seconds else None}
         (work / "catch-up.db").unlink(missing_ok=True)  # disk: the stores of 100,000 negotiations are large
         (work / "import-only.db").unlink(missing_ok=True)
+        report["floor"] = bench_floor(f"indexed-{negotiations}", feed, events, work)
     db = f"sqlite:///{work}/store.db"
     _log(f"{negotiations}: negotiation import (tables included)")
     imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
@@ -274,6 +276,12 @@ def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
             only, imp, cu = r["import_only"], r["import"], r["catch_up"]
             lines.append(f"  import only (no tables): {only['events_per_s']:,.0f} ev/s, {only['peak_rss_mb']:.0f} MB")
             lines.append(f"  -> import with tables {only['events_per_s'] / imp['events_per_s']:.2f}x slower than alone")
+            if "floor" in r:
+                ratio = r["floor"]["events_per_s"] / imp["events_per_s"]
+                lines.append(
+                    f"  floor (parse + one executemany, no checks): {r['floor']['events_per_s']:,.0f} ev/s; "
+                    f"floor/import with tables {ratio:.2f}{' PASS' if ratio <= 4.5 else ' FAIL'} (target 4.5)"
+                )
             rate = cu.get("events_per_s") or 0
             lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
         for label, q in r["queries"].items():

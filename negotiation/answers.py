@@ -44,13 +44,18 @@ from projections.answers import (
     timeline_json,
 )
 from projections.persisted import ReadModelError, ReadModels
+from projections.persisted.bulk import ImportTables
 from projections.status import When
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from negotiation.application import Negotiations
+    from negotiation.importer import ImportReport
     from negotiation.queries import Queries
 
-__all__ = ["Answers", "catch_up"]
+__all__ = ["OUTDATED", "Answers", "catch_up", "import_files"]
 
 logger = get_logger("negotiation.answers")
 
@@ -62,6 +67,43 @@ _PAGE: Final = 2000
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+OUTDATED: Final = "notice: the read-model tables were of an older layout and have been rebuilt"
+
+
+def import_files(
+    app: Negotiations,
+    paths: Sequence[str | Path],
+    *,
+    progress: Progress | None = None,
+    min_events: int | None = None,
+    **options: Any,
+) -> tuple[ImportReport, str | None]:
+    """``app.import_files`` with the tables brought up to date too; the report, and a notice for the user if any.
+
+    The rows of the negotiations the import adds are derived in a second
+    process while it checks them (``projections.persisted.bulk``); whatever
+    that does not cover is caught up after the import. The first query after
+    a large import is as fast as any other. ``min_events``: fewer event lines
+    than this are caught up only (default ``bulk.MIN_EVENTS``); ``options`` go to ``app.import_files``.
+    """
+    notice: str | None = None
+    tables = ImportTables.open(app, progress, min_events=min_events)
+    try:
+        if tables is not None and tables.outdated:
+            notice = OUTDATED
+        report = app.import_files(paths, progress=progress, observer=tables, **options)
+        if report.stored and tables is not None:
+            tables.finish(progress)
+    finally:
+        if tables is not None:
+            tables.close()
+    if report.stored:
+        answers = Answers(app, progress=progress)
+        notice = answers.notice or notice
+        answers.close()
+    return report, notice
 
 
 def catch_up(models: ReadModels, progress: Progress | None = None) -> int:
@@ -94,7 +136,7 @@ class Answers:
             self._fallback(f"the read-model tables cannot be set up ({e})")
             return
         if self._models.outdated:
-            self.notice = "notice: the read-model tables were of an older layout and have been rebuilt"
+            self.notice = OUTDATED
         try:
             catch_up(self._models, progress)
         except (StoreError, ReadModelError) as e:

@@ -30,7 +30,7 @@ from negotiation.core.errors import (
     RefusedEventError,
 )
 from negotiation.core.history import AppendPlan, History
-from negotiation.importer import CHUNK_SIZE, ImportReport, Progress, import_files
+from negotiation.importer import CHUNK_SIZE, ImportObserver, ImportReport, Progress, import_files
 from negotiation.queries import HistoryQueries, Queries, delegated
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
@@ -351,10 +351,12 @@ class Negotiations:
         progress: Progress | None = None,
         now: dt.datetime | None = None,
         chunk_size: int | None = None,
+        observer: ImportObserver | None = None,
     ) -> ImportReport:
         """Replay JSON Lines files (``-`` = stdin): atomic unless ``skip_invalid``; see ``negotiation.importer``.
 
         ``chunk_size``: events per transaction of the storing pass (default ``importer.CHUNK_SIZE``).
+        ``observer`` is told what is checked and stored (``projections.persisted.bulk.ImportTables``).
         """
         return import_files(
             self,
@@ -365,6 +367,7 @@ class Negotiations:
             progress=progress,
             now=now,
             chunk_size=chunk_size or CHUNK_SIZE,
+            observer=observer,
         )
 
     def verify(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:

@@ -43,7 +43,16 @@ from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import EventStore
 from negotiation.store.logs import get_logger
 
-__all__ = ["CHUNK_SIZE", "PIECE_BYTES", "SPOOL_RESERVE_BYTES", "ImportReport", "Progress", "Refusal", "import_files"]
+__all__ = [
+    "CHUNK_SIZE",
+    "PIECE_BYTES",
+    "SPOOL_RESERVE_BYTES",
+    "ImportObserver",
+    "ImportReport",
+    "Progress",
+    "Refusal",
+    "import_files",
+]
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(stage, events)`` with stage ``"checking"`` or ``"storing"``."""
@@ -70,6 +79,19 @@ class _Store(Protocol):
     def stored_events(self, negotiation: str) -> list[Event]: ...
 
     def forget(self, negotiations: Iterable[str]) -> None: ...
+
+
+class ImportObserver(Protocol):
+    """Told what an import checks and stores (``projections.persisted.bulk`` derives read-model rows from it)."""
+
+    def begin(self, lines: int) -> None:
+        """A checking pass starts (again, after a conflict with another writer) over ``lines`` event lines."""
+
+    def checked(self, negotiation: str, base: int, lines: Sequence[bytes]) -> None:
+        """A negotiation's accepted new events, as they will be stored, after its ``base`` stored events."""
+
+    def stored(self, records: Sequence[StoredEvent], positions: Sequence[int]) -> None:
+        """A chunk was committed (the checked events in the order told, a chunk at a time); its positions."""
 
 
 @attrs.frozen(kw_only=True)
@@ -232,6 +254,7 @@ def import_files(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     chunk_size: int = CHUNK_SIZE,
+    observer: ImportObserver | None = None,
 ) -> ImportReport:
     """Check, then (unless ``dry_run`` or a line was refused) store the events of ``paths``.
 
@@ -246,6 +269,9 @@ def import_files(
     soon as it passes ``limits.max_line_bytes``): lines are grouped by negotiation through their byte offsets,
     each negotiation is checked on its own, and the accepted events wait for
     the storing pass in a temporary spool file.
+
+    ``observer`` is told each checking pass, each negotiation's accepted new
+    events, and each stored chunk with its commit positions.
     """
     moment = now or dt.datetime.now(dt.UTC)
     rank: dict[str, int] = {}
@@ -257,7 +283,9 @@ def import_files(
         for attempt in range(1, MAX_ATTEMPTS + 1):
             with tempfile.TemporaryFile() as spool:
                 try:
-                    checked = _check(app, sources, spool, limits=limits, now=moment, progress=progress)
+                    checked = _check(
+                        app, sources, spool, limits=limits, now=moment, progress=progress, observer=observer
+                    )
                 except StoreError as e:
                     raise StoreError(f"{e}; nothing was stored by this run: run the import again") from None
                 report = ImportReport(
@@ -270,7 +298,9 @@ def import_files(
                 if dry_run or (checked.refused and not skip_invalid) or not checked.accepted:
                     return report
                 try:
-                    stored = _store(app, spool, total=checked.accepted, chunk_size=chunk_size, progress=progress)
+                    stored = _store(
+                        app, spool, total=checked.accepted, chunk_size=chunk_size, progress=progress, observer=observer
+                    )
                 except STORE_FAILURES:  # only what is_retryable lets through _store's store_errors
                     # Another writer appended meanwhile (or held SQLite's write lock past
                     # the timeout); what we stored so far is kept and is recognised as
@@ -351,11 +381,14 @@ def _check(
     limits: Limits,
     now: dt.datetime,
     progress: Progress | None,
+    observer: ImportObserver | None = None,
 ) -> _Checked:
     checked = _Checked(spool=spool)
     for source in sources:
         source.file.seek(0)
     groups = _group(sources, checked, limits)
+    if observer is not None:
+        observer.begin(checked.lines)
     for negotiation, group in groups.items():
         checked.negotiations.append(negotiation)
         history = History(negotiation, app.stored_events(negotiation))
@@ -373,16 +406,18 @@ def _check(
         if progress is not None:
             progress("checking", len(group.offsets))
         new = history.appended_after(base)
-        for i, record in enumerate(new):
-            state = render_line(record.event)
+        states = [render_line(record.event) for record in new]
+        name = negotiation.encode()
+        for i, (record, state) in enumerate(zip(new, states, strict=True)):
             topic = record.event.TYPE.encode()
-            name = negotiation.encode()
             may_cut = safe or i == len(new) - 1
             spool.write(_HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut))
             spool.write(name)
             spool.write(topic)
             spool.write(state)
         checked.accepted += len(new)
+        if observer is not None and new:
+            observer.checked(negotiation, base, states)
     return checked
 
 
@@ -448,7 +483,15 @@ def _spooled(spool: BinaryIO) -> Iterator[tuple[StoredEvent, bool]]:
         yield StoredEvent(originator_id=negotiation, originator_version=seq, topic=topic, state=state), bool(may_cut)
 
 
-def _store(app: _Store, spool: BinaryIO, *, total: int, chunk_size: int, progress: Progress | None) -> int:
+def _store(
+    app: _Store,
+    spool: BinaryIO,
+    *,
+    total: int,
+    chunk_size: int,
+    progress: Progress | None,
+    observer: ImportObserver | None = None,
+) -> int:
     chunk: list[StoredEvent] = []
     stored = 0
 
@@ -462,7 +505,9 @@ def _store(app: _Store, spool: BinaryIO, *, total: int, chunk_size: int, progres
             then=f"; {done} (the store is consistent); run the import again to complete it",
             passing=is_retryable,  # another writer: import_files checks again and retries
         ):
-            app.store.put_stored(chunk)
+            positions = app.store.put_stored(chunk)
+        if observer is not None:
+            observer.stored(chunk, positions)
         stored += len(chunk)
         if progress is not None:
             progress("storing", len(chunk))

@@ -47,9 +47,17 @@ Examples:
 @_QUIET
 # Undocumented, for the crash tests: events per transaction of the storing pass.
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True)
+# Undocumented, for the crash tests: the fewest event lines whose table rows are derived while checking.
+@click.option("--derive-min", type=click.IntRange(min=0), default=None, hidden=True)
 @click.pass_context
 def import_(
-    ctx: click.Context, *, files: tuple[str, ...], skip_invalid: bool, quiet: bool, chunk_size: int | None
+    ctx: click.Context,
+    *,
+    files: tuple[str, ...],
+    skip_invalid: bool,
+    quiet: bool,
+    chunk_size: int | None,
+    derive_min: int | None,
 ) -> None:
     """Append the events of FILE... to the store.
 
@@ -58,23 +66,22 @@ def import_(
     Events already stored (same id, same content) are skipped, so importing
     the same file again does nothing. Exit status 1 if a line was refused.
     """
+    # The tables too: the first query after a large import should be as fast as any other.
+    from negotiation.answers import import_files  # only now: see negotiation.cli.group
+
     app = open_store(ctx)
     with progress_callback(quiet=quiet) as progress:
-        report = app.import_files(
+        report, notice = import_files(
+            app,
             files,
             skip_invalid=skip_invalid,
             limits=settings(ctx).limits,
             progress=progress,
             chunk_size=chunk_size,
+            min_events=derive_min,
         )
-        if report.stored:
-            # The first query after a large import should be as fast as any other.
-            from negotiation.answers import Answers
-
-            answers = Answers(app, progress=progress)
-            if answers.notice is not None:
-                echo_err(answers.notice)
-            answers.close()
+        if notice is not None:
+            echo_err(notice)
     _report_refusals(report)
     summary = (
         f"{plural(report.stored, 'event')} stored, {report.duplicates:,} already present, "

@@ -12,12 +12,12 @@ that ``negotiation --version`` stays cheap.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import shutil
 import sys
-import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -185,16 +185,24 @@ def print_json(document: object) -> None:
 
 
 def _print_items(answer: Items) -> None:
-    # json_text's indented form of {key: [items]}: each item's own text, four spaces further in (a JSON text
-    # has no raw newline inside a string, so every line is the item's own).
+    # json_text's indented form of {key: [items]}, a batch of items at a time: json_text of a list puts its
+    # items two spaces in, the document four, so each line of the batch's text gets two more spaces (a JSON
+    # text has no raw newline inside a string, so every line is an item's own). One rendering per batch,
+    # not per item: per-item rendering and indenting was most of the time of a large ``list``.
     out = sys.stdout  # what click.echo writes to (CliRunner replaces it in tests)
     head = f"{{\n  {json_text(answer.key)}: ["
+    items = iter(answer.items)
     written = False
-    for item in answer.items:
-        out.write((f"{head}\n" if not written else ",\n") + textwrap.indent(json_text(item), "    "))
+    while batch := list(itertools.islice(items, _BATCH)):
+        body = json_text(batch)[2:-2]  # without the list's "[\n" and "\n]"
+        out.write((f"{head}\n" if not written else ",\n") + "  " + body.replace("\n", "\n  "))
         written = True
     out.write("\n  ]\n}\n" if written else f"{head}]\n}}\n")
     out.flush()
+
+
+_BATCH: Final = 1000
+"""Items rendered together by ``_print_items``."""
 
 
 def plural(n: int, word: str) -> str:

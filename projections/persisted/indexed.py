@@ -392,9 +392,10 @@ class IndexedReads:
             )
             # eventsourcing's SQLite cursor wraps sqlite3's without ``fetchmany``; psycopg's has it.
             raw = getattr(c, "sqlite_cursor", c)
+            shown: dict[str, tuple[dt.datetime, str]] = {}  # "now" in each time zone, rendered once
             while rows := raw.fetchmany(_BATCH):
                 for row in rows:
-                    yield _now_entry(row, now)
+                    yield _now_entry(row, now, shown)
 
     def _latest(self, c: Cursor, valid: int, known: int) -> list[tuple[str, Any, Any]]:
         """Each negotiation's status change point in force at (valid, known)."""
@@ -618,24 +619,33 @@ _BATCH: Final = 500
 """Rows fetched at a time while a ``list`` is written out."""
 
 
-def _now_entry(row: Any, now: dt.datetime) -> dict[str, Any]:
-    """A ``list`` entry from a row of the current tables (status joined with catalog)."""
-    tz = zone(row["timezone"])
-    shown = now.astimezone(tz)
+def _now_entry(row: Any, now: dt.datetime, shown: dict[str, tuple[dt.datetime, str]]) -> dict[str, Any]:
+    """A ``list`` entry from a row of the current tables (status joined with catalog).
+
+    ``shown`` keeps ``now`` in each time zone met so far, with its text: a
+    store's negotiations share a few zones, and a ``list`` has an entry per negotiation.
+    """
+    timezone = row["timezone"]
+    at = shown.get(timezone)
+    if at is None:
+        moment = now.astimezone(zone(timezone))
+        at = shown[timezone] = (moment, moment.isoformat())
     stoppage = None
     if row["stoppage"] is not None:  # jsonb on PostgreSQL sorts keys: put them in the answer's order
         stored = loads(row["stoppage"])
-        stoppage = {"kind": stored["kind"], "parties": stored["parties"], "since": stored["since"]}
+        since = dt.date.fromisoformat(stored["since"])
+        day = day_number(since, at[0], zone(row["state_zone"]))
+        stoppage = {"kind": stored["kind"], "parties": stored["parties"], "since": stored["since"], "day": day}
     return {
         "negotiation": row["negotiation"],
         "title": row["title"],
-        "timezone": row["timezone"],
+        "timezone": timezone,
         "parties": loads(row["parties"]),
         "phase": row["phase"],
-        "stoppage": _with_day({"stoppage": stoppage}, shown, zone(row["state_zone"]))["stoppage"],
+        "stoppage": stoppage,
         "events_applied": row["events_applied"],
-        "as_of": shown.isoformat(),
-        "known_at": shown.isoformat(),
+        "as_of": at[1],
+        "known_at": at[1],
     }
 
 

@@ -38,10 +38,10 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -57,6 +57,7 @@ from projections.persisted.memory import memory_views
 from projections.persisted.runner import (
     DEFAULT_MAX_CACHED,
     DEFAULT_PAGE_SIZE,
+    Derived,
     EventSubscription,
     Follower,
     OnChange,
@@ -290,6 +291,27 @@ class ReadModels:
                     self._changed.wait_for(lambda: self._tracked >= position, timeout=min(max(remaining, 0), 0.05))
             elif self.catch_up() == 0 and self._tracked < position:
                 time.sleep(min(max(remaining, 0), 0.01))
+
+    def write_derived(self, derived: Sequence[Derived], positions: Sequence[int]) -> None:
+        """Write rows derived before their events were stored, if those events are exactly the next ones.
+
+        See ``Projector.write_derived`` (``ValueError``: the positions do not
+        follow the tracked one; nothing written). A store failure, another
+        projector first, or the active version switched meanwhile raise
+        ``StoreError``/``ReadModelError``: nothing was written, and a catch-up
+        takes the events in instead.
+        """
+        self._check_open()
+        with self._lock:
+            projector = self._projector
+            try:
+                projector.write_derived(derived, positions)
+            except (IntegrityError, VersionMovedError) as e:
+                projector.tracked()  # as a later catch-up would find it
+                raise ReadModelError(f"the rows were not written: {e}") from None
+            except PersistenceError as e:
+                raise store_error(self.config, "cannot update the read models", e) from None
+            self._advance(projector.position)
 
     # --- following ---------------------------------------------------------------
 

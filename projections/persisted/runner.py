@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-__all__ = ["CommitSignal", "EventSubscription", "Follower", "OnChange", "Projector"]
+__all__ = ["CommitSignal", "Derived", "EventSubscription", "Follower", "OnChange", "Projector", "derive_new"]
 
 logger = get_logger("projections.persisted")
 
@@ -273,8 +273,8 @@ class Projector:
                 if entry is None or entry.history.version != first - 1:
                     entry = self._cache[negotiation] = self._load(negotiation, first)
                 touched[negotiation] = entry
-                self._take(negotiation, entry, items, changes, periods=periods, lines=lines)
-            rows, written = self._changes(touched, periods)
+                _take(negotiation, entry, items, changes, periods=periods, lines=lines)
+            rows, written = _changes(touched, periods)
             if dropped:
                 rows = attrs.evolve(rows, dropped=sorted(dropped))
             self.tables.write(rows, Tracking(APPLICATION_NAME, page[-1].id), self.slot, after=after)
@@ -291,6 +291,10 @@ class Projector:
         self.position = page[-1].id
         self._tidy(touched)
         self._log.debug("read_models.page", events=len(page), negotiations=len(touched), position=self.position)
+        self._changed(changes)
+
+    def _changed(self, changes: list[tuple[int, str, Phase | None, Phase | None]]) -> None:
+        """Log the committed phase changes and tell ``on_change`` (of the active version only)."""
         if self.slot != "active":
             return
         changes.sort(key=lambda change: change[0])  # commit order across negotiations
@@ -350,105 +354,40 @@ class Projector:
     def _load(self, negotiation: str, version: int) -> _Entry:
         """A negotiation's entry with versions 1..version-1 read from the store."""
         stored = self.store.recorder.select_events(negotiation, lte=version - 1) if version > 1 else []
-        history = History(negotiation, [self._decode(r)[2] for r in stored])
-        tip = Tip.of(history)
-        return _Entry(
-            history=history,
-            state=tip.state,
-            log=tip.log,
-            phase=phase(tip.state) if tip.state.opened else None,
-            tip=tip,
-        )
+        return _entry_of(History(negotiation, [self._decode(r)[2] for r in stored]))
 
-    def _take(
-        self,
-        negotiation: str,
-        entry: _Entry,
-        items: Sequence[tuple[int, int, Event]],
-        changes: list[tuple[int, str, Phase | None, Phase | None]],
-        *,
-        periods: _Periods,
-        lines: dict[int, str],
-    ) -> None:
-        """Take a negotiation's consecutive events of a page in, one at a time; note each phase change.
+    def write_derived(self, derived: Sequence[Derived], positions: Sequence[int]) -> None:
+        """Write the rows of negotiations new to the store, derived before they were stored (``derive_new``).
 
-        ``projections.periods.take`` steps the folds (an event at the end of
-        both timelines) or derives the rows of the region a late event or a
-        retraction changes; the phase after each event is the tip's.
+        ``positions`` are the commit positions of their events, in order (each
+        negotiation's, one after the other). Written, with the tracking record
+        of the last, in one transaction only if they are exactly the positions
+        after the tracked one: then the rows are what taking those
+        notifications in would write. Otherwise ``ValueError`` and nothing is
+        written (another writer's events came between: the catch-up takes them
+        in); eventsourcing's ``IntegrityError`` if another projector moved the
+        tracked position meanwhile.
         """
-        tip = entry.tip
-        history = entry.history
-        current = entry.phase
-        for position, _, event in items:
-            periods.writes.extend((negotiation, change) for change in take(tip, event))
-            (record,) = history.appended_after(history.version - 1)
-            periods.events.append(
-                EventRow(
-                    negotiation=negotiation,
-                    seq=record.seq,
-                    valid_at=micros(record.at),
-                    known_at=record.known_us,
-                    id=event.id,
-                    type=event.TYPE,
-                    line=lines[position],
-                    position=position,
-                )
-            )
-            if isinstance(event, EventRetracted):
-                target = target_of(history, event.target)
-                if target is not None:
-                    periods.retracted.append((record.known_us, negotiation, target.seq))
-            new = phase(tip.state) if tip.state.opened else None
-            if new != current:
-                changes.append((position, negotiation, current, new))
-                current = new
-        entry.state, entry.log = tip.state, tip.log
-        entry.phase = current
-        entry.position = items[-1][0]
-
-    def _changes(self, touched: dict[str, _Entry], periods: _Periods) -> tuple[RowChanges, list[_Written]]:
-        status: list[StatusRow] = []
-        catalog: list[CatalogRow] = []
-        cleared: list[str] = []
-        deleted: list[tuple[str, str, str]] = []
-        upserted: list[PositionRow] = []
-        removed: list[str] = []
-        written: list[_Written] = []
-        for negotiation, entry in touched.items():
-            state = entry.state
-            if not state.opened:
-                # Only possible when the opening itself was retracted: the negotiation no longer counts.
-                removed.append(negotiation)
-                written.append(_Written(entry, None, {}, entry.log, None))
-                continue
-            status_row = status_row_of(negotiation, state, entry.position)
-            status.append(status_row)
-            timezone = entry.history.timezone or "UTC"
-            rows = entry.positions
-            if rows is None or entry.log is not entry.positions_log:  # the fold returns the same log if unchanged
-                rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log, timezone=timezone)}
-                if entry.positions is None:
-                    cleared.append(negotiation)
-                    upserted.extend(rows.values())
-                else:
-                    deleted.extend((negotiation, *key) for key in entry.positions.keys() - rows.keys())
-                    upserted.extend(row for key, row in rows.items() if entry.positions.get(key) != row)
-            catalog_row = catalog_row_of(negotiation, state, timezone=timezone)
-            if catalog_row != entry.catalog:
-                catalog.append(catalog_row)
-            written.append(_Written(entry, status_row, rows, entry.log, catalog_row))
-        changes = RowChanges(
-            status=status,
-            catalog=catalog,
-            positions_cleared=cleared,
-            positions_deleted=deleted,
-            positions_upserted=upserted,
-            removed=removed,
-            periods=periods.writes,
-            events=periods.events,
-            retracted=periods.retracted,
-        )
-        return changes, written
+        after = self.position
+        if not positions or any(p != after + i for i, p in enumerate(positions, start=1)):
+            raise ValueError("the positions do not follow the tracked position")
+        if sum(d.events for d in derived) != len(positions):
+            raise ValueError("the positions are not one per derived event")
+        pieces: list[RowChanges] = []
+        changes: list[tuple[int, str, Phase | None, Phase | None]] = []
+        start = 0
+        for d in derived:
+            mine = positions[start : start + d.events]
+            start += d.events
+            pieces.append(_placed(d, mine))
+            changes.extend((mine[local - 1], n, old, new) for local, n, old, new in d.changes)
+        last = positions[-1]
+        for d in derived:
+            self._cache.pop(d.negotiation, None)
+        self.tables.write(_merged(pieces), Tracking(APPLICATION_NAME, last), self.slot, after=after)
+        self.position = last
+        self._log.debug("read_models.derived", events=len(positions), negotiations=len(derived), position=last)
+        self._changed(changes)
 
     def _tidy(self, touched: dict[str, _Entry]) -> None:
         """Keep the cache in least-recently-used order and within ``max_cached``."""
@@ -460,6 +399,186 @@ class Projector:
         if excess > 0:
             for negotiation in list(cache)[:excess]:
                 del cache[negotiation]
+
+
+def _entry_of(history: History) -> _Entry:
+    """The projector's entry of a loaded history."""
+    tip = Tip.of(history)
+    return _Entry(
+        history=history,
+        state=tip.state,
+        log=tip.log,
+        phase=phase(tip.state) if tip.state.opened else None,
+        tip=tip,
+    )
+
+
+def _take(
+    negotiation: str,
+    entry: _Entry,
+    items: Sequence[tuple[int, int, Event]],
+    changes: list[tuple[int, str, Phase | None, Phase | None]],
+    *,
+    periods: _Periods,
+    lines: dict[int, str],
+) -> None:
+    """Take a negotiation's consecutive events of a page in, one at a time; note each phase change.
+
+    ``projections.periods.take`` steps the folds (an event at the end of
+    both timelines) or derives the rows of the region a late event or a
+    retraction changes; the phase after each event is the tip's.
+    """
+    tip = entry.tip
+    history = entry.history
+    current = entry.phase
+    for position, _, event in items:
+        periods.writes.extend((negotiation, change) for change in take(tip, event))
+        (record,) = history.appended_after(history.version - 1)
+        periods.events.append(
+            EventRow(
+                negotiation=negotiation,
+                seq=record.seq,
+                valid_at=micros(record.at),
+                known_at=record.known_us,
+                id=event.id,
+                type=event.TYPE,
+                line=lines[position],
+                position=position,
+            )
+        )
+        if isinstance(event, EventRetracted):
+            target = target_of(history, event.target)
+            if target is not None:
+                periods.retracted.append((record.known_us, negotiation, target.seq))
+        new = phase(tip.state) if tip.state.opened else None
+        if new != current:
+            changes.append((position, negotiation, current, new))
+            current = new
+    entry.state, entry.log = tip.state, tip.log
+    entry.phase = current
+    entry.position = items[-1][0]
+
+
+def _changes(touched: dict[str, _Entry], periods: _Periods) -> tuple[RowChanges, list[_Written]]:
+    status: list[StatusRow] = []
+    catalog: list[CatalogRow] = []
+    cleared: list[str] = []
+    deleted: list[tuple[str, str, str]] = []
+    upserted: list[PositionRow] = []
+    removed: list[str] = []
+    written: list[_Written] = []
+    for negotiation, entry in touched.items():
+        state = entry.state
+        if not state.opened:
+            # Only possible when the opening itself was retracted: the negotiation no longer counts.
+            removed.append(negotiation)
+            written.append(_Written(entry, None, {}, entry.log, None))
+            continue
+        status_row = status_row_of(negotiation, state, entry.position)
+        status.append(status_row)
+        timezone = entry.history.timezone or "UTC"
+        rows = entry.positions
+        if rows is None or entry.log is not entry.positions_log:  # the fold returns the same log if unchanged
+            rows = {row.key: row for row in position_rows_of(negotiation, state, entry.log, timezone=timezone)}
+            if entry.positions is None:
+                cleared.append(negotiation)
+                upserted.extend(rows.values())
+            else:
+                deleted.extend((negotiation, *key) for key in entry.positions.keys() - rows.keys())
+                upserted.extend(row for key, row in rows.items() if entry.positions.get(key) != row)
+        catalog_row = catalog_row_of(negotiation, state, timezone=timezone)
+        if catalog_row != entry.catalog:
+            catalog.append(catalog_row)
+        written.append(_Written(entry, status_row, rows, entry.log, catalog_row))
+    changes = RowChanges(
+        status=status,
+        catalog=catalog,
+        positions_cleared=cleared,
+        positions_deleted=deleted,
+        positions_upserted=upserted,
+        removed=removed,
+        periods=periods.writes,
+        events=periods.events,
+        retracted=periods.retracted,
+    )
+    return changes, written
+
+
+@attrs.frozen
+class Derived:
+    """The rows of a negotiation new to the store, derived from its events before they were stored.
+
+    Positions in ``rows`` and ``changes`` are the events' versions (1 for the
+    first): ``Projector.write_derived`` puts their commit positions in place.
+    """
+
+    negotiation: str
+    events: int
+    rows: RowChanges
+    """Without its ``events`` rows: those are ``event_rows``."""
+    event_rows: list[tuple[int, int, int, str, str, str]]
+    """(seq, valid_at, known_at, id, type, line) of each ``EventRow``: plain tuples pickle and load
+    several times faster than attrs objects, and the rows are built once, with their positions."""
+    changes: list[tuple[int, str, Phase | None, Phase | None]]
+
+
+def derive_new(negotiation: str, lines: Sequence[bytes]) -> Derived:
+    """The rows that taking in ``lines`` (a new negotiation's events, as stored, in version order) writes.
+
+    The same steps as ``Projector.apply`` on a negotiation without stored
+    events, so that an import can derive the rows of the negotiations it adds
+    while it checks them, in another process (``projections.persisted.bulk``).
+    """
+    entry = _entry_of(History(negotiation, []))
+    items = [(version, version, parse_trusted(line)) for version, line in enumerate(lines, start=1)]
+    periods = _Periods()
+    changes: list[tuple[int, str, Phase | None, Phase | None]] = []
+    if items:
+        _take(
+            negotiation,
+            entry,
+            items,
+            changes,
+            periods=periods,
+            lines={v: line.decode() for v, line in enumerate(lines, start=1)},
+        )
+    rows, _ = _changes({negotiation: entry} if items else {}, periods)
+    event_rows = [(r.seq, r.valid_at, r.known_at, r.id, r.type, r.line) for r in rows.events]
+    return Derived(
+        negotiation=negotiation,
+        events=len(items),
+        rows=attrs.evolve(rows, events=()),
+        event_rows=event_rows,
+        changes=changes,
+    )
+
+
+def _placed(derived: Derived, positions: Sequence[int]) -> RowChanges:
+    """The rows of a derived negotiation with the commit positions of its events (``positions[version - 1]``)."""
+    rows, negotiation = derived.rows, derived.negotiation
+    return attrs.evolve(
+        rows,
+        status=[attrs.evolve(row, position=positions[row.position - 1]) for row in rows.status],
+        events=[
+            EventRow(
+                negotiation=negotiation,
+                seq=seq,
+                valid_at=valid_at,
+                known_at=known_at,
+                id=id_,
+                type=type_,
+                line=line,
+                position=positions[seq - 1],
+            )
+            for seq, valid_at, known_at, id_, type_, line in derived.event_rows
+        ],
+    )
+
+
+def _merged(pieces: Sequence[RowChanges]) -> RowChanges:
+    """One batch of the changes of several negotiations (each field's lists, one after the other)."""
+    fields = [f.name for f in attrs.fields(RowChanges)]
+    return RowChanges(**{name: [item for piece in pieces for item in getattr(piece, name)] for name in fields})
 
 
 def _first_version(negotiation: str, items: Sequence[tuple[int, int, Event]]) -> int:

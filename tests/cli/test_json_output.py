@@ -117,25 +117,31 @@ ENTRIES = st.lists(
 
 
 @settings(max_examples=150)
-@given(entries=ENTRIES)
-def test_streamed_items_print_the_text_of_the_whole_document(entries: list[dict[str, Any]]) -> None:
-    """``Items`` written one at a time are ``json_text`` of ``{key: [items]}``, empty list included."""
+@given(entries=ENTRIES, batch=st.integers(min_value=1, max_value=4))
+def test_streamed_items_print_the_text_of_the_whole_document(entries: list[dict[str, Any]], batch: int) -> None:
+    """``Items`` written a batch at a time are ``json_text`` of ``{key: [items]}``, empty list included."""
     with pytest.MonkeyPatch.context() as m:
         written: list[str] = []
         m.setattr(output.sys, "stdout", type("Out", (), {"write": written.append, "flush": lambda self: None})())
+        m.setattr(output, "_BATCH", batch)  # several batches, and a last one that is not full
         output.print_json(output.Items("negotiations", iter(entries)))
     assert "".join(written) == json_text({"negotiations": entries}) + "\n"
 
 
-def test_streamed_items_are_consumed_one_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
-    """Each item is written before the next is asked for: a generator is never turned into a list."""
+def test_streamed_items_are_consumed_a_batch_at_a_time(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch is written before the next item is asked for: a generator is never turned into a list."""
+    monkeypatch.setattr(output, "_BATCH", 2)
     seen: list[int] = []
 
     def items() -> Any:
-        for i in range(3):
+        for i in range(5):
+            if i in (2, 4):  # a batch of two was asked for before: it is already written out
+                assert f'"n": {i - 1}' in capsys.readouterr().out
             seen.append(i)
             yield {"n": i}
-            assert f'"n": {i}' in capsys.readouterr().out  # already written out
 
     output.print_json(output.Items("negotiations", items()))
-    assert seen == [0, 1, 2]
+    assert seen == [0, 1, 2, 3, 4]
+    assert '"n": 4' in capsys.readouterr().out

@@ -24,7 +24,7 @@ from benchmarks import generate
 from negotiation import Negotiations
 from projections.persisted import ReadModels
 from projections.persisted.tables import KINDS, SQL_VIEWS
-from tests.reliability.helpers import error_lines, run
+from tests.reliability.helpers import SCRIPT, error_lines, run
 
 ROOT = Path(__file__).resolve().parents[2]
 WGA = ROOT / "examples" / "wga_amptp_2023.jsonl"
@@ -175,3 +175,76 @@ def test_kill_9_during_catch_up_then_resume_equals_a_clean_build(
     seed = random.randrange(2**32)
     print(f"seed={seed}")  # shown when the test fails
     _kill_during_catch_up(url, tmp_path, random.Random(seed))
+
+
+# --- kill -9 during an import that derives the rows while it checks ------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    """The processes ``pid`` started (Linux's /proc), e.g. the import's worker."""
+    found: set[int] = set()
+    for tasks in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.update(int(p) for p in tasks.read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _kill_during_derived_import(url: str, tmp_path: Path, rng: random.Random) -> None:
+    feed = tmp_path / "feed.jsonl"
+    generate.generate(feed, negotiations=40, events_per=50, seed=rng.randrange(1000))
+    total = 40 * 50
+    target = rng.randrange(1, total)
+    watch = rng.choice(["stored", "taken in"])  # kill while storing, or while the derived rows are written
+    child = subprocess.Popen(
+        [SCRIPT, "--db", url, "import", "-q", "--chunk-size", "150", "--derive-min", "0", str(feed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    workers: set[int] = set()
+    try:
+        with Negotiations(url) as app, ReadModels(app) as watcher:
+            deadline = time.monotonic() + 120
+            position = 0
+            while position < target and child.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+                workers |= _children(child.pid)
+                position = app.position() if watch == "stored" else watcher.position()
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert child.returncode in (0, -signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "the worker outlived the killed import"
+    # The next command resumes: the import stores what is missing, the tables take in the rest.
+    again = run("--db", url, "import", "-q", "--derive-min", "0", feed)
+    assert again.returncode == 0, again.stderr
+    with Negotiations(url) as app, ReadModels(app) as models:
+        assert app.position() >= total
+        assert models.position() == app.position()
+        resumed = table_rows(models)
+        models.rebuild()
+        assert table_rows(models) == resumed, f"killed at {watch} {position} of {total}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_during_a_derived_import_then_resume_equals_a_clean_build(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An import deriving rows while it checks, killed at random (storing, or writing the rows): as a rebuild."""
+    url = f"sqlite:///{tmp_path}/store.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    seed = random.randrange(2**32)
+    print(f"seed={seed}")  # shown when the test fails
+    _kill_during_derived_import(url, tmp_path, random.Random(seed))

@@ -1,0 +1,362 @@
+"""The read-model rows of an import's new negotiations, derived in a second process while it checks them.
+
+An import checks every line before it stores any (all or nothing), then
+stores them in a few large transactions; bringing the tables up to date
+afterwards decoded and folded every event again, in the same process: the
+import with its tables took twice as long as the import alone. ``ImportTables``
+is the importer's observer (``negotiation.importer.ImportObserver``): each
+negotiation that the import adds to the store is handed, as soon as it is
+checked, to a worker process, which derives its rows (``runner.derive_new``:
+the projector's own steps) into a spool file while the import goes on. Once
+the events are stored, ``finish`` writes those rows a page per transaction,
+with the tracking record of the page's last event, and derives itself
+whatever the worker has not started yet, so that both processors stay busy.
+
+Exactness does not depend on any of this: a page is written only if its
+events are exactly the ones after the tracked position
+(``Projector.write_derived``), and anything else (a negotiation that already
+had stored events, another writer's events in between, another projector
+first, a failure of the worker, an import retried after a conflict) ends the
+derived pages there; the ordinary catch-up that follows takes in the rest.
+Small imports use no worker (``MIN_EVENTS``).
+"""
+
+from __future__ import annotations
+
+import array
+import concurrent.futures
+import ctypes
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from eventsourcing.persistence import StoredEvent
+
+from events.errors import NegotiationError
+from negotiation.store.logs import get_logger
+from projections.persisted.models import ReadModels
+from projections.persisted.runner import DEFAULT_PAGE_SIZE, Derived, derive_new
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+    from negotiation.application import Negotiations
+
+__all__ = ["MIN_EVENTS", "PAGE_EVENTS", "ImportTables"]
+
+logger = get_logger("projections.persisted")
+
+MIN_EVENTS: Final = 20_000
+"""Below this many event lines the catch-up after the import costs less than starting a worker process."""
+PAGE_EVENTS: Final = 10_000
+"""Events whose rows are written in one transaction: the import's own chunk size (fewer commits than the
+catch-up's pages, whose size bounds how long a reader waits for a following projector)."""
+_BATCH_EVENTS: Final = 2_000
+"""Events handed to the worker at a time."""
+_IN_FLIGHT: Final = 8
+"""Batches handed over and not yet derived, at most: the lines waiting for the worker stay bounded."""
+
+_START: Final = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+Progress = Callable[[str, int], None]
+STAGE: Final = "updating read models"
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the worker: be killed when the importing process dies, ``kill -9`` included (Linux), not wait on."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _derive_batch(path: str, batch: Sequence[tuple[str, bytes]]) -> list[tuple[int, int] | None]:
+    """In the worker: each negotiation's ``Derived``, pickled and appended to ``path``; (offset, size) each.
+
+    ``None`` for a negotiation that could not be derived (the pages end before it).
+    """
+    found: list[tuple[int, int] | None] = []
+    with Path(path).open("ab") as spool:
+        for negotiation, lines in batch:
+            try:
+                derived = derive_new(negotiation, lines.split(b"\n"))
+                data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - whatever it is, the catch-up meets it again and reports it
+                found.append(None)
+                continue
+            offset = spool.tell()
+            spool.write(data)
+            found.append((offset, len(data)))
+    return found
+
+
+@attrs.define
+class _Batch:
+    """Negotiations handed over together, and where their derivations are once made."""
+
+    items: list[tuple[str, bytes]] | None
+    """(negotiation, its lines joined by newlines) each, until derived (then only ``names`` stay)."""
+    names: list[tuple[str, int]]
+    """(negotiation, events) each."""
+    future: concurrent.futures.Future[list[tuple[int, int] | None]] | None = None
+    local: list[tuple[int, int] | None] | None = None
+    """Set when derived in this process instead (into the second spool file)."""
+
+    def release(self, _: object) -> None:
+        """The worker is done with the lines (derived, or failed: the pages end there either way)."""
+        self.items = None
+
+    def ready(self) -> bool:
+        return self.local is not None or self.future is None or self.future.done()
+
+
+class ImportTables:
+    """An import's observer that derives the rows of the negotiations it adds (see the module).
+
+    Use ``ImportTables.open(app)`` (``None`` when the store has no tables
+    that can be kept up to date), pass it as ``observer`` to
+    ``Negotiations.import_files``, call ``finish`` once the import returned,
+    then ``close`` (or use it as a context manager).
+    """
+
+    def __init__(self, models: ReadModels, *, min_events: int | None = None, page_size: int = PAGE_EVENTS) -> None:
+        self.models = models
+        self.min_events = MIN_EVENTS if min_events is None else min_events
+        self.page_size = page_size
+        self._dir = tempfile.TemporaryDirectory(prefix="negotiation-rows-")
+        self._paths = (str(Path(self._dir.name, "worker")), str(Path(self._dir.name, "here")))
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._batches: list[_Batch] = []
+        self._pending: list[tuple[str, bytes]] = []
+        self._names: list[tuple[str, int]] = []
+        self._pending_events = 0
+        self._positions: array.array[int] = array.array("q")
+        self._runs: list[list[Any]] = []
+        """[negotiation, events] of the stored records, in commit order, consecutive ones of a negotiation joined."""
+        self._passes = 0
+        self._cut = False
+        """A negotiation that already had stored events was checked: nothing after it is handed over."""
+        self.active = False
+        """Whether rows are being derived for this import (else the catch-up takes it all in)."""
+        self.taken = 0
+        """Events whose rows ``finish`` wrote."""
+
+    @classmethod
+    def open(cls, app: Negotiations, progress: Progress | None = None, **kwargs: Any) -> ImportTables | None:
+        """For ``app``'s store, its tables brought up to date first; ``None`` when that cannot be done.
+
+        The caller's catch-up after the import then says why (or answers from the event log).
+        """
+        try:
+            models = ReadModels(app)
+        except NegotiationError as e:  # a StoreError, a ConfigurationError
+            logger.info("read_models.bulk_unavailable", reason=str(e))
+            return None
+        try:
+            while taken := models.catch_up(limit=DEFAULT_PAGE_SIZE):
+                if progress is not None:
+                    progress(STAGE, taken)
+        except NegotiationError as e:  # a StoreError, a ReadModelError
+            logger.info("read_models.bulk_unavailable", reason=str(e))
+            models.close()
+            return None
+        tables = cls(models, **kwargs)
+        tables.outdated = models.outdated
+        return tables
+
+    outdated = False
+    """Whether the tables were of an older layout when opened (they were rebuilt)."""
+
+    # --- the importer's observer ------------------------------------------------------
+
+    def begin(self, lines: int) -> None:
+        """A checking pass: derive only in the first (a second means the import met another writer)."""
+        self._passes += 1
+        self.active = self._passes == 1 and lines >= self.min_events
+        if not self.active:
+            self._stop()
+
+    def checked(self, negotiation: str, base: int, lines: Sequence[bytes]) -> None:
+        """Hand a negotiation new to the store to the worker; one that already had events ends the pages."""
+        if not self.active or self._cut:
+            return
+        if base != 0:
+            self._cut = True
+            self._flush()
+            return
+        # One compact object per negotiation: orjson's lines keep spare capacity (kilobytes each).
+        self._pending.append((negotiation, b"\n".join(lines)))
+        self._names.append((negotiation, len(lines)))
+        self._pending_events += len(lines)
+        if self._pending_events >= _BATCH_EVENTS:
+            self._flush()
+
+    def stored(self, records: Sequence[StoredEvent], positions: Sequence[int]) -> None:
+        """Note the commit positions of a stored chunk, and whose events they are."""
+        if not self.active:
+            return
+        if len(positions) != len(records):
+            self.active = False
+            return
+        self._positions.extend(positions)
+        runs = self._runs
+        for record in records:
+            negotiation = record.originator_id
+            if runs and runs[-1][0] == negotiation:
+                runs[-1][1] += 1
+            else:
+                runs.append([negotiation, 1])
+
+    # --- the worker ----------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        items = self._pending
+        batch = _Batch(items=items, names=self._names)
+        self._pending, self._names, self._pending_events = [], [], 0
+        self._batches.append(batch)
+        executor = self._executor
+        if executor is None:
+            # fork: the worker starts at once with the library loaded, and runs no module ``__main__`` again
+            # (spawn would, and an embedding script without ``if __name__ == "__main__"`` would start over).
+            # It only folds, pickles and appends to its file: no lock a thread of this process may hold.
+            context = multiprocessing.get_context(_START)
+            executor = self._executor = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+            )
+        ahead = [b for b in self._batches[:-1] if b.future is not None and not b.future.done()]
+        if len(ahead) >= _IN_FLIGHT:
+            # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
+            # and both processors stay busy.
+            batch.local, batch.items = _derive_batch(self._paths[1], items), None
+            return
+        batch.future = executor.submit(_derive_batch, self._paths[0], items)
+        batch.future.add_done_callback(batch.release)
+
+    def _stop(self) -> None:
+        for batch in self._batches:
+            if batch.future is not None:
+                batch.future.cancel()
+        self._batches.clear()
+        self._pending.clear()
+        self._positions = array.array("q")
+        self._runs.clear()
+
+    # --- writing --------------------------------------------------------------------------
+
+    def finish(self, progress: Progress | None = None) -> int:
+        """Write the derived rows of the stored events, a page per transaction; how many events they cover.
+
+        They end at the first event that cannot be written this way (see the
+        module); the catch-up takes in the rest. While the worker derives the
+        first batches, this process derives the last ones not started yet.
+        """
+        if not self.active:
+            return 0
+        self._flush()
+        try:
+            self._write_all(progress)
+        except _NotWrittenError as e:
+            logger.info("read_models.bulk_ended", reason=str(e), taken=self.taken)
+        return self.taken
+
+    def _write_all(self, progress: Progress | None) -> None:
+        page: list[Derived] = []
+        events = 0
+        start = 0  # the page's first event among the stored ones
+        try:
+            for derived in self._in_order():
+                page.append(derived)
+                events += derived.events
+                if events >= self.page_size:
+                    self._write(page, start, events, progress)
+                    start, page, events = start + events, [], 0
+        finally:  # what was derived before the end, too
+            if page:
+                self._write(page, start, events, progress)
+
+    def _in_order(self) -> Iterator[Derived]:
+        """The derivations of the stored negotiations, in the order they were stored; until one is missing."""
+        runs = iter(self._runs)
+        run: list[Any] | None = None
+        with Path(self._paths[0]).open("a+b") as theirs, Path(self._paths[1]).open("a+b") as ours:
+            for index, batch in enumerate(self._batches):
+                for (negotiation, events), found in zip(batch.names, self._wait(index), strict=True):
+                    if found is None:
+                        raise _NotWrittenError(f"{negotiation}: its rows could not be derived")
+                    if run is None or run[1] == 0:
+                        run = next(runs, None)
+                    if run is None or run[0] != negotiation or run[1] < events:
+                        raise _NotWrittenError(f"{negotiation}: not stored as checked")
+                    run[1] -= events
+                    spool = ours if batch.local is not None else theirs
+                    spool.seek(found[0])
+                    yield pickle.loads(spool.read(found[1]))  # noqa: S301 - our own file, just written
+
+    def _wait(self, index: int) -> list[tuple[int, int] | None]:
+        """Where batch ``index``'s derivations are; meanwhile derive the last batches the worker has not started."""
+        batches = self._batches
+        batch = batches[index]
+        while not batch.ready():
+            spare = next((b for b in reversed(batches[index + 1 :]) if b.local is None and b.future is not None), None)
+            if spare is None or not self._take_back(spare):
+                break
+        if batch.local is not None or self._take_back(batch):
+            assert batch.local is not None  # noqa: S101 - for the type checker
+            return batch.local
+        assert batch.future is not None  # noqa: S101 - else it was taken back
+        try:
+            return batch.future.result()
+        except Exception as e:  # noqa: BLE001 - the worker died (BrokenProcessPool), say
+            raise _NotWrittenError(f"the worker failed: {e}") from None
+
+    def _take_back(self, batch: _Batch) -> bool:
+        """Derive ``batch`` here if the worker has not started it; whether it was."""
+        items = batch.items  # before cancelling: that calls ``release``
+        if items is None or (batch.future is not None and not batch.future.cancel()):
+            return False
+        batch.local, batch.items = _derive_batch(self._paths[1], items), None
+        return True
+
+    def _write(self, page: list[Derived], start: int, events: int, progress: Progress | None) -> None:
+        try:
+            self.models.write_derived(page, self._positions[start : start + events])
+        except (ValueError, NegotiationError) as e:
+            raise _NotWrittenError(str(e)) from None
+        self.taken += events
+        if progress is not None:
+            progress(STAGE, events)
+
+    def close(self) -> None:
+        """Stop the worker, remove the spool files, close the read models."""
+        self._stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._dir.cleanup()
+        self.models.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class _NotWrittenError(Exception):
+    """The derived pages end here (the reason is logged); the catch-up takes in the rest."""

@@ -1,0 +1,258 @@
+"""Rows derived while an import checks (``projections.persisted.bulk``) against the catch-up's.
+
+The tables an import leaves with ``ImportTables`` equal a clean build (a
+rebuild from position 0) on SQLite and PostgreSQL; the derived pages really
+are what wrote them (``taken``); and whatever they cannot cover (a negotiation
+that already had events, another writer's events in between, a negotiation
+that cannot be derived) ends them there, the catch-up taking in the rest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from benchmarks import generate
+from negotiation import Negotiations
+from negotiation.answers import catch_up
+from projections.persisted import ReadModels, bulk, runner
+from projections.persisted.bulk import ImportTables
+from tests.reliability.test_indexed_tables import table_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = [ROOT / "examples" / "wga_amptp_2023.jsonl", ROOT / "examples" / "sag_aftra_amptp_2023.jsonl"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    found: str = request.getfixturevalue("postgres_url")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of about 150 events: several per import, some stolen back by ``finish``."""
+    monkeypatch.setattr(bulk, "_BATCH_EVENTS", 150)
+
+
+@pytest.fixture
+def feed(tmp_path: Path) -> Path:
+    """25 negotiations of 40 events: stoppages, late events, retractions (``benchmarks.generate``)."""
+    path = tmp_path / "feed.jsonl"
+    generate.generate(path, negotiations=25, events_per=40, seed=3)
+    return path
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.startswith(b"{")]
+
+
+def import_with_tables(
+    app: Negotiations,
+    paths: list[Path],
+    *,
+    page_size: int = 97,
+    prepare: Callable[[ImportTables], None] | None = None,
+    **options: Any,
+) -> tuple[int, int]:
+    """Import ``paths`` with derived rows (no minimum size); (events stored, events the derived pages took in)."""
+    tables = ImportTables.open(app, min_events=0, page_size=page_size)
+    assert tables is not None
+    try:
+        if prepare is not None:
+            prepare(tables)
+        report = app.import_files([str(p) for p in paths], observer=tables, **options)
+        taken = tables.finish()
+    finally:
+        tables.close()
+    return report.stored, taken
+
+
+def caught_up_and_clean(app: Negotiations) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """(events the catch-up took in after the import, the tables then, the tables of a rebuild from 0)."""
+    with ReadModels(app) as models:
+        caught = catch_up(models)
+        assert models.position() == app.position()
+        rows = table_rows(models)
+        models.rebuild()
+        return caught, rows, table_rows(models)
+
+
+def test_derived_rows_equal_a_clean_build(url: str, feed: Path) -> None:
+    """Every event taken in by the derived pages (several pages, some ending inside a chunk): same tables."""
+    with Negotiations(url) as app:
+        stored, taken = import_with_tables(app, [feed], chunk_size=300)
+        caught, rows, clean = caught_up_and_clean(app)
+    assert stored == taken == 1000
+    assert caught == 0
+    assert rows == clean
+
+
+def test_derived_rows_of_the_example_logs_equal_a_clean_build(url: str) -> None:
+    with Negotiations(url) as app:
+        stored, taken = import_with_tables(app, EXAMPLES, page_size=5)
+        caught, rows, clean = caught_up_and_clean(app)
+    assert stored == taken > 0
+    assert caught == 0
+    assert rows == clean
+
+
+def test_tables_behind_are_brought_up_to_date_first(url: str, feed: Path) -> None:
+    """Events stored without the tables (by the facade alone) are caught up when the import opens them."""
+    with Negotiations(url) as app:
+        app.import_files([str(EXAMPLES[0])])
+        before = app.position()
+        stored, taken = import_with_tables(app, [feed])
+        caught, rows, clean = caught_up_and_clean(app)
+    assert before > 0
+    assert stored == taken == 1000
+    assert caught == 0
+    assert rows == clean
+
+
+def test_a_negotiation_with_stored_events_ends_the_derived_pages(url: str, feed: Path, tmp_path: Path) -> None:
+    """Its rows need its stored history: from it on, the catch-up takes the events in."""
+    lines = _lines(feed)
+    order = list(dict.fromkeys(orjson.loads(line)["negotiation"] for line in lines))
+    tenth = order[9]
+    begun = tmp_path / "begun.jsonl"
+    begun.write_bytes(b"\n".join([line for line in lines if orjson.loads(line)["negotiation"] == tenth][:5]) + b"\n")
+    with Negotiations(url) as app:
+        app.import_files([str(begun)])
+        stored, taken = import_with_tables(app, [feed])
+        caught, rows, clean = caught_up_and_clean(app)
+    assert stored == 1000 - 5
+    assert taken == 9 * 40  # the nine negotiations checked before it
+    assert taken + caught == stored  # the five stored before were caught up when the tables were opened
+    assert rows == clean
+
+
+def test_another_writers_events_in_between_end_the_derived_pages(url: str, feed: Path) -> None:
+    """Events of another writer stored between two chunks of the import: the pages end before them."""
+
+    def prepare(tables: ImportTables) -> None:
+        stored = tables.stored
+        calls: list[int] = []
+
+        def stored_then_another_writer(records: Any, positions: Any) -> None:
+            stored(records, positions)
+            if not calls:
+                calls.append(1)
+                with Negotiations(url) as other:
+                    other.import_files([str(EXAMPLES[0])])
+
+        tables.stored = stored_then_another_writer  # type: ignore[method-assign]
+
+    with Negotiations(url) as app:
+        stored, taken = import_with_tables(app, [feed], prepare=prepare, chunk_size=300)
+        caught, rows, clean = caught_up_and_clean(app)
+    assert stored == 1000
+    assert 0 < taken < stored
+    assert caught > stored - taken  # the rest of the import, and the other writer's events
+    assert rows == clean
+
+
+class _NeverStarts(concurrent.futures.Executor):
+    """An executor whose work never starts: every batch is derived by ``finish`` itself."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.submitted += 1
+        return concurrent.futures.Future()
+
+
+def test_batches_the_worker_has_not_started_are_derived_by_finish(url: str, feed: Path) -> None:
+    executor = _NeverStarts()
+
+    def prepare(tables: ImportTables) -> None:
+        tables._executor = executor  # type: ignore[assignment]
+
+    with Negotiations(url) as app:
+        stored, taken = import_with_tables(app, [feed], prepare=prepare)
+        caught, rows, clean = caught_up_and_clean(app)
+    assert executor.submitted > 1
+    assert caught == 0
+    assert stored == taken == 1000
+    assert rows == clean
+
+
+def test_a_negotiation_that_cannot_be_derived_ends_the_derived_pages(
+    url: str, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever fails in a derivation, the catch-up meets it again (and skips or reports it as it does)."""
+    order = list(dict.fromkeys(orjson.loads(line)["negotiation"] for line in _lines(feed)))
+    derive = runner.derive_new
+
+    def failing(negotiation: str, lines: Any) -> Any:
+        if negotiation == order[4]:
+            raise RuntimeError("cannot")
+        return derive(negotiation, lines)
+
+    monkeypatch.setattr(bulk, "derive_new", failing)  # in the worker too: it is a fork of this process
+    with Negotiations(url) as app:
+        stored, taken = import_with_tables(app, [feed])
+        caught, rows, clean = caught_up_and_clean(app)
+    assert stored == 1000
+    assert taken == 4 * 40
+    assert caught == stored - taken
+    assert rows == clean
+
+
+def test_small_imports_start_no_worker(tmp_path: Path) -> None:
+    """Below ``MIN_EVENTS`` lines the catch-up after the import costs less than a second process."""
+    with Negotiations(f"sqlite:///{tmp_path}/store.db") as app:
+        tables = ImportTables.open(app)
+        assert tables is not None
+        try:
+            report = app.import_files([str(p) for p in EXAMPLES], observer=tables)
+            assert tables.finish() == 0
+            assert tables._executor is None
+        finally:
+            tables.close()
+        assert report.stored > 0
+        caught, rows, clean = caught_up_and_clean(app)
+    assert caught == report.stored
+    assert rows == clean
+
+
+def test_a_second_checking_pass_derives_nothing(tmp_path: Path) -> None:
+    """A second pass means the import met another writer and checks again: no derived pages then."""
+    with Negotiations(f"sqlite:///{tmp_path}/store.db") as app:
+        tables = ImportTables.open(app, min_events=0)
+        assert tables is not None
+        try:
+            tables.begin(10)
+            assert tables.active
+            tables.begin(10)
+            assert not tables.active
+            assert tables.finish() == 0
+        finally:
+            tables.close()
+
+
+def test_derived_rows_are_written_only_right_after_the_tracked_position(tmp_path: Path) -> None:
+    """Positions that do not follow the tracked one: ``ValueError``, nothing written."""
+    from projections.persisted.runner import derive_new
+
+    lines = _lines(EXAMPLES[0])
+    with Negotiations(f"sqlite:///{tmp_path}/store.db") as app, ReadModels(app) as models:
+        derived = derive_new("wga-amptp-2023", lines)
+        with pytest.raises(ValueError, match="do not follow"):
+            models.write_derived([derived], list(range(2, len(lines) + 2)))
+        with pytest.raises(ValueError, match="one per derived event"):
+            models.write_derived([derived], list(range(1, len(lines))))
+        assert models.position() == 0
+        assert table_rows(models) == table_rows_empty(models)
+
+
+def table_rows_empty(models: ReadModels) -> dict[str, Any]:
+    return {kind: [] for kind in table_rows(models)}
