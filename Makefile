@@ -97,7 +97,7 @@ pictures: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check events negotiation projections tests examples benchmarks scripts
-	$(BIN)/ruff format --check events negotiation projections
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
