@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from negotiation.application import Negotiations
 
-__all__ = ["MIN_EVENTS", "PAGE_EVENTS", "ImportTables"]
+__all__ = ["MAX_DERIVED", "MIN_EVENTS", "PAGE_EVENTS", "ImportTables"]
 
 logger = get_logger("projections.persisted")
 
@@ -59,6 +59,8 @@ MIN_EVENTS: Final = 20_000
 PAGE_EVENTS: Final = 10_000
 """Events whose rows are written in one transaction: the import's own chunk size (fewer commits than the
 catch-up's pages, whose size bounds how long a reader waits for a following projector)."""
+MAX_DERIVED: Final = 10_000
+"""A longer negotiation is taken in by the projector itself (see ``ImportTables.checked``)."""
 _BATCH_EVENTS: Final = 2_000
 """Events handed to the worker at a time."""
 _IN_FLIGHT: Final = 8
@@ -118,6 +120,9 @@ class _Batch:
         """The worker is done with the lines (derived, or failed: the pages end there either way)."""
         self.items = None
 
+    caught_up: bool = False
+    """A negotiation whose rows the projector takes in itself (see ``ImportTables.checked``)."""
+
     def ready(self) -> bool:
         return self.local is not None or self.future is None or self.future.done()
 
@@ -146,12 +151,12 @@ class ImportTables:
         self._runs: list[list[Any]] = []
         """[negotiation, events] of the stored records, in commit order, consecutive ones of a negotiation joined."""
         self._passes = 0
-        self._cut = False
-        """A negotiation that already had stored events was checked: nothing after it is handed over."""
         self.active = False
         """Whether rows are being derived for this import (else the catch-up takes it all in)."""
         self.taken = 0
-        """Events whose rows ``finish`` wrote."""
+        """Events ``finish`` took into the tables (``derived`` of them from derived rows)."""
+        self.derived = 0
+        """Events whose derived rows ``finish`` wrote."""
 
     @classmethod
     def open(cls, app: Negotiations, progress: Progress | None = None, **kwargs: Any) -> ImportTables | None:
@@ -189,12 +194,18 @@ class ImportTables:
             self._stop()
 
     def checked(self, negotiation: str, base: int, lines: Sequence[bytes]) -> None:
-        """Hand a negotiation new to the store to the worker; one that already had events ends the pages."""
-        if not self.active or self._cut:
+        """Hand a negotiation new to the store to the worker.
+
+        One that already had stored events (its rows need its history) or that is
+        longer than ``MAX_DERIVED`` (its rows would be one large transaction, and
+        its derivation hold its whole history twice) is taken in by the projector
+        itself, page by page, when ``finish`` comes to it.
+        """
+        if not self.active:
             return
-        if base != 0:
-            self._cut = True
+        if base != 0 or len(lines) > MAX_DERIVED:
             self._flush()
+            self._batches.append(_Batch(items=None, names=[(negotiation, len(lines))], caught_up=True))
             return
         # One compact object per negotiation: orjson's lines keep spare capacity (kilobytes each).
         self._pending.append((negotiation, b"\n".join(lines)))
@@ -279,32 +290,71 @@ class ImportTables:
         start = 0  # the page's first event among the stored ones
         try:
             for derived in self._in_order():
+                if isinstance(derived, int):  # that many events for the projector itself
+                    if page:
+                        full, page = page, []
+                        self._write(full, start, events, progress)
+                        start, events = start + events, 0
+                    self._catch_up(start, derived, progress)
+                    start += derived
+                    continue
                 page.append(derived)
                 events += derived.events
                 if events >= self.page_size:
-                    self._write(page, start, events, progress)
-                    start, page, events = start + events, [], 0
+                    full, page = page, []  # not written again below if this fails
+                    self._write(full, start, events, progress)
+                    start, events = start + events, 0
         finally:  # what was derived before the end, too
             if page:
                 self._write(page, start, events, progress)
 
-    def _in_order(self) -> Iterator[Derived]:
-        """The derivations of the stored negotiations, in the order they were stored; until one is missing."""
+    def _in_order(self) -> Iterator[Derived | int]:
+        """The derivations of the stored negotiations, in the order they were stored; until one is missing.
+
+        For a negotiation the projector takes in itself: how many events it stored.
+        """
         runs = iter(self._runs)
         run: list[Any] | None = None
         with Path(self._paths[0]).open("a+b") as theirs, Path(self._paths[1]).open("a+b") as ours:
             for index, batch in enumerate(self._batches):
+                if batch.caught_up:
+                    ((negotiation, events),) = batch.names
+                    run = self._follow(run, runs, negotiation, events)
+                    yield events
+                    continue
                 for (negotiation, events), found in zip(batch.names, self._wait(index), strict=True):
                     if found is None:
                         raise _NotWrittenError(f"{negotiation}: its rows could not be derived")
-                    if run is None or run[1] == 0:
-                        run = next(runs, None)
-                    if run is None or run[0] != negotiation or run[1] < events:
-                        raise _NotWrittenError(f"{negotiation}: not stored as checked")
-                    run[1] -= events
+                    run = self._follow(run, runs, negotiation, events)
                     spool = ours if batch.local is not None else theirs
                     spool.seek(found[0])
                     yield pickle.loads(spool.read(found[1]))  # noqa: S301 - our own file, just written
+
+    @staticmethod
+    def _follow(run: list[Any] | None, runs: Iterator[list[Any]], negotiation: str, events: int) -> list[Any]:
+        """The stored records' run after ``negotiation``'s ``events`` (they must be the next ones stored)."""
+        if run is None or run[1] == 0:
+            run = next(runs, None)
+        if run is None or run[0] != negotiation or run[1] < events:
+            raise _NotWrittenError(f"{negotiation}: not stored as checked")
+        run[1] -= events
+        return run
+
+    def _catch_up(self, start: int, events: int, progress: Progress | None) -> None:
+        """Let the projector take in the next ``events`` stored events (one negotiation's), page by page."""
+        expected = self._positions[start + events - 1]
+        left = events
+        try:
+            while left > 0 and (taken := self.models.catch_up(limit=left)):
+                left -= taken
+                if progress is not None:
+                    progress(STAGE, taken)
+            position = self.models.position()
+        except NegotiationError as e:
+            raise _NotWrittenError(str(e)) from None
+        if position != expected:
+            raise _NotWrittenError(f"the projector reached position {position}, not {expected}")
+        self.taken += events
 
     def _wait(self, index: int) -> list[tuple[int, int] | None]:
         """Where batch ``index``'s derivations are; meanwhile derive the last batches the worker has not started."""
@@ -337,6 +387,7 @@ class ImportTables:
         except (ValueError, NegotiationError) as e:
             raise _NotWrittenError(str(e)) from None
         self.taken += events
+        self.derived += events
         if progress is not None:
             progress(STAGE, events)
 

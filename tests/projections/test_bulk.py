@@ -117,8 +117,8 @@ def test_tables_behind_are_brought_up_to_date_first(url: str, feed: Path) -> Non
     assert rows == clean
 
 
-def test_a_negotiation_with_stored_events_ends_the_derived_pages(url: str, feed: Path, tmp_path: Path) -> None:
-    """Its rows need its stored history: from it on, the catch-up takes the events in."""
+def test_a_negotiation_with_stored_events_is_taken_in_by_the_projector(url: str, feed: Path, tmp_path: Path) -> None:
+    """Its rows need its stored history: ``finish`` lets the projector take its events in, then goes on deriving."""
     lines = _lines(feed)
     order = list(dict.fromkeys(orjson.loads(line)["negotiation"] for line in lines))
     tenth = order[9]
@@ -126,11 +126,29 @@ def test_a_negotiation_with_stored_events_ends_the_derived_pages(url: str, feed:
     begun.write_bytes(b"\n".join([line for line in lines if orjson.loads(line)["negotiation"] == tenth][:5]) + b"\n")
     with Negotiations(url) as app:
         app.import_files([str(begun)])
-        stored, taken = import_with_tables(app, [feed])
+        tables = ImportTables.open(app, min_events=0, page_size=97)
+        assert tables is not None
+        with tables:
+            report = app.import_files([str(feed)], observer=tables)
+            assert tables.finish() == report.stored == 1000 - 5
+            assert tables.derived == report.stored - 35  # all but the tenth negotiation's new events
         caught, rows, clean = caught_up_and_clean(app)
-    assert stored == 1000 - 5
-    assert taken == 9 * 40  # the nine negotiations checked before it
-    assert taken + caught == stored  # the five stored before were caught up when the tables were opened
+    assert caught == 0
+    assert rows == clean
+
+
+def test_a_long_negotiation_is_taken_in_by_the_projector(url: str, feed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Longer than ``MAX_DERIVED``: no derivation holding its whole history twice, no transaction of all its rows."""
+    monkeypatch.setattr(bulk, "MAX_DERIVED", 40)  # the feed's negotiations (40 events) derived; WGA (46) not
+    with Negotiations(url) as app:
+        tables = ImportTables.open(app, min_events=0, page_size=97)
+        assert tables is not None
+        with tables:
+            report = app.import_files([str(feed), str(EXAMPLES[0])], observer=tables)
+            assert tables.finish() == report.stored == 1046
+            assert tables.derived == 1000
+        caught, rows, clean = caught_up_and_clean(app)
+    assert caught == 0
     assert rows == clean
 
 
