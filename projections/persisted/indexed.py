@@ -47,6 +47,8 @@ from projections.timeline import TimelineEntry, summarize
 __all__ = ["Details", "IndexedReads"]
 
 _EVERYTHING: Final = INFINITY - 1
+_TWO_DAYS_US: Final = 2 * 24 * 3600 * 1_000_000
+"""More than any time zone's offset from UTC, either way (µs)."""
 """The knowledge time that sees every row still open (``known_to`` is exclusive)."""
 
 
@@ -417,54 +419,80 @@ class IndexedReads:
         return stoppages_json(self.stoppage_entries(on=on, known_at=known_at, now=now), on=on)
 
     def stoppage_entries(self, *, on: When, known_at: When | None = None, now: dt.datetime) -> list[StoppageEntry]:
-        """The strikes and lockouts running on ``on`` (``projections.catalog.stoppages_on``), by start."""
+        """The strikes and lockouts running on ``on`` (``projections.catalog.stoppages_on``), by start.
+
+        One range read of the stoppage rows for every time zone at once: the
+        day ``on`` (and a date ``known_at``) is another interval in each zone,
+        so the read's bounds are those of UTC widened by two days, and each row
+        is then held to its negotiation's own zone. Nothing is read per
+        negotiation but the status of those with a stoppage then.
+        """
         found: list[StoppageEntry] = []
+        _, as_of_utc, known_utc, _, _ = self._times(
+            "UTC", on if isinstance(on, dt.datetime) else end_of_day(on, dt.UTC), known_at, now
+        )
+        assert as_of_utc is not None  # noqa: S101 - ``on`` is given
+        slack = _TWO_DAYS_US
+        end_any = micros(as_of_utc) + slack
+        begin_any = (micros(as_of_utc) if isinstance(on, dt.datetime) else micros(instant(on, dt.UTC))) - slack
+        known_high = _EVERYTHING if known_utc is None else micros(known_utc) + slack
+        known_low = _EVERYTHING if known_utc is None else micros(known_utc) - slack
         with self._read() as c:
-            for timezone, negotiations in self._zones(c)[1].items():
-                tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(
-                    timezone, on if isinstance(on, dt.datetime) else end_of_day(on, zone(timezone)), known_at, now
-                )
-                assert fold_as_of is not None  # noqa: S101 - ``on`` is given
-                end = micros(fold_as_of)
-                begin = end if isinstance(on, dt.datetime) else micros(instant(on, tz))
-                known = _us(fold_known_at, _EVERYTHING)
-                wanted = set(negotiations)
-                rows = self._all(
-                    c,
-                    f"SELECT negotiation, party, kind, started, ended FROM {self._name['stoppage_periods']} "
-                    "WHERE ended > ? AND started <= ? AND known_from <= ? AND ? < known_to",
-                    (begin, end, known, known),
-                )
-                statuses: dict[str, Any] = {}
-                for row in rows:
-                    negotiation = row["negotiation"]
-                    running = row["ended"] > end
-                    if negotiation not in wanted or not (running or row["started"] >= begin):
-                        continue
-                    if negotiation not in statuses:
-                        statuses[negotiation] = self._status(c, negotiation, end, known)
-                    status = statuses[negotiation]
-                    if status is None:
-                        continue
-                    _, extra = status
-                    roles = {"strike": "employer", "lockout": "union"}
-                    started = moment_of(row["started"]).astimezone(tz)
-                    since = local_date(started, tz)
-                    found.append(
-                        StoppageEntry(
-                            negotiation=negotiation,
-                            title=extra["title"],
-                            timezone=extra["timezone"],
-                            on=on,
-                            kind=row["kind"],
-                            party=row["party"],
-                            against=tuple(p["id"] for p in extra["parties"] if p["role"] == roles[row["kind"]]),
-                            started=started,
-                            since=since,
-                            day=day_number(since, shown_as_of, tz),
-                            ended=None if running else moment_of(row["ended"]).astimezone(tz),
-                        )
+            rows = self._all(
+                c,
+                f"SELECT s.negotiation, s.party, s.kind, s.started, s.ended, s.known_from, s.known_to, k.timezone "
+                f"FROM {self._name['stoppage_periods']} s "
+                f"LEFT JOIN {self._name['catalog']} k ON k.negotiation = s.negotiation "
+                "WHERE s.ended > ? AND s.started <= ? AND s.known_from <= ? AND ? < s.known_to",
+                (begin_any, end_any, known_high, known_low),
+            )
+            windows: dict[str, tuple[dt.tzinfo, int, int, int, dt.datetime]] = {}
+            statuses: dict[str, Any] = {}
+            for row in rows:
+                negotiation = row["negotiation"]
+                # The zone ``list`` groups by: the catalog's, else (its opening retracted) the first stored opening's.
+                timezone = row["timezone"] or self._zone(c, negotiation)
+                window = windows.get(timezone)
+                if window is None:
+                    tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(
+                        timezone, on if isinstance(on, dt.datetime) else end_of_day(on, zone(timezone)), known_at, now
                     )
+                    assert fold_as_of is not None  # noqa: S101 - ``on`` is given
+                    end = micros(fold_as_of)
+                    begin = end if isinstance(on, dt.datetime) else micros(instant(on, tz))
+                    window = windows[timezone] = (tz, begin, end, _us(fold_known_at, _EVERYTHING), shown_as_of)
+                tz, begin, end, known, shown_as_of = window
+                if not (
+                    row["ended"] > begin and row["started"] <= end and row["known_from"] <= known < row["known_to"]
+                ):
+                    continue
+                running = row["ended"] > end
+                if not (running or row["started"] >= begin):
+                    continue
+                if negotiation not in statuses:
+                    statuses[negotiation] = self._status(c, negotiation, end, known)
+                status = statuses[negotiation]
+                if status is None:
+                    continue
+                _, extra = status
+                roles = {"strike": "employer", "lockout": "union"}
+                started = moment_of(row["started"]).astimezone(tz)
+                since = local_date(started, tz)
+                found.append(
+                    StoppageEntry(
+                        negotiation=negotiation,
+                        title=extra["title"],
+                        timezone=extra["timezone"],
+                        on=on,
+                        kind=row["kind"],
+                        party=row["party"],
+                        against=tuple(p["id"] for p in extra["parties"] if p["role"] == roles[row["kind"]]),
+                        started=started,
+                        since=since,
+                        day=day_number(since, shown_as_of, tz),
+                        ended=None if running else moment_of(row["ended"]).astimezone(tz),
+                    )
+                )
         found.sort(key=lambda e: (e.started, e.negotiation, e.party))
         return found
 
