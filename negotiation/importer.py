@@ -87,8 +87,15 @@ class ImportObserver(Protocol):
     def begin(self, lines: int) -> None:
         """A checking pass starts (again, after a conflict with another writer) over ``lines`` event lines."""
 
-    def checked(self, negotiation: str, base: int, lines: Sequence[bytes]) -> None:
-        """A negotiation's accepted new events, as they will be stored, after its ``base`` stored events."""
+    def wants(self, base: int, events: int) -> bool:
+        """Whether to be given the lines of a negotiation's ``events`` accepted new events after ``base`` stored."""
+
+    def checked(self, negotiation: str, base: int, events: int, lines: bytes | None) -> None:
+        """A negotiation's ``events`` accepted new events, checked.
+
+        ``lines``: their lines as they will be stored, one per line; ``None``
+        when ``wants`` did not ask for them.
+        """
 
     def stored(self, records: Sequence[StoredEvent], positions: Sequence[int]) -> None:
         """A chunk was committed (the checked events in the order told, a chunk at a time); its positions."""
@@ -406,18 +413,22 @@ def _check(
         if progress is not None:
             progress("checking", len(group.offsets))
         new = history.appended_after(base)
-        states = [render_line(record.event) for record in new]
+        # The observer's copy, compact (orjson's bytes keep spare capacity): only what it asks for.
+        lines = bytearray() if observer is not None and new and observer.wants(base, len(new)) else None
         name = negotiation.encode()
-        for i, (record, state) in enumerate(zip(new, states, strict=True)):
+        for i, record in enumerate(new):
+            state = render_line(record.event)
             topic = record.event.TYPE.encode()
             may_cut = safe or i == len(new) - 1
             spool.write(_HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut))
             spool.write(name)
             spool.write(topic)
             spool.write(state)
+            if lines is not None:
+                lines += state + b"\n" if i < len(new) - 1 else state
         checked.accepted += len(new)
         if observer is not None and new:
-            observer.checked(negotiation, base, states)
+            observer.checked(negotiation, base, len(new), None if lines is None else bytes(lines))
     return checked
 
 

@@ -93,7 +93,7 @@ def _derive_batch(path: str, batch: Sequence[tuple[str, bytes]]) -> list[tuple[i
     with Path(path).open("ab") as spool:
         for negotiation, lines in batch:
             try:
-                derived = derive_new(negotiation, lines.split(b"\n"))
+                derived = derive_new(negotiation, lines.split(b"\n"))  # one line per event: JSON has no raw newline
                 data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # noqa: BLE001 - whatever it is, the catch-up meets it again and reports it
                 found.append(None)
@@ -193,24 +193,27 @@ class ImportTables:
         if not self.active:
             self._stop()
 
-    def checked(self, negotiation: str, base: int, lines: Sequence[bytes]) -> None:
-        """Hand a negotiation new to the store to the worker.
+    def wants(self, base: int, events: int) -> bool:
+        """The lines of a negotiation new to the store and at most ``MAX_DERIVED`` events long (see ``checked``)."""
+        return self.active and base == 0 and events <= MAX_DERIVED
+
+    def checked(self, negotiation: str, base: int, events: int, lines: bytes | None) -> None:
+        """Hand a negotiation new to the store to the worker (its ``lines``, one per event).
 
         One that already had stored events (its rows need its history) or that is
         longer than ``MAX_DERIVED`` (its rows would be one large transaction, and
         its derivation hold its whole history twice) is taken in by the projector
-        itself, page by page, when ``finish`` comes to it.
+        itself, page by page, when ``finish`` comes to it: its lines are not asked for.
         """
         if not self.active:
             return
-        if base != 0 or len(lines) > MAX_DERIVED:
+        if lines is None:
             self._flush()
-            self._batches.append(_Batch(items=None, names=[(negotiation, len(lines))], caught_up=True))
+            self._batches.append(_Batch(items=None, names=[(negotiation, events)], caught_up=True))
             return
-        # One compact object per negotiation: orjson's lines keep spare capacity (kilobytes each).
-        self._pending.append((negotiation, b"\n".join(lines)))
-        self._names.append((negotiation, len(lines)))
-        self._pending_events += len(lines)
+        self._pending.append((negotiation, lines))
+        self._names.append((negotiation, events))
+        self._pending_events += events
         if self._pending_events >= _BATCH_EVENTS:
             self._flush()
 
