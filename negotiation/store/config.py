@@ -93,7 +93,14 @@ class StoreConfig:
         return self.mask(redact(self.url))
 
     def mask(self, text: str) -> str:
-        """``text`` with this store's secrets (decoded or percent-encoded) replaced by ``***``."""
+        """``text`` with this store's secrets (decoded or percent-encoded) replaced by ``***``.
+
+        Any URL quoted in ``text`` is redacted too (``redact_text``): a URL whose
+        user holds an unencoded ``/`` puts what was meant as its password in the
+        database name (``postgresql://a/b:PW@h/db``), where no parsed part names it
+        a secret, and a server message may quote the URL as given.
+        """
+        text = redact_text(text)
         forms = {form for secret in self.secrets if secret for form in (secret, quote(secret, safe=""), quote(secret))}
         password = self.env.get("POSTGRES_PASSWORD")
         if password:

@@ -489,3 +489,11 @@ def test_charts_hold_untrusted_text_inertly(suffix: str, tmp_path: Path) -> None
         ElementTree.fromstring(text)  # noqa: S314 - our own output; well-formed: no text broke out of its element
     else:
         assert text.count("</script>") == text.count("<script")  # no script element ended early
+
+
+def test_a_password_after_an_unencoded_slash_is_masked_in_server_messages() -> None:
+    """Found by the fuzz test: the user ``0/`` ends the authority early, so the password lands in the database name."""
+    url = f"postgresql://0/:{SECRET}@/"
+    config = resolve(url, environ={})
+    assert SECRET not in config.display
+    assert SECRET not in config.mask(f"FATAL: {url}")
