@@ -242,22 +242,29 @@ class ImportTables:
         batch = _Batch(items=items, names=self._names)
         self._pending, self._names, self._pending_events = [], [], 0
         self._batches.append(batch)
-        executor = self._executor
-        if executor is None:
-            # fork: the worker starts at once with the library loaded, and runs no module ``__main__`` again
-            # (spawn would, and an embedding script without ``if __name__ == "__main__"`` would start over).
-            # It only folds, pickles and appends to its file: no lock a thread of this process may hold.
-            context = multiprocessing.get_context(_START)
-            executor = self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
-            )
-        ahead = [b for b in self._batches[:-1] if b.future is not None and not b.future.done()]
-        if len(ahead) >= _IN_FLIGHT:
-            # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
-            # and both processors stay busy.
-            batch.local, batch.items = _derive_batch(self._paths[1], items), None
+        try:
+            executor = self._executor
+            if executor is None:
+                # fork: the worker starts at once with the library loaded, and runs no module ``__main__`` again
+                # (spawn would, and an embedding script without ``if __name__ == "__main__"`` would start over).
+                # It only folds, pickles and appends to its file: no lock a thread of this process may hold.
+                context = multiprocessing.get_context(_START)
+                executor = self._executor = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+                )
+            ahead = [b for b in self._batches[:-1] if b.future is not None and not b.future.done()]
+            if len(ahead) >= _IN_FLIGHT:
+                # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
+                # and both processors stay busy.
+                batch.local, batch.items = _derive_batch(self._paths[1], items), None
+                return
+            batch.future = executor.submit(_derive_batch, self._paths[0], items)
+        except (OSError, RuntimeError) as e:  # no process to start (BrokenProcessPool too), a full disk
+            # The import goes on; its events are taken in by the catch-up after it.
+            logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
+            self.active = False
+            self._stop()
             return
-        batch.future = executor.submit(_derive_batch, self._paths[0], items)
         batch.future.add_done_callback(batch.release)
 
     def _stop(self) -> None:
@@ -283,8 +290,9 @@ class ImportTables:
         self._flush()
         try:
             self._write_all(progress)
-        except _NotWrittenError as e:
-            logger.info("read_models.bulk_ended", reason=str(e), taken=self.taken)
+        except (_NotWrittenError, OSError, pickle.UnpicklingError, EOFError) as e:
+            # Whatever stops the derived pages (a spool file unreadable, say), the catch-up takes in the rest.
+            logger.info("read_models.bulk_ended", reason=str(e) or type(e).__name__, taken=self.taken)
         return self.taken
 
     def _write_all(self, progress: Progress | None) -> None:

@@ -274,3 +274,39 @@ def test_derived_rows_are_written_only_right_after_the_tracked_position(tmp_path
 
 def table_rows_empty(models: ReadModels) -> dict[str, Any]:
     return {kind: [] for kind in table_rows(models)}
+
+
+def test_no_worker_process_leaves_the_import_to_the_catch_up(
+    url: str, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that cannot be started (no fork, a process limit): the import stores everything all the same."""
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refused)  # what bulk looks up when it starts one
+    with Negotiations(url) as app:
+        stored, taken = import_with_tables(app, [feed])
+        caught, rows, clean = caught_up_and_clean(app)
+    assert stored == 1000
+    assert taken == 0
+    assert caught == stored
+    assert rows == clean
+
+
+def test_a_lost_spool_file_ends_the_derived_pages(url: str, feed: Path) -> None:
+    """Whatever cannot be read back (a temporary file removed meanwhile) is left to the catch-up."""
+    with Negotiations(url) as app:
+        tables = ImportTables.open(app, min_events=0, page_size=97)
+        assert tables is not None
+        with tables:
+            app.import_files([str(feed)], observer=tables)
+            for batch in tables._batches:
+                if batch.future is not None:
+                    batch.future.result()  # the worker's spool is complete: now lose it
+            for path in tables._paths:
+                Path(path).unlink(missing_ok=True)
+            assert tables.finish() == 0
+        caught, rows, clean = caught_up_and_clean(app)
+    assert caught == 1000
+    assert rows == clean
