@@ -14,11 +14,14 @@ whatever the worker has not started yet, so that both processors stay busy.
 
 Exactness does not depend on any of this: a page is written only if its
 events are exactly the ones after the tracked position
-(``Projector.write_derived``), and anything else (a negotiation that already
-had stored events, another writer's events in between, another projector
-first, a failure of the worker, an import retried after a conflict) ends the
-derived pages there; the ordinary catch-up that follows takes in the rest.
-Small imports use no worker (``MIN_EVENTS``).
+(``Projector.write_derived``). A negotiation that already had stored events
+(its rows need its history), or one longer than ``MAX_DERIVED``, is taken in
+by the projector itself at its place in the stored order; anything else
+(another writer's events in between, another projector first, a failure of
+the worker or of its spool file, an import retried after a conflict) ends the
+derived pages there, and the ordinary catch-up that follows takes in the rest.
+Nothing here can fail the import itself. Small imports use no worker
+(``MIN_EVENTS``).
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ Progress = Callable[[str, int], None]
 STAGE: Final = "updating read models"
 
 
+_PR_SET_PDEATHSIG: Final = 1
+"""``prctl``'s option: the signal the calling process gets when its parent dies (Linux)."""
+
+
 def _die_with_parent(parent: int) -> None:
     """In the worker: be killed when the importing process dies, ``kill -9`` included (Linux), not wait on."""
     if sys.platform == "linux":
@@ -79,9 +86,6 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before that
         os._exit(0)
-
-
-_PR_SET_PDEATHSIG: Final = 1
 
 
 def _derive_batch(path: str, batch: Sequence[tuple[str, bytes]]) -> list[tuple[int, int] | None]:
@@ -116,14 +120,15 @@ class _Batch:
     local: list[tuple[int, int] | None] | None = None
     """Set when derived in this process instead (into the second spool file)."""
 
+    caught_up: bool = False
+    """A negotiation whose rows the projector takes in itself (see ``ImportTables.checked``)."""
+
     def release(self, _: object) -> None:
         """The worker is done with the lines (derived, or failed: the pages end there either way)."""
         self.items = None
 
-    caught_up: bool = False
-    """A negotiation whose rows the projector takes in itself (see ``ImportTables.checked``)."""
-
     def ready(self) -> bool:
+        """Whether its derivations can be read without waiting (a caught-up batch has none to wait for)."""
         return self.local is not None or self.future is None or self.future.done()
 
 
