@@ -61,9 +61,6 @@ logger = get_logger("negotiation.answers")
 
 Progress = Callable[[str, int], None]
 
-PROGRESS_STAGE: Final = "updating read models"
-_PAGE: Final = 2000
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -107,15 +104,15 @@ def import_files(
 
 
 def catch_up(models: ReadModels, progress: Progress | None = None) -> int:
-    """Take every stored event after the tracked position into the tables, a page at a time; how many."""
-    done = 0
-    while True:
-        taken = models.catch_up(limit=_PAGE)
-        done += taken
-        if progress is not None and taken:
-            progress(PROGRESS_STAGE, taken)
-        if taken < _PAGE:
-            return done
+    """Take every stored event after the tracked position into the tables, a page at a time; how many.
+
+    Each page on its own, so that a live service's other threads take their turn between pages.
+    """
+    return models.catch_up(progress=progress or _quiet)
+
+
+def _quiet(stage: str, events: int) -> None:
+    """No progress to show (pages are still taken in one at a time)."""
 
 
 class Answers:

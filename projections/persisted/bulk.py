@@ -35,7 +35,7 @@ import pickle
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,8 +44,8 @@ from eventsourcing.persistence import StoredEvent
 
 from events.errors import NegotiationError
 from negotiation.store.logs import get_logger
-from projections.persisted.models import ReadModels
-from projections.persisted.runner import DEFAULT_PAGE_SIZE, Derived, derive_new
+from projections.persisted.models import PROGRESS_STAGE, Progress, ReadModels
+from projections.persisted.runner import Derived, derive_new
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -70,9 +70,6 @@ _IN_FLIGHT: Final = 8
 """Batches handed over and not yet derived, at most: the lines waiting for the worker stay bounded."""
 
 _START: Final = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-
-Progress = Callable[[str, int], None]
-STAGE: Final = "updating read models"
 
 
 _PR_SET_PDEATHSIG: Final = 1
@@ -175,9 +172,7 @@ class ImportTables:
             logger.info("read_models.bulk_unavailable", reason=str(e))
             return None
         try:
-            while taken := models.catch_up(limit=DEFAULT_PAGE_SIZE):
-                if progress is not None:
-                    progress(STAGE, taken)
+            models.catch_up(progress=progress)
         except NegotiationError as e:  # a StoreError, a ReadModelError
             logger.info("read_models.bulk_unavailable", reason=str(e))
             models.close()
@@ -359,12 +354,8 @@ class ImportTables:
     def _catch_up(self, start: int, events: int, progress: Progress | None) -> None:
         """Let the projector take in the next ``events`` stored events (one negotiation's), page by page."""
         expected = self._positions[start + events - 1]
-        left = events
         try:
-            while left > 0 and (taken := self.models.catch_up(limit=left)):
-                left -= taken
-                if progress is not None:
-                    progress(STAGE, taken)
+            self.models.catch_up(limit=events, progress=progress)
             position = self.models.position()
         except NegotiationError as e:
             raise _NotWrittenError(str(e)) from None
@@ -405,7 +396,7 @@ class ImportTables:
         self.taken += events
         self.derived += events
         if progress is not None:
-            progress(STAGE, events)
+            progress(PROGRESS_STAGE, events)
 
     def close(self) -> None:
         """Stop the worker, remove the spool files, close the read models."""

@@ -38,7 +38,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
@@ -99,6 +99,12 @@ class ReadModelTimeoutError(NegotiationError, TimeoutError):
         self.reached = reached
         self.timeout = timeout
         super().__init__(f"read models reached position {reached}, not {position}, within {timeout:g} s")
+
+
+Progress = Callable[[str, int], None]
+"""Called as ``progress(stage, events)``, as the importer's."""
+PROGRESS_STAGE: Final = "updating read models"
+"""The stage ``ReadModels.catch_up`` reports (the progress bar's label)."""
 
 
 class ReadModels:
@@ -219,13 +225,29 @@ class ReadModels:
 
     # --- catching up ---------------------------------------------------------------
 
-    def catch_up(self, *, limit: int | None = None) -> int:
+    def catch_up(self, *, limit: int | None = None, progress: Progress | None = None) -> int:
         """Take in every stored event after the tracked position (at most ``limit``); returns how many.
 
         One transaction per page of ``page_size`` events. Safe to call while a
         follower runs (this instance takes one page at a time) and from several
-        processes (the tracking record lets each page count once).
+        processes (the tracking record lets each page count once). With
+        ``progress``, each page is taken in on its own (other threads may take
+        their turn between pages) and reported as ``progress(PROGRESS_STAGE, events)``.
         """
+        if progress is None:
+            return self._take_in(limit)
+        done = 0
+        while limit is None or done < limit:
+            want = self.page_size if limit is None else min(self.page_size, limit - done)
+            taken = self._take_in(want)
+            done += taken
+            if taken:
+                progress(PROGRESS_STAGE, taken)
+            if taken < want:
+                break
+        return done
+
+    def _take_in(self, limit: int | None) -> int:
         self._check_open()
         with self._lock:
             for _ in range(3):

@@ -28,6 +28,7 @@ from projections.answers import positions_json, status_json
 from projections.catalog import catalog_of
 from projections.errors import NotOpenedError
 from projections.persisted import ReadModels, ReadModelTimeoutError
+from projections.persisted.models import PROGRESS_STAGE
 from projections.positions import positions_of
 from projections.status import status_of
 from tests.negotiation.helpers import (
@@ -572,3 +573,19 @@ def test_tables_with_the_running_count_in_their_status_rows_are_rebuilt_when_ope
         pure = status_json(app.status("wga-amptp-2023", as_of=when, known_at=when))
         assert indexed == pure
         assert indexed["events_applied"] > 0
+
+
+def test_catch_up_reports_each_page_to_progress(tmp_path: Path) -> None:
+    """With ``progress``, pages of ``page_size`` are taken in one at a time, each reported, within ``limit``."""
+    log = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
+    reported: list[tuple[str, int]] = []
+    with Negotiations(f"sqlite:///{tmp_path}/store.db") as app:
+        total = app.import_files([str(log)]).stored
+        with ReadModels(app, page_size=10) as models:
+            assert models.catch_up(limit=25, progress=lambda stage, n: reported.append((stage, n))) == 25
+            assert reported == [(PROGRESS_STAGE, 10), (PROGRESS_STAGE, 10), (PROGRESS_STAGE, 5)]
+            reported.clear()
+            rest = total - 25
+            assert models.catch_up(progress=lambda stage, n: reported.append((stage, n))) == rest
+            assert [n for _, n in reported] == [10] * (rest // 10) + ([rest % 10] if rest % 10 else [])
+            assert models.position() == app.position()
