@@ -47,9 +47,9 @@ from projections.timeline import TimelineEntry, summarize
 __all__ = ["Details", "IndexedReads"]
 
 _EVERYTHING: Final = INFINITY - 1
+"""The knowledge time that sees every row still open (``known_to`` is exclusive)."""
 _TWO_DAYS_US: Final = 2 * 24 * 3600 * 1_000_000
 """More than any time zone's offset from UTC, either way (µs)."""
-"""The knowledge time that sees every row still open (``known_to`` is exclusive)."""
 
 
 def _us(moment: dt.datetime | None, default: int) -> int:
@@ -418,6 +418,21 @@ class IndexedReads:
         """The ``stoppages`` answer (``stoppages_json``): strikes and lockouts running on ``on``."""
         return stoppages_json(self.stoppage_entries(on=on, known_at=known_at, now=now), on=on)
 
+    def _day(
+        self, on: When, known_at: When | None, now: dt.datetime, timezone: str
+    ) -> tuple[dt.tzinfo, int, int, int, dt.datetime]:
+        """What ``on`` covers in ``timezone``: (zone, first and last valid µs, knowledge µs, ``on`` as shown).
+
+        A date is the whole local day, a moment that moment alone.
+        """
+        tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(
+            timezone, on if isinstance(on, dt.datetime) else end_of_day(on, zone(timezone)), known_at, now
+        )
+        assert fold_as_of is not None  # noqa: S101 - ``on`` is given
+        end = micros(fold_as_of)
+        begin = end if isinstance(on, dt.datetime) else micros(instant(on, tz))
+        return tz, begin, end, _us(fold_known_at, _EVERYTHING), shown_as_of
+
     def stoppage_entries(self, *, on: When, known_at: When | None = None, now: dt.datetime) -> list[StoppageEntry]:
         """The strikes and lockouts running on ``on`` (``projections.catalog.stoppages_on``), by start.
 
@@ -428,15 +443,10 @@ class IndexedReads:
         negotiation but the status of those with a stoppage then.
         """
         found: list[StoppageEntry] = []
-        _, as_of_utc, known_utc, _, _ = self._times(
-            "UTC", on if isinstance(on, dt.datetime) else end_of_day(on, dt.UTC), known_at, now
-        )
-        assert as_of_utc is not None  # noqa: S101 - ``on`` is given
+        _, begin_utc, end_utc, known_utc, _ = self._day(on, known_at, now, "UTC")
         slack = _TWO_DAYS_US
-        end_any = micros(as_of_utc) + slack
-        begin_any = (micros(as_of_utc) if isinstance(on, dt.datetime) else micros(instant(on, dt.UTC))) - slack
-        known_high = _EVERYTHING if known_utc is None else micros(known_utc) + slack
-        known_low = _EVERYTHING if known_utc is None else micros(known_utc) - slack
+        begin_any, end_any = begin_utc - slack, end_utc + slack
+        known_low, known_high = (known_utc, known_utc) if known_at is None else (known_utc - slack, known_utc + slack)
         with self._read() as c:
             rows = self._all(
                 c,
@@ -454,13 +464,7 @@ class IndexedReads:
                 timezone = row["timezone"] or self._zone(c, negotiation)
                 window = windows.get(timezone)
                 if window is None:
-                    tz, fold_as_of, fold_known_at, shown_as_of, _ = self._times(
-                        timezone, on if isinstance(on, dt.datetime) else end_of_day(on, zone(timezone)), known_at, now
-                    )
-                    assert fold_as_of is not None  # noqa: S101 - ``on`` is given
-                    end = micros(fold_as_of)
-                    begin = end if isinstance(on, dt.datetime) else micros(instant(on, tz))
-                    window = windows[timezone] = (tz, begin, end, _us(fold_known_at, _EVERYTHING), shown_as_of)
+                    window = windows[timezone] = self._day(on, known_at, now, timezone)
                 tz, begin, end, known, shown_as_of = window
                 if not (
                     row["ended"] > begin and row["started"] <= end and row["known_from"] <= known < row["known_to"]
