@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,11 +57,15 @@ def postgres_error() -> str | None:
         return f"{type(e).__name__}: {' '.join(str(e).split()) or 'no detail'}"
 
 
-@pytest.fixture
-def postgres_url(postgres_error: str | None) -> Iterator[str]:
-    """A store URL on a fresh PostgreSQL schema, dropped after the test."""
-    if postgres_error is not None:
-        message = f"PostgreSQL not reachable at 127.0.0.1:5432: {postgres_error}"
+@contextmanager
+def postgres_schema(error: str | None = None) -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema, dropped afterwards.
+
+    ``error`` (``postgres_error``): why the server cannot be used; then the
+    test is skipped, or fails when ``NEGOTIATION_REQUIRE_POSTGRES=1``.
+    """
+    if error is not None:
+        message = f"PostgreSQL not reachable at 127.0.0.1:5432: {error}"
         if os.environ.get("NEGOTIATION_REQUIRE_POSTGRES") == "1":
             pytest.fail(message)
         pytest.skip(message)
@@ -75,6 +80,13 @@ def postgres_url(postgres_error: str | None) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def postgres_url(postgres_error: str | None) -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema, dropped after the test."""
+    with postgres_schema(postgres_error) as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

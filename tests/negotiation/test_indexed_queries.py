@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from negotiation.queries import HistoryQueries, Queries
 from projections import NotOpenedError, diff_json
 from projections.errors import NotIndexedError
 from projections.persisted import ReadModels
-from tests.conftest import POSTGRES_SERVER
+from tests.conftest import postgres_schema
 from tests.negotiation.queries_contract import NOW, MakeQueries, QueriesContract, same_answers
 from tests.projections.builders import Log
 from tests.projections.test_indexed import timelines
@@ -449,14 +448,5 @@ def test_generated_timelines_on_sqlite(scenario: tuple[list[Event], bool, int, i
 @given(scenario=timelines())
 def test_generated_timelines_on_postgres(postgres_url: str, scenario: tuple[list[Event], bool, int, int]) -> None:
     """PostgreSQL: a fresh schema per example (the fixture checks the server is there)."""
-    import psycopg
-    from psycopg import sql
-
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        _run(f"{POSTGRES_SERVER}?schema={schema}", scenario)
-    finally:
-        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    with postgres_schema() as url:
+        _run(url, scenario)

@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import random
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ from projections.errors import NotOpenedError
 from projections.gap import Gap, gaps_of
 from projections.persisted import ReadModels
 from projections.persisted.indexed import IndexedReads
-from tests.conftest import POSTGRES_SERVER
+from tests.conftest import postgres_schema
 from tests.projections.builders import Log
 from tests.projections.strategies import TIMEZONES
 
@@ -77,17 +76,8 @@ def fresh_store(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/n.db"
     else:
-        import psycopg
-        from psycopg import sql
-
-        schema = f"test_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        try:
-            yield f"{POSTGRES_SERVER}?schema={schema}"
-        finally:
-            with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        with postgres_schema() as url:
+            yield url
 
 
 def _ask(ask: Callable[[], list[Gap]]) -> list[Gap] | tuple[str, str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import tempfile
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ from projections.persisted.indexed import IndexedReads
 from projections.positions import positions_of
 from projections.status import status_of
 from projections.timeline import timeline_of
-from tests.conftest import POSTGRES_SERVER
+from tests.conftest import postgres_schema
 from tests.projections.strategies import negotiations
 
 NOW = dt.datetime(2031, 6, 1, 12, tzinfo=dt.UTC)
@@ -195,14 +194,5 @@ def test_indexed_answers_equal_the_pure_answers_on_postgres(
     postgres_url: str, scenario: tuple[list[Event], bool, int, int]
 ) -> None:
     """PostgreSQL: a fresh schema per example (the fixture checks the server is there, and is required in CI)."""
-    import psycopg
-    from psycopg import sql
-
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        run(f"{POSTGRES_SERVER}?schema={schema}", scenario)
-    finally:
-        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    with postgres_schema() as url:
+        run(url, scenario)

@@ -7,7 +7,6 @@ their own.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,31 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import postgres_schema
 from tests.server.live import LiveServer, write_tokens
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def postgres_schema(error: str | None) -> Iterator[str]:
-    """A store URL on a fresh PostgreSQL schema, dropped afterwards (skip or fail without a server)."""
-    if error is not None:
-        message = f"PostgreSQL not reachable at 127.0.0.1:5432: {error}"
-        if os.environ.get("NEGOTIATION_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    import psycopg
-    from psycopg import sql
-
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield f"{POSTGRES_SERVER}?schema={schema}"
-    finally:
-        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @contextmanager
