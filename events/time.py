@@ -63,7 +63,6 @@ DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 """A calendar date, ``YYYY-MM-DD``."""
 DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 """An RFC 3339 timestamp with an offset (up to nine fractional digits; finer than microseconds must be 0)."""
-_FRACTION_RE: Final = re.compile(r"\.(\d+)")
 
 EXPECTED_DATETIME: Final = "an RFC 3339 timestamp with offset"
 EXPECTED_DATE: Final = "a date YYYY-MM-DD"
@@ -80,6 +79,10 @@ arithmetic stay within them (beyond, folds and answers ended in ``OverflowError`
 
 def in_time_range(value: dt.date) -> bool:
     """Whether ``value`` (a date, or an aware datetime taken in UTC) lies in ``FIRST_DAY`` .. ``LAST_DAY``."""
+    if 1 < value.year < 9999:
+        # An offset is less than a day, so a moment of the years 2 to 9998 is in range in UTC too: only
+        # the first and the last year need the exact UTC date (every time field of every line comes here).
+        return True
     if isinstance(value, dt.datetime):
         offset = value.utcoffset() or dt.timedelta(0)
         try:
@@ -173,15 +176,22 @@ def _refuse(value: object, expected: str) -> InvalidMomentError:
 
 def parse_datetime(value: object) -> dt.datetime:
     """An RFC 3339 timestamp with an offset; naive or malformed values raise ``InvalidMomentError``."""
-    if not isinstance(value, str) or not DATETIME_RE.fullmatch(value):
+    match = DATETIME_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         raise _refuse(value, EXPECTED_DATETIME)
+    return _datetime_of(match)
+
+
+def _datetime_of(match: re.Match[str]) -> dt.datetime:
+    """The datetime of a ``DATETIME_RE`` match (its group 1 is the fraction, dot included: the only dot)."""
+    value = match.string
     text = value.upper()  # "t" and "z" are RFC 3339 too; fromisoformat reads only capitals
-    frac = _FRACTION_RE.search(text)
-    if frac and len(frac.group(1)) > 6:
+    fraction = match.group(1)
+    if fraction is not None and len(fraction) > 7:
         # Python keeps microseconds; finer digits are refused rather than cut.
-        if frac.group(1)[6:].strip("0"):
+        if fraction[7:].strip("0"):
             raise _refuse(value, "at most microsecond precision")
-        text = text[: frac.start(1) + 6] + text[frac.end(1) :]
+        text = text[: match.start(1) + 7] + text[match.end(1) :]
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
@@ -204,10 +214,12 @@ def parse_when(value: object) -> When:
     The grammar of ``occurred_at`` in event lines and of moments given on the
     command line or over HTTP. Anything else raises ``InvalidMomentError``.
     """
-    if isinstance(value, str) and DATE_RE.fullmatch(value):
-        return parse_date(value)
-    if isinstance(value, str) and DATETIME_RE.fullmatch(value):
-        return parse_datetime(value)  # its errors say what is wrong with the timestamp
+    if isinstance(value, str):
+        if DATE_RE.fullmatch(value):
+            return parse_date(value)
+        match = DATETIME_RE.fullmatch(value)
+        if match is not None:
+            return _datetime_of(match)  # its errors say what is wrong with the timestamp
     raise _refuse(value, EXPECTED_WHEN)
 
 

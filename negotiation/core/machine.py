@@ -132,11 +132,26 @@ def _not_closed_for_unions(state: NegotiationState, event: RatificationCompleted
 
 def _declared(event: Event, kinds: frozenset[Meaning]) -> Iterable[tuple[str, str]]:
     """``(field, value)`` of the event's fields declared as one of ``kinds`` (``events.model.Meaning``)."""
-    for name, what in meanings(type(event)):
-        if what in kinds:
-            value = getattr(event, name)
-            if isinstance(value, str):
-                yield name, value
+    for name in _declared_names(type(event), kinds):
+        value = getattr(event, name)
+        if isinstance(value, str):
+            yield name, value
+
+
+_DECLARED: dict[tuple[type[Event], frozenset[Meaning]], tuple[str, ...]] = {}
+
+
+def _declared_names(cls: type[Event], kinds: frozenset[Meaning]) -> tuple[str, ...]:
+    """The fields of ``cls`` declared as one of ``kinds``, in field order (cached).
+
+    Every event passes two or three such rules: matching the meanings once per
+    class spares each check the enum hashing (``Enum.__hash__`` is Python code).
+    """
+    key = (cls, kinds)
+    cached = _DECLARED.get(key)
+    if cached is None:
+        cached = _DECLARED[key] = tuple(name for name, what in meanings(cls) if what in kinds)
+    return cached
 
 
 _PARTIES: Final = frozenset({Meaning.PARTY, Meaning.ACTOR})

@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from events import EVENT_TYPES, Event, Party
+from events.model import meanings
 from negotiation import RULES, TRANSITIONS, RuleViolationError, check, evolve, fold
+from negotiation.core import machine
 from negotiation.core.errors import EventConflictError, RefusedEventError
 from negotiation.core.history import CLOCK_SKEW
 from negotiation.core.machine import ANSWER_NEUTRAL, BOOKKEEPING
@@ -61,6 +63,7 @@ from tests.negotiation.helpers import (
 )
 from tests.projections import builders
 from tests.projections.strategies import Drawn, negotiations
+from tests.strategies import any_event
 
 OPEN = opened("open", 0)
 SECOND_UNION = "ibew"
@@ -648,3 +651,32 @@ def test_bookkeeping_is_read_by_no_effect_and_answer_neutral_events_change_only_
         bare = evolve(replace(state, {"proposals": immutables.Map(), "withdrawals": immutables.Map()}), event)
         assert _shown(bare) == _shown(after), event
         state = after
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=negotiations(max_steps=30, retractions=False))
+def test_replace_is_attrs_evolve(drawn: Drawn) -> None:
+    """``replace`` (an unrolled copy through the slots, then the changes) builds what ``attrs.evolve`` builds."""
+    state = NegotiationState()
+    for record in builders.history_of(drawn.events).between(None, None):
+        changes = TRANSITIONS[type(record.event)].effect(state, record.event)
+        changes["events_applied"] = state.events_applied + 1
+        after = replace(state, changes)
+        expected = attrs.evolve(state, **changes)
+        assert after == expected
+        assert all(getattr(after, f.name) is getattr(expected, f.name) for f in attrs.fields(NegotiationState))
+        state = after
+    assert replace(state, {"not_a_field": 1}) == state
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(any_event())
+def test_declared_fields_match_the_meanings(event: Event) -> None:
+    """The rules' per-class field lists give what matching each field's meaning gives."""
+    for kinds in (machine._PARTIES, machine._ISSUES, machine._PROPOSALS):
+        expected = [
+            (name, getattr(event, name))
+            for name, what in meanings(type(event))
+            if what in kinds and isinstance(getattr(event, name), str)
+        ]
+        assert list(machine._declared(event, kinds)) == expected

@@ -75,6 +75,7 @@ def plan(
     duplicates: list[Event] = []
     seq = len(index.records)
     retracting: dict[str, Recorded] = {}
+    latest: dt.datetime | None = None  # now + CLOCK_SKEW, computed once, when first needed
     for event in events:
         if event.negotiation != negotiation:
             msg = f"event {event.id} belongs to {event.negotiation!r}, not {negotiation!r}"
@@ -87,7 +88,9 @@ def plan(
                 continue
             raise EventConflictError(f"id {event.id!r} is already stored with different content", event=event)
         recorded_at = now if event.recorded_at is None else event.recorded_at
-        if recorded_at > now + CLOCK_SKEW:
+        if latest is None:
+            latest = now + CLOCK_SKEW
+        if recorded_at > latest:
             raise RuleViolationError(
                 f"recorded_at {recorded_at.isoformat()} is in the future",
                 event=event,
