@@ -664,11 +664,12 @@ def parse_event(obj: object, *, limits: Limits = DEFAULT_LIMITS) -> Event:
 def _parse_object(obj: object, limits: Limits, *, check_strings: bool) -> Event:
     if not isinstance(obj, dict):
         raise InvalidEventError(f"got {type(obj).__name__}", expected="a JSON object per line")
-    raw_id = obj.get("id")
-    event_id = raw_id if _is_event_id(raw_id) else None
     try:
         return _parse_event(obj, limits, check_strings=check_strings)
     except InvalidEventError as e:
+        # Read only for a refusal (_parse_event changes nothing in obj).
+        raw_id = obj.get("id")
+        event_id = raw_id if _is_event_id(raw_id) else None
         # One line, whatever the input held: field names and keys come from it.
         raise InvalidEventError(
             _one_line(e.reason),

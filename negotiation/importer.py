@@ -416,16 +416,19 @@ def _check(
         # The observer's copy, compact (orjson's bytes keep spare capacity): only what it asks for.
         lines = bytearray() if observer is not None and new and observer.wants(base, len(new)) else None
         name = negotiation.encode()
+        last = len(new) - 1
         for i, record in enumerate(new):
             state = render_line(record.event)
             topic = record.event.TYPE.encode()
-            may_cut = safe or i == len(new) - 1
-            spool.write(_HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut))
-            spool.write(name)
-            spool.write(topic)
-            spool.write(state)
+            may_cut = safe or i == last
+            # One write per record: each write to the buffered spool costs as much as joining the parts.
+            spool.write(
+                b"".join((_HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut), name, topic, state))
+            )
             if lines is not None:
-                lines += state + b"\n" if i < len(new) - 1 else state
+                lines += state
+                if i < last:
+                    lines += b"\n"
         checked.accepted += len(new)
         if observer is not None and new:
             observer.checked(negotiation, base, len(new), None if lines is None else bytes(lines))
