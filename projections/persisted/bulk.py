@@ -85,7 +85,9 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _derive_batch(path: str, batch: Sequence[tuple[str, bytes]]) -> list[tuple[int, int] | None]:
+def _derive_batch(
+    path: str, batch: Sequence[tuple[str, bytes]], keep_lines: bool = True
+) -> list[tuple[int, int] | None]:
     """In the worker: each negotiation's ``Derived``, pickled and appended to ``path``; (offset, size) each.
 
     ``None`` for a negotiation that could not be derived (the pages end before it).
@@ -94,7 +96,8 @@ def _derive_batch(path: str, batch: Sequence[tuple[str, bytes]]) -> list[tuple[i
     with Path(path).open("ab") as spool:
         for negotiation, lines in batch:
             try:
-                derived = derive_new(negotiation, lines.split(b"\n"))  # one line per event: JSON has no raw newline
+                # One line per event: JSON has no raw newline.
+                derived = derive_new(negotiation, lines.split(b"\n"), keep_lines=keep_lines)
                 data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # noqa: BLE001 - whatever it is, the catch-up meets it again and reports it
                 found.append(None)
@@ -142,6 +145,7 @@ class ImportTables:
         self.models = models
         self.min_events = MIN_EVENTS if min_events is None else min_events
         self.page_size = page_size
+        self._keep_lines = models.keeps_lines
         self._dir = tempfile.TemporaryDirectory(prefix="negotiation-rows-")
         self._paths = (str(Path(self._dir.name, "worker")), str(Path(self._dir.name, "here")))
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
@@ -256,9 +260,9 @@ class ImportTables:
             if len(ahead) >= _IN_FLIGHT:
                 # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
                 # and both processors stay busy.
-                batch.local, batch.items = _derive_batch(self._paths[1], items), None
+                batch.local, batch.items = _derive_batch(self._paths[1], items, self._keep_lines), None
                 return
-            batch.future = executor.submit(_derive_batch, self._paths[0], items)
+            batch.future = executor.submit(_derive_batch, self._paths[0], items, self._keep_lines)
         except (OSError, RuntimeError) as e:  # no process to start (BrokenProcessPool too), a full disk
             # The import goes on; its events are taken in by the catch-up after it.
             logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
@@ -385,7 +389,7 @@ class ImportTables:
         items = batch.items  # before cancelling: that calls ``release``
         if items is None or (batch.future is not None and not batch.future.cancel()):
             return False
-        batch.local, batch.items = _derive_batch(self._paths[1], items), None
+        batch.local, batch.items = _derive_batch(self._paths[1], items, self._keep_lines), None
         return True
 
     def _write(self, page: list[Derived], start: int, events: int, progress: Progress | None) -> None:

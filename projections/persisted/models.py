@@ -174,15 +174,17 @@ class ReadModels:
 
     def _database(self) -> ViewDatabase:
         datastore = getattr(self.store.factory, "datastore", None)
+        # The events rows leave each line to the store's table beside them, in the same database.
+        store_events = getattr(self.store.recorder, "events_table_name", None)
         if self.config.kind == "sqlite" and isinstance(datastore, SQLiteDatastore):
-            return SQLiteViews(datastore)
+            return SQLiteViews(datastore, store_events=store_events)
         if self.config.kind == "postgres":
             from eventsourcing.postgres import PostgresDatastore
 
             from projections.persisted.postgres import PostgresViews
 
             if isinstance(datastore, PostgresDatastore):
-                return PostgresViews(datastore)
+                return PostgresViews(datastore, store_events=store_events)
         if self.config.kind == "memory" and isinstance(self.store.recorder, POPOApplicationRecorder):
             return memory_views(self.store)
         raise ConfigurationError(f"{self.config.display}: no persisted read models for this store")
@@ -313,6 +315,11 @@ class ReadModels:
                     self._changed.wait_for(lambda: self._tracked >= position, timeout=min(max(remaining, 0), 0.05))
             elif self.catch_up() == 0 and self._tracked < position:
                 time.sleep(min(max(remaining, 0), 0.01))
+
+    @property
+    def keeps_lines(self) -> bool:
+        """Whether the events rows hold every line (``ViewTables.keeps_lines``): what ``derive_new`` is told."""
+        return self._projector.tables.keeps_lines
 
     def write_derived(self, derived: Sequence[Derived], positions: Sequence[int]) -> None:
         """Write rows derived before their events were stored, if those events are exactly the next ones.

@@ -38,6 +38,8 @@ class PostgresDialect(Dialect):
 
     json_type = "jsonb"
     json_param = "?::jsonb"
+    store_key = "notification_id"
+    store_text = "convert_from({}, 'UTF8')"
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
@@ -85,9 +87,12 @@ class PostgresDialect(Dialect):
 class PostgresViewRecorder(SQLTables, PostgresTrackingRecorder):
     """One version's tables in the store's schema, with eventsourcing's tracking record."""
 
-    def __init__(self, datastore: PostgresDatastore, *, version: int, dialect: PostgresDialect) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, *, version: int, dialect: PostgresDialect, keeps_lines: bool = True
+    ) -> None:
         super().__init__(datastore, tracking_table_name=table_name("tracking", version))
         self.version = version
+        self.keeps_lines = keeps_lines
         self.dialect = dialect
         self._statements()
         self.sql_create_statements += [SQL(s).format() for s in table_statements(dialect, version)]
@@ -109,4 +114,4 @@ class PostgresViews(SQLViews):
     def tables(self, version: int) -> PostgresViewRecorder:
         """A version's tables (not created)."""
         assert isinstance(self.dialect, PostgresDialect)  # noqa: S101 - set in __init__
-        return PostgresViewRecorder(self.datastore, version=version, dialect=self.dialect)
+        return PostgresViewRecorder(self.datastore, version=version, dialect=self.dialect, keeps_lines=self.keeps_lines)

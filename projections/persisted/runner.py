@@ -24,7 +24,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
@@ -254,7 +254,7 @@ class Projector:
         moved it meanwhile, eventsourcing's ``IntegrityError`` is raised and nothing is written.
         """
         groups: dict[str, list[tuple[int, int, Event]]] = {}
-        lines: dict[int, str] = {}
+        lines: dict[int, str | None] = {}
         for notification in page:
             negotiation, version, event, line = self._decode_line(notification)
             groups.setdefault(negotiation, []).append((notification.id, version, event))
@@ -322,11 +322,12 @@ class Projector:
         ]
         return self.tables.missing_events(wanted) if wanted else set()
 
-    def _decode_line(self, stored: Notification | StoredEvent) -> tuple[str, int, Event, str]:
-        """(negotiation, version, event, the event's line as this library writes it now) of a stored record.
+    def _decode_line(self, stored: Notification | StoredEvent) -> tuple[str, int, Event, str | None]:
+        """(negotiation, version, event, the line its events row holds) of a stored record.
 
         A line of an older schema is upcast by the store's mapper and written again, so
-        that the events table holds lines ``parse_trusted`` reads back.
+        that the events rows give lines ``parse_trusted`` reads back. Any other line is
+        read from the store's table beside them (``None``), unless the tables keep every line.
         """
         try:
             event = parse_trusted(stored.state)
@@ -334,7 +335,8 @@ class Projector:
             stream_event = _stream_event(self.store.mapper, stored)
             event = stream_event.event
             return stream_event.originator_id, stream_event.originator_version, event, render_line(event).decode()
-        return str(stored.originator_id), stored.originator_version, event, stored.state.decode()
+        line = stored.state.decode() if self.tables.keeps_lines else None
+        return str(stored.originator_id), stored.originator_version, event, line
 
     def _decode(self, stored: Notification | StoredEvent) -> tuple[str, int, Event]:
         """(negotiation, version, event) of a stored record.
@@ -420,7 +422,7 @@ def _take(
     changes: list[tuple[int, str, Phase | None, Phase | None]],
     *,
     periods: _Periods,
-    lines: dict[int, str],
+    lines: Mapping[int, str | None],
 ) -> None:
     """Take a negotiation's consecutive events of a page in, one at a time; note each phase change.
 
@@ -442,7 +444,7 @@ def _take(
                 known_at=record.known_us,
                 id=event.id,
                 type=event.TYPE,
-                line=lines[position],
+                line=lines.get(position),  # none kept: the store's serves
                 position=position,
             )
         )
@@ -516,18 +518,19 @@ class Derived:
     events: int
     rows: RowChanges
     """Without its ``events`` rows: those are ``event_rows``."""
-    event_rows: list[tuple[int, int, int, str, str, str]]
-    """(seq, valid_at, known_at, id, type, line) of each ``EventRow``: plain tuples pickle and load
+    event_rows: list[tuple[int, int, int, str, str, str | None]]
+    """(seq, valid_at, known_at, id, type, line or None) of each ``EventRow``: plain tuples pickle and load
     several times faster than attrs objects, and the rows are built once, with their positions."""
     changes: list[tuple[int, str, Phase | None, Phase | None]]
 
 
-def derive_new(negotiation: str, lines: Sequence[bytes]) -> Derived:
+def derive_new(negotiation: str, lines: Sequence[bytes], *, keep_lines: bool = True) -> Derived:
     """The rows that taking in ``lines`` (a new negotiation's events, as stored, in version order) writes.
 
     The same steps as ``Projector.apply`` on a negotiation without stored
     events, so that an import can derive the rows of the negotiations it adds
     while it checks them, in another process (``projections.persisted.bulk``).
+    ``keep_lines``: whether the events rows hold the lines (``ViewTables.keeps_lines``).
     """
     entry = _entry_of(History(negotiation, []))
     items = [(version, version, parse_trusted(line)) for version, line in enumerate(lines, start=1)]
@@ -540,7 +543,7 @@ def derive_new(negotiation: str, lines: Sequence[bytes]) -> Derived:
             items,
             changes,
             periods=periods,
-            lines={v: line.decode() for v, line in enumerate(lines, start=1)},
+            lines={v: line.decode() for v, line in enumerate(lines, start=1)} if keep_lines else {},
         )
     rows, _ = _changes({negotiation: entry} if items else {}, periods)
     event_rows = [(r.seq, r.valid_at, r.known_at, r.id, r.type, r.line) for r in rows.events]

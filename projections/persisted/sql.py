@@ -51,10 +51,19 @@ _POSITION_EVENTS_INDEX: Final = "negotiation_events_positions_v"
 _MISSING_CHUNK: Final = 500
 """Keys per statement of ``missing_events`` (two parameters each: well within SQLite's limit)."""
 
-LAYOUT_COLUMNS: Final = (("status", "ratified_by"), ("positions", "accepted"), ("status_periods", "agreement"))
+LAYOUT_COLUMNS: Final = (
+    ("status", "ratified_by"),
+    ("positions", "accepted"),
+    ("status_periods", "agreement"),
+    ("events", "rendered"),
+)
 """Columns added after a layout was first written: a version without them is rebuilt. Spec 1.1 added the
 first two; the third came with status rows stored only where the answer changes (``events_applied`` is
-counted by the reader), so a version whose rows carry the running count is rebuilt."""
+counted by the reader), so a version whose rows carry the running count is rebuilt; the fourth replaced
+the events table's copy of every stored line (``line``) with a line only where the store's cannot serve."""
+
+EVENT_COLUMNS: Final = ("negotiation", "seq", "valid_at", "known_at", "retracted_at", "id", "type")
+"""The events table's columns that its view shows as they are (then ``line`` and ``position``)."""
 
 POSITION_EVENTS_TERM: Final = (
     "type IN (" + ", ".join(f"'{kind}'" for kind in sorted(cls.TYPE for cls in POSITION_EVENTS)) + ")"
@@ -79,6 +88,10 @@ class Dialect(ABC):
     """A JSON parameter in a statement."""
     table_suffix: str = ""
     """Appended to every ``CREATE TABLE``."""
+    store_key: str = "rowid"
+    """The column of the store's events table that holds an event's commit position."""
+    store_text: str = "CAST({} AS TEXT)"
+    """SQL that reads the store's ``state`` bytes (``{}``) as text: the stored JSON line."""
 
     @abstractmethod
     def name(self, name: str) -> str:
@@ -143,7 +156,7 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         f"ON {d.name(table_name('stoppage_periods', version))} (ended, started)",
         f"CREATE TABLE IF NOT EXISTS {d.name(table_name('events', version))} ("
         "negotiation TEXT, seq BIGINT, valid_at BIGINT NOT NULL, known_at BIGINT NOT NULL, "
-        "retracted_at BIGINT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL, "
+        "retracted_at BIGINT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, rendered TEXT, "
         f"position BIGINT NOT NULL, PRIMARY KEY (negotiation, seq)){suffix}",
         f"CREATE INDEX IF NOT EXISTS negotiation_events_first_v{version} "
         f"ON {d.name(table_name('events', version))} (seq, position)",
@@ -191,6 +204,8 @@ class SQLTables:
     version: int
     dialect: Dialect
     datastore: Any
+    keeps_lines: bool = True
+    """Whether its events rows hold every line (``ViewTables.keeps_lines``)."""
     _insert_tracking: Callable[[Cursor, Tracking], Any]
     create_table: Callable[[], None]
     """Create the version's tables if they do not exist (the dialect's eventsourcing recorder does it)."""
@@ -336,10 +351,15 @@ class SQLViews(ABC):
 
     dialect: Dialect
 
-    def __init__(self, datastore: Any, *, application_name: str = APPLICATION_NAME) -> None:
+    def __init__(
+        self, datastore: Any, *, application_name: str = APPLICATION_NAME, store_events: str | None = None
+    ) -> None:
         self.datastore = datastore
         self.application_name = application_name
         d = self.dialect
+        self.store_events = None if store_events is None else d.name(store_events)
+        """The store's events table (eventsourcing's, in the same database and schema), qualified: the events
+        view reads each stored line from there. ``None``: the tables keep every line themselves."""
         self.pointer_table = d.name(POINTER_TABLE)
         self._select_pointer = d.sql(f"SELECT active, building FROM {self.pointer_table} WHERE name = ?")
         self.outdated = False
@@ -352,6 +372,33 @@ class SQLViews(ABC):
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Cursor]:
         transaction: AbstractContextManager[Cursor] = self.datastore.transaction(commit=commit)
         return transaction
+
+    @property
+    def keeps_lines(self) -> bool:
+        """Whether the events rows must hold every event's line (no store table to read it from)."""
+        return self.store_events is None
+
+    def view_statement(self, kind: str, version: int) -> str:
+        """The ``CREATE VIEW`` of a kind's stable view over a version's table.
+
+        The events view shows each event's ``line``: the events table's own
+        (``rendered``) where it has one, else the store's, found by commit
+        position. A scalar subquery rather than a join: a query that reads no
+        line never runs it, so counting stays on the events table's covering
+        index (SQLite keeps a left join under an aggregate, unused or not).
+        """
+        d = self.dialect
+        view, table = d.name(SQL_VIEWS[kind]), d.name(table_name(kind, version))
+        if kind != "events":
+            return f"CREATE VIEW {view} AS SELECT * FROM {table}"
+        columns = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        if self.store_events is None:
+            return f"CREATE VIEW {view} AS SELECT {columns}, e.rendered AS line, e.position FROM {table} e"
+        stored = d.store_text.format("s.state")
+        line = f"(SELECT {stored} FROM {self.store_events} s WHERE s.{d.store_key} = e.position)"
+        return (
+            f"CREATE VIEW {view} AS SELECT {columns}, COALESCE(e.rendered, {line}) AS line, e.position FROM {table} e"
+        )
 
     def _create_tables(self, version: int) -> None:
         self.tables(version).create_table()
@@ -423,7 +470,7 @@ class SQLViews(ABC):
             names = d.names(c)
             for kind, view in SQL_VIEWS.items():
                 if view not in names:
-                    c.execute(f"CREATE VIEW {d.name(view)} AS SELECT * FROM {d.name(table_name(kind, pointer.active))}")
+                    c.execute(self.view_statement(kind, pointer.active))
         return pointer
 
     def pointer(self) -> Pointer:
@@ -480,7 +527,7 @@ class SQLViews(ABC):
             )
             for kind, view in SQL_VIEWS.items():
                 c.execute(f"DROP VIEW IF EXISTS {d.name(view)}")
-                c.execute(f"CREATE VIEW {d.name(view)} AS SELECT * FROM {d.name(table_name(kind, new))}")
+                c.execute(self.view_statement(kind, new))
             return True
 
     def drop(self, version: int) -> None:

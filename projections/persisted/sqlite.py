@@ -56,8 +56,9 @@ DIALECT: Final = SQLiteDialect()
 class SQLiteViewRecorder(SQLTables, SQLiteTrackingRecorder):
     """One version's tables in the SQLite store file, with eventsourcing's tracking record."""
 
-    def __init__(self, datastore: SQLiteDatastore, *, version: int) -> None:
+    def __init__(self, datastore: SQLiteDatastore, *, version: int, keeps_lines: bool = True) -> None:
         self.version = version
+        self.keeps_lines = keeps_lines
         self.dialect = DIALECT
         super().__init__(datastore)
         self._statements()
@@ -85,4 +86,4 @@ class SQLiteViews(SQLViews):
 
     def tables(self, version: int) -> SQLiteViewRecorder:
         """A version's tables (not created)."""
-        return SQLiteViewRecorder(self.datastore, version=version)
+        return SQLiteViewRecorder(self.datastore, version=version, keeps_lines=self.keeps_lines)

@@ -195,11 +195,12 @@ class EventRow:
     """``recorded_at`` (µs)."""
     id: str
     type: str
-    line: str
+    line: str | None
+    """The line as this library writes it, or ``None``: the one stored at ``position`` serves."""
     position: int
     """Its commit position in the store."""
 
-    def values(self) -> tuple[str | int, ...]:
+    def values(self) -> tuple[str | int | None, ...]:
         """The column values, in table order (``retracted_at`` open)."""
         return (
             self.negotiation,
@@ -256,6 +257,10 @@ class Pointer:
 
 class ViewTables(Protocol):
     """One version's tables, with its tracking record (an eventsourcing ``TrackingRecorder``)."""
+
+    keeps_lines: bool
+    """Whether its events rows must hold every event's line (``EventRow.line``); else only the lines
+    the store's own cannot serve (an older schema's, upcast), the rest read from the store's table."""
 
     version: int
 

@@ -210,10 +210,10 @@ def test_a_negotiation_that_cannot_be_derived_ends_the_derived_pages(
     order = list(dict.fromkeys(orjson.loads(line)["negotiation"] for line in _lines(feed)))
     derive = runner.derive_new
 
-    def failing(negotiation: str, lines: Any) -> Any:
+    def failing(negotiation: str, lines: Any, **kwargs: Any) -> Any:
         if negotiation == order[4]:
             raise RuntimeError("cannot")
-        return derive(negotiation, lines)
+        return derive(negotiation, lines, **kwargs)
 
     monkeypatch.setattr(bulk, "derive_new", failing)  # in the worker too: it is a fork of this process
     with Negotiations(url) as app:

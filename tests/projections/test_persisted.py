@@ -24,11 +24,12 @@ from events import Event, Party, Value
 from negotiation import ConfigurationError, Negotiations, RuleViolationError, StoreError
 from negotiation.core.errors import NegotiationError
 from negotiation.core.history import History
-from projections.answers import positions_json, status_json
+from projections.answers import positions_json, status_json, timeline_json
 from projections.catalog import catalog_of
 from projections.errors import NotOpenedError
 from projections.persisted import ReadModels, ReadModelTimeoutError
 from projections.persisted.models import PROGRESS_STAGE
+from projections.persisted.tables import SQL_VIEWS, table_name
 from projections.positions import positions_of
 from projections.status import status_of
 from tests.negotiation.helpers import (
@@ -573,6 +574,60 @@ def test_tables_with_the_running_count_in_their_status_rows_are_rebuilt_when_ope
         pure = status_json(app.status("wga-amptp-2023", as_of=when, known_at=when))
         assert indexed == pure
         assert indexed["events_applied"] > 0
+
+
+def _event_rows(models: ReadModels) -> tuple[list[str | None], list[str]]:
+    """(``rendered`` of the active events table, ``line`` of the events view), both by negotiation and seq."""
+    db: Any = models._db  # the raw rows, as an SQL reader sees them
+    table = db.dialect.name(table_name("events", models.version()))
+    view = db.dialect.name(SQL_VIEWS["events"])
+    with db.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT rendered FROM {table} ORDER BY negotiation, seq")
+        rendered = [row["rendered"] for row in c.fetchall()]
+        c.execute(f"SELECT line FROM {view} ORDER BY negotiation, seq")
+        lines = [row["line"] for row in c.fetchall()]
+    return rendered, lines
+
+
+def test_the_events_rows_leave_each_stored_line_to_the_store(any_url: str) -> None:
+    """A stored line is kept once, in the store's table: the events rows hold no copy of it.
+
+    The events view shows every line all the same, each equal to the stored
+    one. The memory store's tables, in a database of their own, keep every line.
+    """
+    log = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(any_url) as app:
+        assert app.import_files([log]).ok
+        stored = [line.decode() for line in app.export()]
+        with ReadModels(app) as models:
+            models.catch_up()
+            rendered, lines = _event_rows(models)
+    assert lines == stored
+    assert rendered == (stored if any_url == "memory:" else [None] * len(stored))
+
+
+def test_tables_that_copy_every_stored_line_are_rebuilt_when_opened(tmp_path: Path) -> None:
+    """Events rows of the layout that copied every stored line (``line``, not ``rendered``) are rebuilt.
+
+    After opening, the rows hold no copy and the indexed timeline equals the pure one.
+    """
+    db = _wga_caught_up(tmp_path / "old.db")
+    with sqlite3.connect(db) as c:
+        c.execute("DROP VIEW negotiation_events")
+        c.execute(
+            "UPDATE negotiation_events_v1 SET rendered = CAST(s.state AS TEXT) FROM stored_events s "
+            "WHERE s.rowid = negotiation_events_v1.position"
+        )
+        c.execute("ALTER TABLE negotiation_events_v1 RENAME COLUMN rendered TO line")
+        c.execute("CREATE VIEW negotiation_events AS SELECT * FROM negotiation_events_v1")
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        assert models.outdated
+        assert models.version() == 2
+        rendered, lines = _event_rows(models)
+        indexed = models.indexed().timeline("wga-amptp-2023")
+        pure = timeline_json(app.timeline("wga-amptp-2023"), negotiation="wga-amptp-2023")
+    assert indexed == pure
+    assert rendered == [None] * len(lines)
 
 
 def test_catch_up_reports_each_page_to_progress(tmp_path: Path) -> None:
