@@ -562,19 +562,7 @@ def _placed(derived: Derived, positions: Sequence[int]) -> RowChanges:
     return attrs.evolve(
         rows,
         status=[attrs.evolve(row, position=positions[row.position - 1]) for row in rows.status],
-        events=[
-            EventRow(
-                negotiation=negotiation,
-                seq=seq,
-                valid_at=valid_at,
-                known_at=known_at,
-                id=id_,
-                type=type_,
-                line=line,
-                position=positions[seq - 1],
-            )
-            for seq, valid_at, known_at, id_, type_, line in derived.event_rows
-        ],
+        event_values=[EventRow.placed(negotiation, positions[row[0] - 1], *row) for row in derived.event_rows],
     )
 
 

@@ -309,6 +309,8 @@ class SQLTables:
             self._write_periods(c, changes.periods)
         if changes.events:
             c.executemany(self._insert_event, [r.values() for r in changes.events])
+        if changes.event_values:
+            c.executemany(self._insert_event, changes.event_values)
         if changes.retracted:
             c.executemany(self._retract_event, changes.retracted)
 

@@ -214,6 +214,17 @@ class EventRow:
             self.position,
         )
 
+    @staticmethod
+    def placed(  # noqa: PLR0917 - called per event with a derived row spread in: keywords would cost what it saves
+        negotiation: str, position: int, seq: int, valid_at: int, known_at: int, id_: str, type_: str, line: str | None
+    ) -> tuple[str | int | None, ...]:
+        """The column values of the row those fields make (``values``), without making the row.
+
+        For the rows an import derived: a million of them are written at once, and
+        the object in between cost more than the tuple.
+        """
+        return (negotiation, seq, valid_at, known_at, INFINITY, id_, type_, line, position)
+
 
 @attrs.frozen(kw_only=True)
 class RowChanges:
@@ -240,6 +251,8 @@ class RowChanges:
     """(negotiation, write) to the period tables, in the order they were made."""
     events: Sequence[EventRow] = ()
     """New rows of the events table."""
+    event_values: Sequence[tuple[str | int | None, ...]] = ()
+    """More new rows of the events table, as their column values (``EventRow.placed``)."""
     retracted: Sequence[tuple[int, str, int]] = ()
     """(knowledge time of the retraction, negotiation, seq of the retracted event)."""
 
