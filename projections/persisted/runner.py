@@ -49,6 +49,7 @@ from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEve
 from negotiation.store.logs import LibraryLogger, get_logger
 from projections.answers import position_json, stoppage_json
 from projections.periods import Change, Tip, take, target_of
+from projections.persisted.sql import plan_periods
 from projections.persisted.tables import (
     CatalogRow,
     EventRow,
@@ -547,10 +548,12 @@ def derive_new(negotiation: str, lines: Sequence[bytes], *, keep_lines: bool = T
         )
     rows, _ = _changes({negotiation: entry} if items else {}, periods)
     event_rows = [(r.seq, r.valid_at, r.known_at, r.id, r.type, r.line) for r in rows.events]
+    # Planned here, in the worker: plain tuples pickle, load and insert for less than the changes' objects.
+    ops, inserts = plan_periods(rows.periods)
     return Derived(
         negotiation=negotiation,
         events=len(items),
-        rows=attrs.evolve(rows, events=()),
+        rows=attrs.evolve(rows, events=(), periods=(), period_ops=ops, period_inserts=inserts),
         event_rows=event_rows,
         changes=changes,
     )

@@ -31,6 +31,8 @@ from projections.persisted.tables import (
     POINTER_KEY,
     POINTER_TABLE,
     SQL_VIEWS,
+    PeriodInsert,
+    PeriodOp,
     Pointer,
     RowChanges,
     Slot,
@@ -43,7 +45,16 @@ from projections.persisted.tables import (
 )
 from projections.positions import POSITION_EVENTS
 
-__all__ = ["POSITION_EVENTS_TERM", "Cursor", "Dialect", "SQLTables", "SQLViews", "index_names", "table_statements"]
+__all__ = [
+    "POSITION_EVENTS_TERM",
+    "Cursor",
+    "Dialect",
+    "SQLTables",
+    "SQLViews",
+    "index_names",
+    "plan_periods",
+    "table_statements",
+]
 
 _ENSURE_ATTEMPTS: Final = 10
 _POSITION_EVENTS_INDEX: Final = "negotiation_events_positions_v"
@@ -66,14 +77,16 @@ EVENT_COLUMNS: Final = ("negotiation", "seq", "valid_at", "known_at", "retracted
 """The events table's columns that its view shows as they are (then ``line`` and ``position``)."""
 
 POSITION_EVENTS_TERM: Final = (
-    "type IN (" + ", ".join(f"'{kind}'" for kind in sorted(cls.TYPE for cls in POSITION_EVENTS)) + ")"
+    "(" + " OR ".join(f"type = '{kind}'" for kind in sorted(cls.TYPE for cls in POSITION_EVENTS)) + ")"
 )
 """The events the positions fold reads (proposals, withdrawals, acceptances), as one SQL term.
 
 The partial index of the events table is on exactly these rows, and a query
 uses it only when its ``WHERE`` holds this very term (literals, not
 parameters: SQLite matches the term as written, PostgreSQL must prove it at
-planning time)."""
+planning time). Equalities joined by ``OR``, not ``type IN (...)``: SQLite
+builds the ``IN`` list's lookup table anew for every row inserted, which made
+this index cost as much as the other three together."""
 
 Cursor = Any
 """A DB-API cursor of the dialect (``sqlite3`` or psycopg), rows readable by column name."""
@@ -158,8 +171,10 @@ def table_statements(d: Dialect, version: int) -> list[str]:
         "negotiation TEXT, seq BIGINT, valid_at BIGINT NOT NULL, known_at BIGINT NOT NULL, "
         "retracted_at BIGINT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, rendered TEXT, "
         f"position BIGINT NOT NULL, PRIMARY KEY (negotiation, seq)){suffix}",
+        # Partial: the negotiations in the order they were opened (``list``) read only the first events,
+        # so only those rows pay for the index on insert.
         f"CREATE INDEX IF NOT EXISTS negotiation_events_first_v{version} "
-        f"ON {d.name(table_name('events', version))} (seq, position)",
+        f"ON {d.name(table_name('events', version))} (position, negotiation) WHERE seq = 1",
         # Covering: ``events_applied`` is counted over (negotiation, valid_at <= V, known_at <= K, not
         # retracted by K) from this index alone, and a timeline window reads its range in order.
         f"CREATE INDEX IF NOT EXISTS negotiation_events_valid_v{version} "
@@ -307,6 +322,8 @@ class SQLTables:
             c.executemany(self._upsert_catalog, [r.values() for r in changes.catalog])
         if changes.periods:
             self._write_periods(c, changes.periods)
+        if changes.period_ops or changes.period_inserts:
+            self._apply_periods(c, changes.period_ops, changes.period_inserts)
         if changes.events:
             c.executemany(self._insert_event, [r.values() for r in changes.events])
         if changes.event_values:
@@ -316,32 +333,54 @@ class SQLTables:
 
     def _write_periods(self, c: Cursor, writes: Sequence[tuple[str, Change]]) -> None:
         """Apply the writes in order: those on rows of this batch in memory, the others in SQL, then insert."""
-        pending: dict[tuple[str, str, tuple[Any, ...], int], Row] = {}
-        for negotiation, change in writes:
-            if change.op == "insert":
-                assert change.row is not None  # noqa: S101 - an insert carries its row
-                pending[(change.table, negotiation, change.key, change.row.known_to)] = change.row
-                continue
-            row = pending.pop((change.table, negotiation, change.key, change.known_to), None)
-            delete, update, _, _ = self._period_sql[change.table]
-            where = (negotiation, *change.key)
-            if change.op == "close":
-                if row is None:
-                    c.execute(delete, (*where, change.known_to, change.at))
-                    c.execute(update, (change.at, *where, change.known_to))
-                elif row.known_from < change.at:
-                    pending[(change.table, negotiation, change.key, change.at)] = attrs.evolve(row, known_to=change.at)
-            elif row is None:
-                c.execute(update, (change.to, *where, change.known_to))
-            else:
-                pending[(change.table, negotiation, change.key, change.to)] = attrs.evolve(row, known_to=change.to)
-        inserts: dict[str, list[tuple[Any, ...]]] = {}
-        for (table, negotiation, key, _), row in pending.items():
-            inserts.setdefault(table, []).append(
-                (negotiation, *key, row.known_from, row.known_to, *_payload(table, row.payload))
-            )
-        for table, rows in inserts.items():
+        ops, inserts = plan_periods(writes)
+        self._apply_periods(c, ops, inserts)
+
+    def _apply_periods(self, c: Cursor, ops: Sequence[PeriodOp], inserts: Sequence[PeriodInsert]) -> None:
+        """Run a ``plan_periods`` plan: its statements on stored rows in order, then its inserts."""
+        for op, table, params in ops:
+            delete, update, _, _ = self._period_sql[table]
+            c.execute(delete if op == "delete" else update, params)
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for table, values in inserts:
+            by_table.setdefault(table, []).append(values)
+        for table, rows in by_table.items():
             c.executemany(self._period_sql[table][2], rows)
+
+
+def plan_periods(writes: Sequence[tuple[str, Change]]) -> tuple[list[PeriodOp], list[PeriodInsert]]:
+    """What ``writes`` (in order) do to the period tables: statements on stored rows, then rows to insert.
+
+    Writes on rows inserted earlier in the same writes are applied in memory
+    (a row closed before it was ever stored is stored closed, or not at all);
+    the others become ``DELETE``/``UPDATE`` parameters, in order. Pure, so that
+    an import's worker can plan the rows it derives (``runner.derive_new``)
+    and hand over plain tuples.
+    """
+    pending: dict[tuple[str, str, tuple[Any, ...], int], Row] = {}
+    ops: list[PeriodOp] = []
+    for negotiation, change in writes:
+        if change.op == "insert":
+            assert change.row is not None  # noqa: S101 - an insert carries its row
+            pending[(change.table, negotiation, change.key, change.row.known_to)] = change.row
+            continue
+        row = pending.pop((change.table, negotiation, change.key, change.known_to), None)
+        where = (negotiation, *change.key)
+        if change.op == "close":
+            if row is None:
+                ops.append(("delete", change.table, (*where, change.known_to, change.at)))
+                ops.append(("update", change.table, (change.at, *where, change.known_to)))
+            elif row.known_from < change.at:
+                pending[(change.table, negotiation, change.key, change.at)] = attrs.evolve(row, known_to=change.at)
+        elif row is None:
+            ops.append(("update", change.table, (change.to, *where, change.known_to)))
+        else:
+            pending[(change.table, negotiation, change.key, change.to)] = attrs.evolve(row, known_to=change.to)
+    inserts = [
+        (table, (negotiation, *key, row.known_from, row.known_to, *_payload(table, row.payload)))
+        for (table, negotiation, key, _), row in pending.items()
+    ]
+    return ops, inserts
 
 
 def _tracked_of(row: Any) -> int:

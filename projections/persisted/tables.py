@@ -51,6 +51,8 @@ __all__ = [
     "SQL_VIEWS",
     "CatalogRow",
     "EventRow",
+    "PeriodInsert",
+    "PeriodOp",
     "Pointer",
     "PositionRow",
     "RowChanges",
@@ -183,6 +185,12 @@ class CatalogRow:
         return (self.negotiation, self.title, self.timezone, self.parties, self.phase)
 
 
+PeriodOp = tuple[str, str, tuple[Any, ...]]
+"""A statement on stored period rows: (``"delete"`` or ``"update"``, period table kind, its parameters)."""
+PeriodInsert = tuple[str, tuple[Any, ...]]
+"""A new period row: (period table kind, its column values in insert order)."""
+
+
 @attrs.frozen
 class EventRow:
     """A stored event in the events table: its place in valid and knowledge time, and its line."""
@@ -249,6 +257,10 @@ class RowChanges:
     in every table (current rows, periods, events), so that no answer at any time is read from them."""
     periods: Sequence[tuple[str, Change]] = ()
     """(negotiation, write) to the period tables, in the order they were made."""
+    period_ops: Sequence[PeriodOp] = ()
+    """Writes already planned (``sql.plan_periods``): statements on stored period rows, in order ..."""
+    period_inserts: Sequence[PeriodInsert] = ()
+    """... then the period rows to insert (an import's worker plans the rows it derives)."""
     events: Sequence[EventRow] = ()
     """New rows of the events table."""
     event_values: Sequence[tuple[str | int | None, ...]] = ()
