@@ -297,6 +297,8 @@ class ImportTables:
         except (_NotWrittenError, OSError, pickle.UnpicklingError, EOFError) as e:
             # Whatever stops the derived pages (a spool file unreadable, say), the catch-up takes in the rest.
             logger.info("read_models.bulk_ended", reason=str(e) or type(e).__name__, taken=self.taken)
+        finally:
+            self.models.end_bulk()
         return self.taken
 
     def _write_all(self, progress: Progress | None) -> None:

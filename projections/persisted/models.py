@@ -316,6 +316,16 @@ class ReadModels:
             elif self.catch_up() == 0 and self._tracked < position:
                 time.sleep(min(max(remaining, 0), 0.01))
 
+    def end_bulk(self) -> None:
+        """Undo what ``write_derived`` set on the store's connection for its run of pages.
+
+        Best effort: after a failed write, what stopped the import is the error to report.
+        """
+        try:
+            self._db.end_bulk()
+        except PersistenceError as e:
+            self._log.info("read_models.end_bulk_failed", reason=str(e) or type(e).__name__)
+
     @property
     def keeps_lines(self) -> bool:
         """Whether the events rows hold every line (``ViewTables.keeps_lines``): what ``derive_new`` is told."""

@@ -387,7 +387,7 @@ class Projector:
         last = positions[-1]
         for d in derived:
             self._cache.pop(d.negotiation, None)
-        self.tables.write(_merged(pieces), Tracking(APPLICATION_NAME, last), self.slot, after=after)
+        self.tables.write(_merged(pieces), Tracking(APPLICATION_NAME, last), self.slot, after=after, bulk=True)
         self.position = last
         self._log.debug("read_models.derived", events=len(positions), negotiations=len(derived), position=last)
         self._changed(changes)

@@ -139,6 +139,12 @@ class Dialect(ABC):
         """Whether setting up the tables may be tried again after ``error``."""
         return False
 
+    def begin_bulk(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+        """Prepare the connection for one of many large batches in a row (an import's derived rows)."""
+
+    def end_bulk(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+        """Undo ``begin_bulk``: the connection goes back to its pool as it was."""
+
 
 def table_statements(d: Dialect, version: int) -> list[str]:
     """``CREATE TABLE`` statements of a version's row tables (the tracking table is eventsourcing's)."""
@@ -288,13 +294,15 @@ class SQLTables:
                 found.update((row["negotiation"], int(row["seq"])) for row in c.fetchall())
         return {negotiation for negotiation, seq in wanted if (negotiation, seq) not in found}
 
-    def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
+    def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int, bulk: bool = False) -> None:
         """Rows and tracking record in one transaction, if the tracked position is still ``after``.
 
         The pointer row is locked first: projectors of this database take
         turns (and wait for a switch), so the tracked position read next stays true.
         """
         with self.datastore.transaction(commit=True) as c:
+            if bulk:
+                self.dialect.begin_bulk(c)
             check_slot(self.dialect.lock_for_write(c), self.version, slot)
             c.execute(self._select_tracked, (tracking.application_name,))
             check_tracked(_tracked_of(c.fetchone()), after)
@@ -624,6 +632,11 @@ class SQLViews(ABC):
         """Every catalog row, by negotiation id."""
         view = self.dialect.name(SQL_VIEWS["catalog"])
         return [decoded(row, "parties") for row in self._rows(f"SELECT * FROM {view} ORDER BY negotiation")]
+
+    def end_bulk(self) -> None:
+        """Undo what bulk writes set on the connection (``Dialect.end_bulk``)."""
+        with self._transaction(commit=False) as c:
+            self.dialect.end_bulk(c)
 
     def close(self) -> None:  # noqa: B027 - nothing to release: the connections are the store's
         """Release nothing: the connections are the store's."""

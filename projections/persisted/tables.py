@@ -302,7 +302,7 @@ class ViewTables(Protocol):
         negotiation was dropped (``RowChanges.dropped``).
         """
 
-    def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int) -> None:
+    def write(self, changes: RowChanges, tracking: Tracking, slot: Slot, *, after: int, bulk: bool = False) -> None:
         """Write the rows and the tracking record in one transaction.
 
         ``after`` is the tracked position the batch follows. Raises
@@ -310,6 +310,7 @@ class ViewTables(Protocol):
         not at ``after`` any more (another projector took events in meanwhile:
         nothing is written, so every event counts exactly once), and
         ``VersionMovedError`` when the pointer no longer gives this version ``slot``.
+        ``bulk``: one of many large batches in a row (an import's derived rows).
         """
 
 
@@ -344,6 +345,9 @@ class ViewDatabase(Protocol):
 
     def position(self) -> int:
         """The active version's tracked position (0 before the first event)."""
+
+    def end_bulk(self) -> None:
+        """Undo what bulk writes (``ViewTables.write(bulk=True)``) set on the connection."""
 
     def read_status(self, negotiation: str) -> dict[str, Any] | None:
         """The status row through the SQL view, JSON decoded; ``None`` if absent."""

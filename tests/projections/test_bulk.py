@@ -22,6 +22,8 @@ from negotiation import Negotiations
 from negotiation.answers import catch_up
 from projections.persisted import ReadModels, bulk, runner
 from projections.persisted.bulk import ImportTables
+from projections.persisted.sql import SQLTables
+from projections.persisted.sqlite import BULK_CACHE_KIB, DEFAULT_CACHE_KIB
 from tests.reliability.test_indexed_tables import table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,3 +312,29 @@ def test_a_lost_spool_file_ends_the_derived_pages(url: str, feed: Path) -> None:
         caught, rows, clean = caught_up_and_clean(app)
     assert caught == 1000
     assert rows == clean
+
+
+def test_derived_pages_widen_sqlites_page_cache_only_while_they_are_written(
+    tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each derived page is written with the bulk page cache; the store's connection gets its default back."""
+    seen: list[int] = []
+    write = SQLTables.write
+
+    def spy(self: SQLTables, *args: Any, **kwargs: Any) -> None:
+        write(self, *args, **kwargs)
+        if kwargs.get("bulk"):
+            with self.datastore.transaction(commit=False) as c:
+                c.execute("PRAGMA cache_size")
+                seen.append(c.fetchone()[0])
+
+    monkeypatch.setattr(SQLTables, "write", spy)
+    with Negotiations(f"sqlite:///{tmp_path / 'store.db'}") as app:
+        stored, taken = import_with_tables(app, [feed])
+        with app.store.factory.datastore.transaction(commit=False) as c:
+            c.execute("PRAGMA cache_size")
+            after = c.fetchone()[0]
+    assert stored == taken == 1000
+    assert len(seen) > 1
+    assert set(seen) == {-BULK_CACHE_KIB}
+    assert after == -DEFAULT_CACHE_KIB
