@@ -210,26 +210,19 @@ class EventRow:
 
     def values(self) -> tuple[str | int | None, ...]:
         """The column values, in table order (``retracted_at`` open)."""
-        return (
-            self.negotiation,
-            self.seq,
-            self.valid_at,
-            self.known_at,
-            INFINITY,
-            self.id,
-            self.type,
-            self.line,
-            self.position,
+        return EventRow.placed(
+            self.negotiation, self.position, self.seq, self.valid_at, self.known_at, self.id, self.type, self.line
         )
 
     @staticmethod
     def placed(  # noqa: PLR0917 - called per event with a derived row spread in: keywords would cost what it saves
         negotiation: str, position: int, seq: int, valid_at: int, known_at: int, id_: str, type_: str, line: str | None
     ) -> tuple[str | int | None, ...]:
-        """The column values of the row those fields make (``values``), without making the row.
+        """The column values, in table order, of the row those fields make, without making the row.
 
-        For the rows an import derived: a million of them are written at once, and
-        the object in between cost more than the tuple.
+        The one place that spells the order (``values`` comes here too). For the
+        rows an import derived: a million of them are written at once, and the
+        object in between cost more than the tuple.
         """
         return (negotiation, seq, valid_at, known_at, INFINITY, id_, type_, line, position)
 
