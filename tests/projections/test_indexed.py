@@ -150,8 +150,9 @@ def gap_counts(seeds: int, examples: int) -> list[int]:
     At the points ``check`` draws (12 per timeline); see the test below.
     """
     counts: list[int] = []
+    drawn: list[int] = []  # of the current run
     for run in range(seeds):
-        drawn: list[int] = []
+        drawn.clear()
 
         @seed(run)
         @settings(max_examples=examples, database=None, deadline=None)
