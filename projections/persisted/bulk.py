@@ -44,7 +44,7 @@ from eventsourcing.persistence import StoredEvent
 
 from events.errors import NegotiationError
 from negotiation.store.logs import get_logger
-from projections.persisted.models import PROGRESS_STAGE, Progress, ReadModels
+from projections.persisted.models import ANALYZE_AFTER, PROGRESS_STAGE, Progress, ReadModels
 from projections.persisted.runner import Derived, derive_new
 
 if TYPE_CHECKING:
@@ -299,6 +299,8 @@ class ImportTables:
             logger.info("read_models.bulk_ended", reason=str(e) or type(e).__name__, taken=self.taken)
         finally:
             self.models.end_bulk()
+        if self.taken >= ANALYZE_AFTER:
+            self.models.analyze()
         return self.taken
 
     def _write_all(self, progress: Progress | None) -> None:

@@ -103,6 +103,9 @@ class ReadModelTimeoutError(NegotiationError, TimeoutError):
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(stage, events)``, as the importer's."""
+ANALYZE_AFTER: Final = 10_000
+"""A catch-up or an import's derived pages that take in at least this many events then refresh the database's
+planner statistics of the tables (``analyze``)."""
 PROGRESS_STAGE: Final = "updating read models"
 """The stage ``ReadModels.catch_up`` reports (the progress bar's label)."""
 
@@ -237,16 +240,19 @@ class ReadModels:
         their turn between pages) and reported as ``progress(PROGRESS_STAGE, events)``.
         """
         if progress is None:
-            return self._take_in(limit)
-        done = 0
-        while limit is None or done < limit:
-            want = self.page_size if limit is None else min(self.page_size, limit - done)
-            taken = self._take_in(want)
-            done += taken
-            if taken:
-                progress(PROGRESS_STAGE, taken)
-            if taken < want:
-                break
+            done = self._take_in(limit)
+        else:
+            done = 0
+            while limit is None or done < limit:
+                want = self.page_size if limit is None else min(self.page_size, limit - done)
+                taken = self._take_in(want)
+                done += taken
+                if taken:
+                    progress(PROGRESS_STAGE, taken)
+                if taken < want:
+                    break
+        if done >= ANALYZE_AFTER:
+            self.analyze()
         return done
 
     def _take_in(self, limit: int | None) -> int:
@@ -325,6 +331,19 @@ class ReadModels:
             self._db.end_bulk()
         except PersistenceError as e:
             self._log.info("read_models.end_bulk_failed", reason=str(e) or type(e).__name__)
+
+    def analyze(self) -> None:
+        """Refresh the database's planner statistics of the tables, after many rows were written.
+
+        On PostgreSQL the first query after a large import would otherwise be
+        planned for the tables as they were before it (until autovacuum comes
+        by); SQLite needs nothing. Best effort: the rows are written either way.
+        """
+        self._check_open()
+        try:
+            self._db.analyze()
+        except PersistenceError as e:
+            self._log.info("read_models.analyze_failed", reason=str(e) or type(e).__name__)
 
     @property
     def keeps_lines(self) -> bool:

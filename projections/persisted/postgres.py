@@ -73,6 +73,16 @@ class PostgresDialect(Dialect):
         """
         c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
+    def analyze(self, c: Any, tables: Sequence[str]) -> None:
+        """``ANALYZE``: until autovacuum comes by, the planner sees the tables as they were before a large write.
+
+        Seen after an import of 1,000,000 events: ``list`` sorted 10,000 rows on
+        disk (200 ms) where, with statistics, it reads them in order from the
+        ``first`` index (40 ms). It samples a bounded number of rows per table, takes
+        no lock that readers or writers wait for, and may run in a transaction.
+        """
+        c.execute(f"ANALYZE {', '.join(tables)}")
+
     def names(self, c: Any) -> set[str]:
         """The tables, views and indexes of the schema (relations all: one namespace)."""
         c.execute(

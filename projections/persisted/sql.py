@@ -145,6 +145,12 @@ class Dialect(ABC):
     def end_bulk(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
         """Undo ``begin_bulk``: the connection goes back to its pool as it was."""
 
+    def analyze(self, c: Cursor, tables: Sequence[str]) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+        """Bring the planner's statistics of ``tables`` (qualified names) up to date after many rows were written.
+
+        Nothing by default: SQLite plans these queries well without statistics.
+        """
+
 
 def table_statements(d: Dialect, version: int) -> list[str]:
     """``CREATE TABLE`` statements of a version's row tables (the tracking table is eventsourcing's)."""
@@ -637,6 +643,13 @@ class SQLViews(ABC):
         """Undo what bulk writes set on the connection (``Dialect.end_bulk``)."""
         with self._transaction(commit=False) as c:
             self.dialect.end_bulk(c)
+
+    def analyze(self) -> None:
+        """Bring the planner's statistics of the active version's tables up to date (``Dialect.analyze``)."""
+        with self._transaction(commit=True) as c:
+            version = self._pointer(c).active
+            d = self.dialect
+            d.analyze(c, [d.name(table_name(kind, version)) for kind in (*KINDS, "tracking")])
 
     def close(self) -> None:  # noqa: B027 - nothing to release: the connections are the store's
         """Release nothing: the connections are the store's."""

@@ -342,6 +342,9 @@ class ViewDatabase(Protocol):
     def end_bulk(self) -> None:
         """Undo what bulk writes (``ViewTables.write(bulk=True)``) set on the connection."""
 
+    def analyze(self) -> None:
+        """Bring the database's statistics of the active version's tables up to date (after many rows)."""
+
     def read_status(self, negotiation: str) -> dict[str, Any] | None:
         """The status row through the SQL view, JSON decoded; ``None`` if absent."""
 

@@ -28,8 +28,9 @@ from projections.answers import positions_json, status_json, timeline_json
 from projections.catalog import catalog_of
 from projections.errors import NotOpenedError
 from projections.persisted import ReadModels, ReadModelTimeoutError
+from projections.persisted import models as models_module
 from projections.persisted.models import PROGRESS_STAGE
-from projections.persisted.tables import SQL_VIEWS, table_name
+from projections.persisted.tables import KINDS, SQL_VIEWS, table_name
 from projections.positions import positions_of
 from projections.status import status_of
 from tests.negotiation.helpers import (
@@ -644,3 +645,38 @@ def test_catch_up_reports_each_page_to_progress(tmp_path: Path) -> None:
             assert models.catch_up(progress=lambda stage, n: reported.append((stage, n))) == rest
             assert [n for _, n in reported] == [10] * (rest // 10) + ([rest % 10] if rest % 10 else [])
             assert models.position() == app.position()
+
+
+def _analyzed(url: str) -> dict[str, bool]:
+    """Whether PostgreSQL holds planner statistics of each row table (``reltuples`` is -1 until then)."""
+    import psycopg  # here: the optional PostgreSQL extra, for PostgreSQL tests only
+
+    schema = url.rsplit("schema=", 1)[1]
+    with psycopg.connect(url.split("?", 1)[0]) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE 'negotiation\\_%%\\_v1'",
+            (schema,),
+        ).fetchall()
+    return {name: tuples >= 0 for name, tuples in rows}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("large", [True, False])
+def test_postgres_large_catch_up_refreshes_planner_statistics(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    """A catch-up of many events ANALYZEs the tables: the next query is planned for the rows it wrote.
+
+    (The threshold is lowered so the example log counts as large; autovacuum
+    analyzes no table of fewer than 50 rows, so it cannot explain the statistics.)
+    """
+    monkeypatch.setattr(models_module, "ANALYZE_AFTER", 10 if large else 10_000)
+    log = ROOT / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(postgres_url) as app:
+        app.import_files([log])
+        with ReadModels(app) as models:
+            assert models.catch_up() == 46
+    analyzed = _analyzed(postgres_url)
+    assert {table_name(kind, 1) for kind in KINDS} <= analyzed.keys()
+    assert all(analyzed.values()) if large else not any(analyzed.values()), analyzed
