@@ -11,7 +11,9 @@ same run:
   to date included (wall, events/s, the child's peak RSS), against the
   facade's import alone (``Negotiations.import_files`` in a child: no tables)
   and against the floor (``benchmarks.floor``: parse and one ``executemany``, no checks);
-- catch-up from zero: ``ReadModels.catch_up`` on a copy of the import-only store;
+- catch-up from zero on a copy of the import-only store: as the command line
+  does it (``negotiation.answers.catch_up(bulk=True)``: a worker derives the
+  new negotiations' rows), and by the projector alone (``ReadModels.catch_up``);
 - command-line queries (median wall of ``runs`` runs, peak RSS): ``list``,
   ``stoppages --on D``, ``status N --at D --known-at K``, ``positions N --at D``,
   a 30-day ``timeline`` window, each against ``negotiation --version``;
@@ -50,11 +52,12 @@ print(report.stored)
 _CATCH_UP = """\
 import sys, time
 from negotiation import Negotiations
+from negotiation.answers import catch_up
 from projections.persisted import ReadModels
 with Negotiations(sys.argv[1]) as app:
     began = time.perf_counter()
     with ReadModels(app) as models:
-        n = models.catch_up()
+        n = catch_up(models, bulk=True) if sys.argv[2] == "bulk" else models.catch_up()
     print(n, time.perf_counter() - began)
 """
 _PYTHON_QUERIES = """\
@@ -159,12 +162,14 @@ def bench_size(
         _log(f"{negotiations}: import only (facade, no tables)")
         only = _measured([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], work, "import-only", 7200)
         report["import_only"] = {**only, "events_per_s": events / only["seconds"]}
-        shutil.copy(work / "import-only.db", work / "catch-up.db")
-        _log(f"{negotiations}: catch-up from zero")
-        catch = _measured([sys.executable, "-c", _CATCH_UP, f"sqlite:///{work}/catch-up.db"], work, "catch-up", 7200)
-        taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
-        report["catch_up"] = {**catch, "events_per_s": taken / seconds if seconds else None}
-        (work / "catch-up.db").unlink(missing_ok=True)  # disk: the stores of 100,000 negotiations are large
+        for mode, key in (("bulk", "catch_up"), ("projector", "catch_up_projector")):
+            shutil.copy(work / "import-only.db", work / "catch-up.db")
+            _log(f"{negotiations}: catch-up from zero ({mode})")
+            db = f"sqlite:///{work}/catch-up.db"
+            catch = _measured([sys.executable, "-c", _CATCH_UP, db, mode], work, f"catch-up-{mode}", 7200)
+            taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
+            report[key] = {**catch, "events_per_s": taken / seconds if seconds else None}
+            (work / "catch-up.db").unlink(missing_ok=True)  # disk: the stores of 100,000 negotiations are large
         (work / "import-only.db").unlink(missing_ok=True)
         report["floor"] = bench_floor(f"indexed-{negotiations}", feed, events, work)
     db = f"sqlite:///{work}/store.db"
@@ -284,6 +289,12 @@ def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
                 )
             rate = cu.get("events_per_s") or 0
             lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
+            if "catch_up_projector" in r:
+                alone = r["catch_up_projector"]
+                lines.append(
+                    f"  catch-up from zero, the projector alone: {alone.get('events_per_s') or 0:,.0f} ev/s, "
+                    f"{alone['peak_rss_mb']:.0f} MB"
+                )
         for label, q in r["queries"].items():
             ratio = q["seconds"] / version if version else float("nan")
             ok = "" if label == "--version" else (" PASS" if ratio <= 2 and q["peak_rss_mb"] < 100 else " FAIL")

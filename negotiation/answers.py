@@ -44,7 +44,7 @@ from projections.answers import (
     timeline_json,
 )
 from projections.persisted import ReadModelError, ReadModels
-from projections.persisted.bulk import ImportTables
+from projections.persisted.bulk import ImportTables, catch_up_in_bulk
 from projections.status import When
 
 if TYPE_CHECKING:
@@ -103,12 +103,17 @@ def import_files(
     return report, notice
 
 
-def catch_up(models: ReadModels, progress: Progress | None = None) -> int:
+def catch_up(models: ReadModels, progress: Progress | None = None, *, bulk: bool = False) -> int:
     """Take every stored event after the tracked position into the tables, a page at a time; how many.
 
-    Each page on its own, so that a live service's other threads take their turn between pages.
+    Each page on its own, so that a live service's other threads take their
+    turn between pages. ``bulk``: a large backlog (a store imported without
+    its tables, tables rebuilt) is first taken in with a worker process
+    deriving rows beside this one (``bulk.catch_up_in_bulk``); only for a
+    process without threads of its own, as it forks.
     """
-    return models.catch_up(progress=progress or _quiet)
+    taken = catch_up_in_bulk(models, progress) if bulk else 0
+    return taken + models.catch_up(progress=progress or _quiet)
 
 
 def _quiet(stage: str, events: int) -> None:
@@ -135,7 +140,7 @@ class Answers:
         if self._models.outdated:
             self.notice = OUTDATED
         try:
-            catch_up(self._models, progress)
+            catch_up(self._models, progress, bulk=not live)
         except (StoreError, ReadModelError) as e:
             if not live:
                 self._fallback(f"the read-model tables cannot be brought up to date ({e})")

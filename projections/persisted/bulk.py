@@ -22,6 +22,12 @@ the worker or of its spool file, an import retried after a conflict) ends the
 derived pages there, and the ordinary catch-up that follows takes in the rest.
 Nothing here can fail the import itself. Small imports use no worker
 (``MIN_EVENTS``).
+
+``catch_up_in_bulk`` does the same for a large backlog of events already
+stored (a store imported without its tables, tables rebuilt for a new
+layout): each stored run of a negotiation's events from its first one is
+derived in the worker while the others are read, with the same checks on
+the positions when the pages are written.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from events.errors import NegotiationError
 from negotiation.store.logs import get_logger
@@ -52,8 +58,9 @@ if TYPE_CHECKING:
     from typing import Self
 
     from negotiation.application import Negotiations
+    from negotiation.store.eventstore import EventStore
 
-__all__ = ["MAX_DERIVED", "MIN_EVENTS", "PAGE_EVENTS", "ImportTables"]
+__all__ = ["MAX_DERIVED", "MIN_EVENTS", "PAGE_EVENTS", "ImportTables", "catch_up_in_bulk"]
 
 logger = get_logger("projections.persisted")
 
@@ -176,6 +183,7 @@ class ImportTables:
             logger.info("read_models.bulk_unavailable", reason=str(e))
             return None
         try:
+            catch_up_in_bulk(models, progress)
             models.catch_up(progress=progress)
         except NegotiationError as e:  # a StoreError, a ReadModelError
             logger.info("read_models.bulk_unavailable", reason=str(e))
@@ -408,12 +416,16 @@ class ImportTables:
 
     def close(self) -> None:
         """Stop the worker, remove the spool files, close the read models."""
+        self.release()
+        self.models.close()
+
+    def release(self) -> None:
+        """Stop the worker and remove the spool files; the read models stay open (``close`` closes them too)."""
         self._stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._dir.cleanup()
-        self.models.close()
 
     def __enter__(self) -> Self:
         return self
@@ -422,6 +434,70 @@ class ImportTables:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def catch_up_in_bulk(
+    models: ReadModels, progress: Progress | None = None, *, min_events: int | None = None, page_size: int = PAGE_EVENTS
+) -> int:
+    """Take a backlog of at least ``min_events`` stored events in, new negotiations' rows derived by a worker.
+
+    The stored events after the tracked position are read in commit order;
+    each run of one negotiation's consecutive events that starts at its first
+    event (and is at most ``MAX_DERIVED`` long) is derived as an import's new
+    negotiations are, by the worker or, when it is behind, here; every other
+    run is taken in by the projector at its place. The pages are then written
+    as an import's are (``ImportTables.finish``), and they end at the first
+    one that cannot be: another writer, a line of an older schema, anything.
+    Returns how many events were taken in; the caller's ``models.catch_up``
+    takes in the rest. ``page_size``: events read, and written, per
+    transaction. Not for a process with threads of its own that may hold
+    locks (the worker is forked): the command line, not the service.
+    """
+    wanted = MIN_EVENTS if min_events is None else min_events
+    store = models.store
+    after = models.position()
+    try:
+        backlog = store.max_position() - after
+    except PersistenceError as e:  # the catch-up that follows meets it again, and says what it is
+        logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
+        return 0
+    if backlog < wanted:
+        return 0
+    tables = ImportTables(models, min_events=wanted, page_size=page_size)
+    try:
+        tables.begin(backlog)
+        _hand_over_stored(tables, store, after, page_size)
+        return tables.finish(progress)
+    except PersistenceError as e:  # reading the store: nothing was written yet
+        logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
+        return 0
+    finally:
+        tables.release()  # the caller's read models stay open
+
+
+def _hand_over_stored(tables: ImportTables, store: EventStore, after: int, page_size: int) -> None:
+    """Tell ``tables`` of the stored events after ``after``, as an import's checking and storing would."""
+    run: list[Any] = []  # [negotiation, first version, next version, lines]
+
+    def hand_over() -> None:
+        negotiation, first, following, lines = run
+        base, events = first - 1, following - first
+        tables.checked(negotiation, base, events, b"\n".join(lines) if tables.wants(base, events) else None)
+
+    while tables.active and (page := store.notifications(after=after, limit=page_size)):
+        tables.stored(page, [n.id for n in page])
+        for n in page:
+            negotiation = str(n.originator_id)
+            if run and run[0] == negotiation and run[2] == n.originator_version:
+                run[2] += 1
+                run[3].append(n.state)
+                continue
+            if run:
+                hand_over()
+            run[:] = [negotiation, n.originator_version, n.originator_version + 1, [n.state]]
+        after = page[-1].id
+    if run and tables.active:
+        hand_over()
 
 
 class _NotWrittenError(Exception):

@@ -10,16 +10,18 @@ that cannot be derived) ends them there, the catch-up taking in the rest.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from benchmarks import generate
 from negotiation import Negotiations
-from negotiation.answers import catch_up
+from negotiation.answers import Answers, catch_up
 from projections.persisted import ReadModels, bulk, runner
 from projections.persisted.bulk import ImportTables
 from projections.persisted.sql import SQLTables
@@ -338,3 +340,59 @@ def test_derived_pages_widen_sqlites_page_cache_only_while_they_are_written(
     assert len(seen) > 1
     assert set(seen) == {-BULK_CACHE_KIB}
     assert after == -DEFAULT_CACHE_KIB
+
+
+# --- a stored backlog taken in in bulk ------------------------------------------------------
+
+
+def _derived_events(logs: list[dict[str, Any]]) -> int:
+    """Events whose rows were written as derived pages (``read_models.derived``), by the captured log."""
+    return sum(entry["events"] for entry in logs if entry["event"] == "read_models.derived")
+
+
+def test_a_stored_backlog_is_caught_up_in_bulk_as_a_clean_build(url: str, feed: Path, tmp_path: Path) -> None:
+    """A store written without its tables: runs from a first event derived, the others by the projector."""
+    lines = _lines(feed)
+    tenth = list(dict.fromkeys(orjson.loads(line)["negotiation"] for line in lines))[9]
+    begun = tmp_path / "begun.jsonl"
+    begun.write_bytes(b"\n".join([line for line in lines if orjson.loads(line)["negotiation"] == tenth][:5]) + b"\n")
+    with Negotiations(url) as app:
+        app.import_files([str(begun)])
+        app.import_files([str(feed), str(EXAMPLES[0])])  # the tenth's other 35 events: a run that needs its history
+        with ReadModels(app) as models, capture_logs() as logs:
+            taken = bulk.catch_up_in_bulk(models, min_events=0)
+            rest = models.catch_up()
+        assert taken == app.position() == 1046
+        assert rest == 0
+        assert _derived_events(logs) == 1046 - 35
+        caught, rows, clean = caught_up_and_clean(app)
+    assert caught == 0
+    assert rows == clean
+
+
+def test_a_small_backlog_is_left_to_the_catch_up(url: str) -> None:
+    with Negotiations(url) as app:
+        app.import_files([str(EXAMPLES[0])])
+        with ReadModels(app) as models:
+            assert bulk.catch_up_in_bulk(models) == 0  # 46 events, far below MIN_EVENTS
+            assert models.position() == 0
+            assert models.catch_up() == 46
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_the_command_line_answers_catch_up_in_bulk_and_the_service_does_not(
+    url: str, feed: Path, monkeypatch: pytest.MonkeyPatch, live: bool
+) -> None:
+    """``Answers`` (the command line) takes a large backlog in with the worker; a live one (the service, whose
+    threads a fork must not copy mid-lock) with the projector alone. Both answer as the pure folds."""
+    monkeypatch.setattr(bulk, "MIN_EVENTS", 0)
+    with Negotiations(url) as app:
+        app.import_files([str(feed)])
+        with capture_logs() as logs:
+            answers = Answers(app, live=live)
+            assert answers.indexed
+            for day in (dt.date(2015, 6, 30), dt.date(2019, 1, 1), dt.date(2024, 12, 31)):
+                asked = {"as_of": day, "known_at": day}
+                assert answers.queries().catalog(**asked) == app.queries.catalog(**asked)
+            answers.close()
+    assert _derived_events(logs) == (0 if live else 1000)

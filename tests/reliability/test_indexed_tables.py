@@ -117,9 +117,12 @@ def _without_times(output: bytes) -> list[dict[str, Any]]:
 CHILD = """
 import sys
 from negotiation import Negotiations
-from projections.persisted import ReadModels
+from projections.persisted import ReadModels, bulk
 with Negotiations(sys.argv[1]) as app, ReadModels(app, page_size=int(sys.argv[2])) as models:
     print("ready", flush=True)
+    if sys.argv[3] == "bulk":  # the command line's catch-up of a large backlog, with the worker deriving
+        bulk._BATCH_EVENTS = 150  # several batches: some derived by the worker, some here
+        bulk.catch_up_in_bulk(models, min_events=0, page_size=37)
     models.catch_up()
 """
 
@@ -136,7 +139,7 @@ def table_rows(models: ReadModels) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def _kill_during_catch_up(url: str, tmp_path: Path, rng: random.Random) -> None:
+def _kill_during_catch_up(url: str, tmp_path: Path, rng: random.Random, mode: str = "pages") -> None:
     feed = tmp_path / "feed.jsonl"
     generate.generate(feed, negotiations=12, events_per=60, seed=rng.randrange(1000))
     with Negotiations(url) as app:
@@ -145,7 +148,7 @@ def _kill_during_catch_up(url: str, tmp_path: Path, rng: random.Random) -> None:
     assert report.stored == total
     target = rng.randrange(1, total)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, url, "7"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+        [sys.executable, "-c", CHILD, url, "7", mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
     )
     try:
         assert child.stdout is not None
@@ -161,7 +164,7 @@ def _kill_during_catch_up(url: str, tmp_path: Path, rng: random.Random) -> None:
         killed_at = models.position()
         models.catch_up()
         assert models.position() == total
-        assert_as_a_rebuild(models, f"killed at {killed_at} of {total}")
+        assert_as_a_rebuild(models, f"{mode}: killed at {killed_at} of {total}")
 
 
 def assert_as_a_rebuild(models: ReadModels, note: str) -> None:
@@ -171,15 +174,19 @@ def assert_as_a_rebuild(models: ReadModels, note: str) -> None:
     assert table_rows(models) == resumed, note
 
 
+@pytest.mark.parametrize("mode", ["pages", "bulk"])
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_during_catch_up_then_resume_equals_a_clean_build(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, mode: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """A catch-up killed at a random page resumes; its tables equal a rebuild from position 0."""
+    """A catch-up killed at a random page resumes; its tables equal a rebuild from position 0.
+
+    ``bulk``: the catch-up of a large backlog whose new negotiations' rows a worker derives.
+    """
     url = f"sqlite:///{tmp_path}/store.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     seed = random.randrange(2**32)
     print(f"seed={seed}")  # shown when the test fails
-    _kill_during_catch_up(url, tmp_path, random.Random(seed))
+    _kill_during_catch_up(url, tmp_path, random.Random(seed), mode)
 
 
 # --- kill -9 during an import that derives the rows while it checks ------------------------------
