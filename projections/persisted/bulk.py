@@ -463,14 +463,22 @@ def catch_up_in_bulk(
         return 0
     if backlog < wanted:
         return 0
-    tables = ImportTables(models, min_events=wanted, page_size=page_size)
+    # The first page by the projector: tables that cannot be written (a read-only store) say so now, as the
+    # ordinary catch-up would, not once the whole backlog has been derived.
+    first = models.catch_up(limit=models.page_size, progress=progress)
+    after = models.position()
+    try:
+        tables = ImportTables(models, min_events=0, page_size=page_size)  # the backlog is large: decided above
+    except OSError as e:  # no spool directory (a full or read-only temporary folder): the catch-up does it all
+        logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
+        return first
     try:
         tables.begin(backlog)
         _hand_over_stored(tables, store, after, page_size)
-        return tables.finish(progress)
-    except PersistenceError as e:  # reading the store: nothing was written yet
+        return first + tables.finish(progress)
+    except (PersistenceError, OSError) as e:  # reading the store, the spool: the catch-up takes in the rest
         logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
-        return 0
+        return first + tables.taken
     finally:
         tables.release()  # the caller's read models stay open
 

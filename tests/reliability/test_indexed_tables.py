@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from benchmarks import generate
-from negotiation import Negotiations
-from projections.persisted import ReadModels
+from negotiation import Negotiations, StoreError
+from projections.persisted import ReadModels, bulk
 from projections.persisted.tables import KINDS, SQL_VIEWS
 from tests.reliability.helpers import SCRIPT, error_lines, run
 
@@ -99,6 +99,23 @@ def test_a_read_only_store_behind_its_tables_answers_from_the_log_with_a_warning
     fresh = run("--db", base, "list", "--json")  # writable: the tables catch up and answer the same
     assert fresh.stderr == b""
     assert _without_times(fresh.stdout) == _without_times(result.stdout)
+
+
+def test_a_read_only_store_with_a_large_backlog_refuses_before_deriving(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catch-up in bulk of a read-only store fails on its first page, as the ordinary one: no worker first."""
+    with Negotiations(str(base)) as app:
+        app.import_files([str(SAG)])  # a backlog behind the tables
+    started: list[object] = []
+    monkeypatch.setattr(bulk, "ImportTables", lambda *a, **k: started.append(a))
+    with (
+        Negotiations(f"file:{base}?mode=ro") as app,
+        ReadModels(app, page_size=5) as models,
+        pytest.raises(StoreError),
+    ):
+        bulk.catch_up_in_bulk(models, min_events=0)
+    assert started == []
 
 
 def _without_times(output: bytes) -> list[dict[str, Any]]:
