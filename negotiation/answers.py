@@ -21,7 +21,10 @@ and shares it between threads: before each indexed answer it brings the tables
 up to date again (``refresh``: only what was stored since their tracked
 position; one read of the store's last position when nothing is new), and a
 call whose tables cannot be brought up to date then is answered by the pure
-folds, as the command line does.
+folds, as the command line does. A live ``Answers`` takes a backlog in with
+the projector alone; any other one (the command line's) takes a large one in
+with a forked worker deriving rows beside it (``catch_up(bulk=True)``), which
+a process with threads of its own must not do: such a process asks for a live one.
 """
 
 from __future__ import annotations

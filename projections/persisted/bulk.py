@@ -441,11 +441,12 @@ def catch_up_in_bulk(
 ) -> int:
     """Take a backlog of at least ``min_events`` stored events in, new negotiations' rows derived by a worker.
 
-    The stored events after the tracked position are read in commit order;
-    each run of one negotiation's consecutive events that starts at its first
-    event (and is at most ``MAX_DERIVED`` long) is derived as an import's new
-    negotiations are, by the worker or, when it is behind, here; every other
-    run is taken in by the projector at its place. The pages are then written
+    The projector takes the first page in (tables that cannot be written say
+    so there, before anything is derived); the stored events after it are
+    read in commit order; each run of one negotiation's consecutive events
+    that starts at its first event (and is at most ``MAX_DERIVED`` long) is
+    derived as an import's new negotiations are, by the worker or, when it is
+    behind, here; every other run is taken in by the projector at its place. The pages are then written
     as an import's are (``ImportTables.finish``), and they end at the first
     one that cannot be: another writer, a line of an older schema, anything.
     Returns how many events were taken in; the caller's ``models.catch_up``
