@@ -98,8 +98,12 @@ class StoreConfig:
         Any URL quoted in ``text`` is redacted too (``redact_text``): a URL whose
         user holds an unencoded ``/`` puts what was meant as its password in the
         database name (``postgresql://a/b:PW@h/db``), where no parsed part names it
-        a secret, and a server message may quote the URL as given.
+        a secret, and a server message may quote the URL as given. This store's
+        own URL, quoted whole, is redacted as a URL first: in a message a URL
+        ends at white space, and a user name may hold some (``postgresql:// /:PW@h``).
         """
+        if self.url and self.url in text:
+            text = text.replace(self.url, redact(self.url))
         text = redact_text(text)
         forms = {form for secret in self.secrets if secret for form in (secret, quote(secret, safe=""), quote(secret))}
         password = self.env.get("POSTGRES_PASSWORD")

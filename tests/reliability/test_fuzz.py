@@ -36,7 +36,7 @@ from xml.etree import ElementTree
 import orjson
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from events import parse_line, render_line
@@ -144,6 +144,7 @@ def store_urls(draw: st.DrawFn) -> str:
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(url=store_urls())
+@example(url=f"postgresql:// /:{SECRET}@/")  # found by this test: white space in the user, the password in the path
 def test_any_store_url_resolves_or_is_one_clean_line(url: str) -> None:
     """``resolve`` returns a store or raises ``ConfigurationError``: one printable line, the password masked."""
     try:
