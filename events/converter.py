@@ -327,16 +327,8 @@ def _is_optional(tp: Any) -> bool:
     return typing.get_origin(tp) in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args
 
 
-def _make_fast_converter() -> cattrs.Converter:
-    """``converter``'s hooks without detailed validation, and without the work only a refusal needs.
-
-    Whatever it refuses (any exception) is structured again by ``converter``,
-    whose errors name the path, so its hooks only have to accept the same
-    values and build the same result: times go straight to ``events.time``
-    (no error translation), and ``X | None`` fields call ``X``'s hook, found
-    once, where cattrs looks it up for every value.
-    """
-    conv = _make_converter(detailed=False)
+def _optional_hooks(conv: cattrs.Converter) -> None:
+    """Structure ``X | None`` with ``X``'s hook, found once (cattrs looks it up again for every value)."""
 
     def optional(tp: Any) -> Callable[[Any, Any], Any]:
         inner_type = next(arg for arg in typing.get_args(tp) if arg is not type(None))
@@ -348,6 +340,19 @@ def _make_fast_converter() -> cattrs.Converter:
         return structure
 
     conv.register_structure_hook_factory(_is_optional, optional)
+
+
+def _make_fast_converter() -> cattrs.Converter:
+    """``converter``'s hooks without detailed validation, and without the work only a refusal needs.
+
+    Whatever it refuses (any exception) is structured again by ``converter``,
+    whose errors name the path, so its hooks only have to accept the same
+    values and build the same result: times go straight to ``events.time``
+    (no error translation), and ``X | None`` fields call ``X``'s hook, found
+    once, where cattrs looks it up for every value.
+    """
+    conv = _make_converter(detailed=False)
+    _optional_hooks(conv)
     conv.register_structure_hook(dt.datetime, lambda v, _: time.parse_datetime(v))
     conv.register_structure_hook(dt.date, lambda v, _: time.parse_date(v))
     conv.register_structure_hook_func(_is_when, lambda v, _: time.parse_when(v))
@@ -385,11 +390,15 @@ def _make_trusted_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(_is_when, lambda value, _: _trusted_when(value))
     conv.register_structure_hook_func(_is_optional_when, lambda v, _: None if v is None else _trusted_when(v))
     conv.register_structure_hook_func(_is_literal, same)
+    _optional_hooks(conv)
     return conv
 
 
 _trusted: Final = _make_trusted_converter()
 """The one cattrs converter for events and their parts."""
+_TRUSTED_HOOKS: Final[dict[type[Event], Callable[[Any, Any], Any]]] = {}
+"""``_trusted``'s hook of each event class, looked up once, when first needed (``structure`` dispatches
+on every call; generating them all on import would slow every command down)."""
 
 
 # --- validation that depends on the field's name, not its type -------------
@@ -745,7 +754,10 @@ def parse_trusted(line: bytes) -> Event:
         obj = orjson.loads(line)
         cls = EVENT_TYPES[obj["type"]]
         if obj.get("schema", 1) == cls.SCHEMA:
-            event: Event = _trusted.structure(_flat(obj, obj["data"], cls.SCHEMA), cls)
+            hook = _TRUSTED_HOOKS.get(cls)
+            if hook is None:
+                hook = _TRUSTED_HOOKS[cls] = _trusted.get_structure_hook(cls)
+            event: Event = hook(_flat(obj, obj["data"], cls.SCHEMA), cls)
             return event
     except Exception:  # noqa: BLE001, S110 - parse_line reads it again and says what is wrong
         pass

@@ -37,15 +37,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
 
 import attrs
-import immutables
 import orjson
 
 from events.model import Event, EventRetracted, NegotiationOpened
-from negotiation.core.history import STATUS_FOLD, History, Recorded, micros
+from negotiation.core.history import STATUS_FOLD, History, Recorded, micros, valid_us
 from negotiation.core.machine import ANSWER_NEUTRAL, COUNT_ONLY, TRANSITIONS, evolve
 from negotiation.core.state import NegotiationState, StoppageKind, replace, zone
 from projections.answers import position_json, status_json
-from projections.positions import POSITION_EVENTS, POSITIONS_FOLD, Link, PositionsLog, standing
+from projections.positions import POSITION_EVENTS, POSITIONS_FOLD, Link, PositionsLog, position_of
 from projections.status import Moment, parties_of, status_from
 
 __all__ = [
@@ -151,8 +150,8 @@ def _position_text(key: tuple[str, str], link: Link | None, tz: dt.tzinfo) -> st
     found = _POSITIONS.get(memo)
     if found is not None and found[0] is link:
         return found[1]
-    shown = standing(PositionsLog(immutables.Map({key: link}), immutables.Map()), tz)
-    text = _dumps(position_json(shown[0])) if shown else None
+    shown = position_of(key, link, tz)
+    text = None if shown is None else _dumps(position_json(shown))
     if len(_POSITIONS) >= 8192:
         _POSITIONS.clear()
     _POSITIONS[memo] = (link, text)
@@ -191,7 +190,7 @@ def facts_from(
     facts: dict[tuple[Table, Key], Payload] = {}
     started = _running(state)
     shown = status_answer(negotiation, state)
-    for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+    for at, group in itertools.groupby(records, key=valid_us):
         before = log
         for record in group:
             state = evolve(state, record.event)
@@ -214,7 +213,7 @@ def facts_from(
 def position_facts_from(log: PositionsLog, records: Iterable[Recorded], *, tz: dt.tzinfo) -> set[Fact]:
     """The position facts alone of ``facts_from`` (the core state is not folded)."""
     facts: dict[tuple[Table, Key], Payload] = {}
-    for at, group in itertools.groupby(records, key=lambda r: micros(r.at)):
+    for at, group in itertools.groupby(records, key=valid_us):
         before = log
         for record in group:
             log = POSITIONS_FOLD.step(log, record)
@@ -316,6 +315,21 @@ class Tip:
     """The latest valid time of a stored event (µs), ``None`` before the first."""
     known: list[int]
     """The distinct knowledge times of the stored events (µs), ascending."""
+    pending: list[Recorded] = attrs.field(factory=list)
+    """Events taken in at the end of both timelines but not yet loaded into ``history`` (``flush``)."""
+    last: Recorded | None = None
+    """The record of the event taken in last."""
+
+    def flush(self) -> None:
+        """Load the pending records into ``history``: its version and index are then the tip's.
+
+        An event at the end of both timelines needs nothing of the history, so
+        ``take`` keeps it aside and loads such runs in one call, when the history
+        is next read (a late event or a retraction) or when its caller asks.
+        """
+        if self.pending:
+            self.history.load_recorded(self.pending)
+            self.pending = []
 
     @classmethod
     def of(cls, history: History) -> Tip:
@@ -324,7 +338,7 @@ class Tip:
             history=history,
             state=history.state(),
             log=history.fold(POSITIONS_FOLD),
-            last_at=max((micros(r.at) for r in history.appended_after(0)), default=None),
+            last_at=max((valid_us(r) for r in history.appended_after(0)), default=None),
             known=sorted({r.known_us for r in history.appended_after(0)}),
         )
 
@@ -334,23 +348,26 @@ def target_of(history: History, event_id: str) -> Recorded | None:
     return next((r for r in history.appended_after(0) if r.event.id == event_id), None)
 
 
-def _record(history: History, event: Event) -> Recorded:
+def _record(tip: Tip, event: Event) -> Recorded:
+    history = tip.history
     tz = history.tz
     if history.timezone is None and isinstance(event, NegotiationOpened):
         tz = zone(event.timezone or "UTC")
-    return Recorded.of(event, history.version + 1, tz)
+    return Recorded.of(event, history.version + len(tip.pending) + 1, tz)
 
 
 def _step(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     """The writes of an event at the end of both timelines: what ``changes`` would find, without deriving."""
-    state = evolve(tip.state, record.event)
+    event = record.event
+    state = evolve(tip.state, event)
     log = POSITIONS_FOLD.step(tip.log, record)
-    negotiation = tip.history.negotiation
-    answer = status_answer(negotiation, state)
     result: list[Change] = []
-    if answer != status_answer(negotiation, tip.state):
-        status = Row("status", (at,), answer, known, INFINITY)
-        result.append(Change("insert", "status", status.key, row=status))
+    if type(event) not in ANSWER_NEUTRAL:  # (most events: their effect reaches no field an answer shows)
+        negotiation = tip.history.negotiation
+        answer = status_answer(negotiation, state)
+        if answer != status_answer(negotiation, tip.state):
+            status = Row("status", (at,), answer, known, INFINITY)
+            result.append(Change("insert", "status", status.key, row=status))
     if log is not tip.log:
         tz = tip.history.tz  # as ``facts_from``: the negotiation's, not the state's
         for key, link in log.links.items():
@@ -392,48 +409,61 @@ def _inert(history: History, event: Event) -> Recorded | None:
     return target
 
 
-def take(tip: Tip, event: Event) -> list[Change]:
-    """Take ``event`` (the negotiation's next stored one) into ``tip.history``; the writes it makes.
-
-    An event that occurred after every stored one and was recorded no earlier
-    than any, and retracts nothing, is one step of the folds (O(1) rows). An
-    event that changes no fact wherever it lands (a statement, a rejection, a
-    strike authorization, or the retraction of one) writes nothing, however
-    late. Otherwise the rows of the region it changes (valid times from its
-    own, or its target's; knowledge times from its own) are derived before and after.
-    """
-    history = tip.history
-    record = _record(history, event)
-    at, known = micros(record.at), record.known_us
+def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
+    """``take`` of an event not at the end of both timelines, or a retraction (nothing pending)."""
+    history, event = tip.history, record.event
     retracting = isinstance(event, EventRetracted)
-    if not retracting and (tip.last_at is None or at > tip.last_at) and (not tip.known or known >= tip.known[-1]):
-        history.load_recorded([record])
-        result = _step(tip, record, at, known)
-    elif type(event) in _INERT or _inert(history, event) is not None:
+    if type(event) in _INERT or _inert(history, event) is not None:
         # Counted where it lands (a retraction: and its target no longer counts); no answer changes.
         history.load_recorded([record], commutes=not retracting and TRANSITIONS[type(event)].commutes)
         if not retracting:
             tip.state = replace(tip.state, {"events_applied": tip.state.events_applied + 1})
-        result = []
+        return []
+    # A late proposal, withdrawal or acceptance changes no status or stoppage fact (its core effect is
+    # bookkeeping no answer shows): only its region's position facts are derived.
+    positions_only = not retracting and type(event) in _POSITIONS_ONLY
+    start = at
+    if retracting:
+        assert isinstance(event, EventRetracted)  # noqa: S101 - for the type checker
+        target = target_of(history, event.target)
+        if target is not None:
+            start = min(start, valid_us(target))
+    grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
+    latest = max(known, tip.known[-1]) if tip.known else known
+    asked = [None if g >= latest else g for g in grid]
+    before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
+    history.load_recorded([record])
+    after_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
+    tip.state = history.state()
+    tip.log = history.fold(POSITIONS_FOLD)
+    return changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known)
+
+
+def take(tip: Tip, event: Event) -> list[Change]:
+    """Take ``event`` (the negotiation's next stored one) into ``tip.history``; the writes it makes.
+
+    An event that occurred after every stored one and was recorded no earlier
+    than any, and retracts nothing, is one step of the folds (O(1) rows); it
+    is loaded into the history later (``Tip.flush``). An event that changes
+    no fact wherever it lands (a statement, a rejection, a strike
+    authorization, or the retraction of one) writes nothing, however late.
+    Otherwise the rows of the region it changes (valid times from its own,
+    or its target's; knowledge times from its own) are derived before and after.
+    """
+    history = tip.history
+    record = _record(tip, event)
+    at, known = valid_us(record), record.known_us
+    retracting = isinstance(event, EventRetracted)
+    if not retracting and (tip.last_at is None or at > tip.last_at) and (not tip.known or known >= tip.known[-1]):
+        if history.timezone is None:  # (the zone its records are placed in is set by the first ones)
+            history.load_recorded([record])
+        else:
+            tip.pending.append(record)
+        result = _step(tip, record, at, known)
     else:
-        # A late proposal, withdrawal or acceptance changes no status or stoppage fact (its core effect is
-        # bookkeeping no answer shows): only its region's position facts are derived.
-        positions_only = not retracting and type(event) in _POSITIONS_ONLY
-        start = at
-        if retracting:
-            assert isinstance(event, EventRetracted)  # noqa: S101 - for the type checker
-            target = target_of(history, event.target)
-            if target is not None:
-                start = min(start, micros(target.at))
-        grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
-        latest = max(known, tip.known[-1]) if tip.known else known
-        asked = [None if g >= latest else g for g in grid]
-        before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
-        history.load_recorded([record])
-        after_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
-        tip.state = history.state()
-        tip.log = history.fold(POSITIONS_FOLD)
-        result = changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known)
+        tip.flush()
+        result = _take_late(tip, record, at, known)
+    tip.last = record
     tip.last_at = at if tip.last_at is None else max(tip.last_at, at)
     i = bisect.bisect_left(tip.known, known)
     if i == len(tip.known) or tip.known[i] != known:

@@ -34,6 +34,7 @@ __all__ = [
     "Positions",
     "PositionsLog",
     "Proposal",
+    "position_of",
     "positions_from",
     "positions_of",
     "standing",
@@ -255,28 +256,29 @@ class Positions:
         return out
 
 
+def position_of(key: tuple[str, str], link: Link, tz: dt.tzinfo) -> Position | None:
+    """The position a party's record on an issue (``key``: party, issue; its newest ``link``) shows, if any."""
+    proposal = link.proposal
+    if proposal is None:
+        return None
+    # An accepted proposal stands from the acceptance on (``link.at``).
+    at = link.at.astimezone(tz)
+    return Position(
+        party=key[0],
+        issue=key[1],
+        terms=proposal.terms,
+        value=proposal.value,
+        since=local_date(at, tz),
+        at=at,
+        event=proposal.event,
+        link=link,
+        accepted=link.accepted,
+    )
+
+
 def standing(log: PositionsLog, tz: dt.tzinfo) -> tuple[Position, ...]:
     """The standing positions of a folded log, sorted by party, then issue."""
-    out = []
-    for (party, issue), link in log.records():
-        proposal = link.proposal
-        if proposal is None:
-            continue
-        # An accepted proposal stands from the acceptance on (``link.at``).
-        at = link.at.astimezone(tz)
-        out.append(
-            Position(
-                party=party,
-                issue=issue,
-                terms=proposal.terms,
-                value=proposal.value,
-                since=local_date(at, tz),
-                at=at,
-                event=proposal.event,
-                link=link,
-                accepted=link.accepted,
-            )
-        )
+    out = [p for key, link in log.records() if (p := position_of(key, link, tz)) is not None]
     out.sort(key=lambda p: (p.party, p.issue))
     return tuple(out)
 

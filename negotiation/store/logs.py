@@ -24,7 +24,13 @@ __all__ = ["LibraryLogger", "get_logger"]
 def _stdlib_logger(name: str) -> Any:
     return structlog.wrap_logger(
         logging.getLogger(name),
-        processors=[structlog.processors.format_exc_info, structlog.processors.KeyValueRenderer(key_order=["event"])],
+        processors=[
+            # First: a message below the logger's level is dropped before it is rendered (a catch-up logs
+            # a line per phase change, and an application that set up no logging shows none of them).
+            structlog.stdlib.filter_by_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["event"]),
+        ],
         wrapper_class=structlog.stdlib.BoundLogger,
     )
 

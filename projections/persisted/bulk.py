@@ -164,6 +164,14 @@ class ImportTables:
         self._runs: list[list[Any]] = []
         """[negotiation, events] of the stored records, in commit order, consecutive ones of a negotiation joined."""
         self._passes = 0
+        self._order: Iterator[Derived | int | None] | None = None
+        """The derivations being written (``_in_order``), from the first ``write_ready`` or ``finish`` on."""
+        self._finishing = False
+        self._ended = False
+        self._page: list[Derived] = []
+        self._page_events = 0
+        self._start = 0
+        """The first event of the page being gathered, among the stored ones."""
         self.active = False
         """Whether rows are being derived for this import (else the catch-up takes it all in)."""
         self.taken = 0
@@ -297,56 +305,99 @@ class ImportTables:
         module); the catch-up takes in the rest. While the worker derives the
         first batches, this process derives the last ones not started yet.
         """
-        if not self.active:
+        if not self.active and self._order is None:
             return 0
-        self._flush()
-        try:
-            self._write_all(progress)
-        except (_NotWrittenError, OSError, pickle.UnpicklingError, EOFError) as e:
-            # Whatever stops the derived pages (a spool file unreadable, say), the catch-up takes in the rest.
-            logger.info("read_models.bulk_ended", reason=str(e) or type(e).__name__, taken=self.taken)
-        finally:
-            self.models.end_bulk()
+        if self.active:
+            self._flush()
+            self._finishing = True
+            self._write_pages(progress)
+        self._end()
         if self.taken >= ANALYZE_AFTER:
             self.models.analyze()
         return self.taken
 
-    def _write_all(self, progress: Progress | None) -> None:
-        page: list[Derived] = []
-        events = 0
-        start = 0  # the page's first event among the stored ones
-        try:
-            for derived in self._in_order():
-                if isinstance(derived, int):  # that many events for the projector itself
-                    if page:
-                        full, page = page, []
-                        self._write(full, start, events, progress)
-                        start, events = start + events, 0
-                    self._catch_up(start, derived, progress)
-                    start += derived
-                    continue
-                page.append(derived)
-                events += derived.events
-                if events >= self.page_size:
-                    full, page = page, []  # not written again below if this fails
-                    self._write(full, start, events, progress)
-                    start, events = start + events, 0
-        finally:  # what was derived before the end, too
-            if page:
-                self._write(page, start, events, progress)
+    def write_ready(self, progress: Progress | None = None) -> None:
+        """Write the pages whose rows are derived by now, without waiting (the rest: ``finish``).
 
-    def _in_order(self) -> Iterator[Derived | int]:
+        For a caller that stores nothing more meanwhile (a catch-up of stored
+        events, ``catch_up_in_bulk``): the pages are written while the worker
+        derives the next ones, so that both processors stay busy.
+        """
+        if self.active:
+            self._write_pages(progress)
+
+    def _write_pages(self, progress: Progress | None) -> None:
+        """Write the pages in order, as far as derived (all of them once finishing)."""
+        if self._order is None:
+            self._order = self._in_order()
+        try:
+            for derived in self._order:
+                if derived is None:  # the next one is not derived yet
+                    return
+                if isinstance(derived, int):  # that many events for the projector itself
+                    self._write_page(progress)
+                    self._catch_up(self._start, derived, progress)
+                    self._start += derived
+                    continue
+                self._page.append(derived)
+                self._page_events += derived.events
+                if self._page_events >= self.page_size:
+                    self._write_page(progress)
+            self._write_page(progress)
+        except (_NotWrittenError, OSError, pickle.UnpicklingError, EOFError) as e:
+            # Whatever stops the derived pages (a spool file unreadable, say), the catch-up takes in the rest.
+            logger.info("read_models.bulk_ended", reason=str(e) or type(e).__name__, taken=self.taken)
+            self._end_pages(progress)
+        except BaseException:
+            self._end_pages(progress)
+            raise
+
+    def _write_page(self, progress: Progress | None) -> None:
+        """Write the page gathered so far, if any."""
+        if self._page:
+            page, events = self._page, self._page_events
+            self._page, self._page_events = [], 0  # not written again if this fails
+            self._write(page, self._start, events, progress)
+            self._start += events
+
+    def _end_pages(self, progress: Progress | None) -> None:
+        """The pages end here: what was derived before the end is written too, and nothing more is derived."""
+        self.active = False
+        self._order = iter(())
+        try:
+            self._write_page(progress)
+        except _NotWrittenError as e:
+            logger.info("read_models.bulk_ended", reason=str(e), taken=self.taken)
+
+    def _end(self) -> None:
+        """Undo what the writes set on the store's connection (once)."""
+        if self._order is not None and not self._ended:
+            self._ended = True
+            self.models.end_bulk()
+
+    def _in_order(self) -> Iterator[Derived | int | None]:
         """The derivations of the stored negotiations, in the order they were stored; until one is missing.
 
-        For a negotiation the projector takes in itself: how many events it stored.
+        For a negotiation the projector takes in itself: how many events it
+        stored. ``None`` while the next batch is not derived yet (before ``finish``:
+        then the batches are waited for, and the generator ends after the last one).
         """
         runs = iter(self._runs)
         run: list[Any] | None = None
+        index = 0
         with Path(self._paths[0]).open("a+b") as theirs, Path(self._paths[1]).open("a+b") as ours:
-            for index, batch in enumerate(self._batches):
+            while True:
+                batches = self._batches
+                if index >= len(batches) or not (self._finishing or batches[index].ready()):
+                    if self._finishing and index >= len(batches):
+                        return
+                    yield None
+                    continue
+                batch = batches[index]
                 if batch.caught_up:
                     ((negotiation, events),) = batch.names
                     run = self._follow(run, runs, negotiation, events)
+                    index += 1
                     yield events
                     continue
                 for (negotiation, events), found in zip(batch.names, self._wait(index), strict=True):
@@ -356,6 +407,7 @@ class ImportTables:
                     spool = ours if batch.local is not None else theirs
                     spool.seek(found[0])
                     yield pickle.loads(spool.read(found[1]))  # noqa: S301 - our own file, just written
+                index += 1
 
     @staticmethod
     def _follow(run: list[Any] | None, runs: Iterator[list[Any]], negotiation: str, events: int) -> list[Any]:
@@ -475,7 +527,7 @@ def catch_up_in_bulk(
         return first
     try:
         tables.begin(backlog)
-        _hand_over_stored(tables, store, after, page_size)
+        _hand_over_stored(tables, store, after, page_size, progress)
         return first + tables.finish(progress)
     except (PersistenceError, OSError) as e:  # reading the store, the spool: the catch-up takes in the rest
         logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
@@ -484,8 +536,13 @@ def catch_up_in_bulk(
         tables.release()  # the caller's read models stay open
 
 
-def _hand_over_stored(tables: ImportTables, store: EventStore, after: int, page_size: int) -> None:
-    """Tell ``tables`` of the stored events after ``after``, as an import's checking and storing would."""
+def _hand_over_stored(
+    tables: ImportTables, store: EventStore, after: int, page_size: int, progress: Progress | None
+) -> None:
+    """Tell ``tables`` of the stored events after ``after``, as an import's checking and storing would.
+
+    After each page read, the pages derived by then are written (``ImportTables.write_ready``).
+    """
     run: list[Any] = []  # [negotiation, first version, next version, lines]
 
     def hand_over() -> None:
@@ -505,6 +562,7 @@ def _hand_over_stored(tables: ImportTables, store: EventStore, after: int, page_
                 hand_over()
             run[:] = [negotiation, n.originator_version, n.originator_version + 1, [n.state]]
         after = page[-1].id
+        tables.write_ready(progress)
     if run and tables.active:
         hand_over()
 

@@ -43,7 +43,7 @@ from eventsourcing.persistence import (
 from events.converter import parse_trusted, render_line
 from events.errors import InvalidEventError
 from events.model import Event, EventRetracted
-from negotiation.core.history import History, micros
+from negotiation.core.history import History, valid_us
 from negotiation.core.state import NegotiationState, Phase, phase, zone
 from negotiation.store.eventstore import APPLICATION_NAME, EventStore, StreamEvent
 from negotiation.store.logs import LibraryLogger, get_logger
@@ -436,12 +436,13 @@ def _take(
     current = entry.phase
     for position, _, event in items:
         periods.writes.extend((negotiation, change) for change in take(tip, event))
-        (record,) = history.appended_after(history.version - 1)
+        record = tip.last
+        assert record is not None  # noqa: S101 - ``take`` sets it
         periods.events.append(
             EventRow(
                 negotiation=negotiation,
                 seq=record.seq,
-                valid_at=micros(record.at),
+                valid_at=valid_us(record),
                 known_at=record.known_us,
                 id=event.id,
                 type=event.TYPE,
@@ -457,6 +458,7 @@ def _take(
         if new != current:
             changes.append((position, negotiation, current, new))
             current = new
+    tip.flush()  # (the cache checks the history's version)
     entry.state, entry.log = tip.state, tip.log
     entry.phase = current
     entry.position = items[-1][0]

@@ -139,6 +139,18 @@ class Dialect(ABC):
         """Whether setting up the tables may be tried again after ``error``."""
         return False
 
+    def row_transaction(self, datastore: Any) -> AbstractContextManager[Cursor]:
+        """The transaction a batch of rows and its tracking record are written in (``SQLTables.write``).
+
+        It may commit without waiting for the disk: the rows are derived from
+        the event log, and their tracking record commits with them, so a crash
+        that loses the last such commits loses nothing the next catch-up does
+        not write again (the database stays consistent either way). An event's
+        own commit stays as durable as the store makes it.
+        """
+        transaction: AbstractContextManager[Cursor] = datastore.transaction(commit=True)
+        return transaction
+
     def begin_bulk(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
         """Prepare the connection for one of many large batches in a row (an import's derived rows)."""
 
@@ -306,7 +318,7 @@ class SQLTables:
         The pointer row is locked first: projectors of this database take
         turns (and wait for a switch), so the tracked position read next stays true.
         """
-        with self.datastore.transaction(commit=True) as c:
+        with self.dialect.row_transaction(self.datastore) as c:
             if bulk:
                 self.dialect.begin_bulk(c)
             check_slot(self.dialect.lock_for_write(c), self.version, slot)

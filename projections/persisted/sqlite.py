@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
@@ -16,6 +17,8 @@ from projections.persisted.tables import POINTER_KEY, POINTER_TABLE, table_name
 __all__ = ["SQLiteDialect", "SQLiteViewRecorder", "SQLiteViews"]
 
 _NAME: Final = re.compile(r"[a-z0-9_]+")
+_NORMAL: Final = 1
+"""``PRAGMA synchronous``'s NORMAL (FULL is 2, EXTRA 3)."""
 DEFAULT_CACHE_KIB: Final = 2000
 """SQLite's default page cache (``SQLITE_DEFAULT_CACHE_SIZE``), in KiB."""
 BULK_CACHE_KIB: Final = 131072
@@ -48,6 +51,27 @@ class SQLiteDialect(Dialect):
         """Every table, view and index of the file (one namespace in SQLite)."""
         c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index')")
         return {row[0] for row in c.fetchall()}
+
+    @contextmanager
+    def row_transaction(self, datastore: Any) -> Iterator[Any]:
+        """``Dialect.row_transaction``: with ``synchronous = NORMAL``, then the connection's own level again.
+
+        In WAL mode a commit at ``NORMAL`` does not wait for the disk; the file
+        stays consistent. SQLite changes the level only outside a transaction,
+        so it is set around it, on the connection the transaction runs on.
+        """
+        with datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA synchronous")
+            level = int(cursor.fetchone()[0])
+            if level > _NORMAL:
+                cursor.execute(f"PRAGMA synchronous = {_NORMAL}")
+            try:
+                with connection.transaction(commit=True) as c:
+                    yield c
+            finally:
+                if level > _NORMAL:
+                    cursor.execute(f"PRAGMA synchronous = {level}")
 
     def begin_bulk(self, c: Any) -> None:
         """A page cache of ``BULK_CACHE_KIB`` on this connection (SQLite's default is 2 MB).

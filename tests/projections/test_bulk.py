@@ -384,6 +384,49 @@ def test_a_stored_backlog_is_caught_up_in_bulk_as_a_clean_build(url: str, feed: 
     assert rows == clean
 
 
+class _AtOnce(concurrent.futures.Executor):
+    """An executor that derives each batch as it is handed over: every batch is ready by the next page read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_a_backlog_s_derived_pages_are_written_while_it_is_read(
+    url: str, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages derived by the time the next page of the backlog is read are written then, not all at the end.
+
+    So the worker derives the next ones while this process writes (both processors busy).
+    """
+    monkeypatch.setattr(bulk.concurrent.futures, "ProcessPoolExecutor", _AtOnce)
+    finish = ImportTables.finish
+    before_finish: list[int] = []
+
+    def noting(self: ImportTables, progress: Any = None) -> int:
+        before_finish.append(self.taken)
+        return finish(self, progress)
+
+    monkeypatch.setattr(ImportTables, "finish", noting)
+    with Negotiations(url) as app:
+        app.import_files([str(feed)])
+        with ReadModels(app, page_size=97) as models, capture_logs() as logs:
+            taken = bulk.catch_up_in_bulk(models, min_events=0, page_size=200)
+        assert taken == app.position() == 1000
+        derived = _derivable(app, 97)
+        assert _derived_events(logs) == derived
+        caught, rows, clean = caught_up_and_clean(app)
+    # All but the last pages were written before ``finish``: at most the last page read (103 events) and
+    # a page gathered from it (200) were left to it.
+    assert derived - 200 - 103 <= before_finish[0] < derived
+    assert caught == 0
+    assert rows == clean
+
+
 def test_a_small_backlog_is_left_to_the_catch_up(url: str) -> None:
     with Negotiations(url) as app:
         app.import_files([str(EXAMPLES[0])])

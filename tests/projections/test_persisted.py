@@ -30,6 +30,7 @@ from projections.errors import NotOpenedError
 from projections.persisted import ReadModels, ReadModelTimeoutError
 from projections.persisted import models as models_module
 from projections.persisted.models import PROGRESS_STAGE
+from projections.persisted.sql import SQLTables
 from projections.persisted.tables import KINDS, SQL_VIEWS, table_name
 from projections.positions import positions_of
 from projections.status import status_of
@@ -645,6 +646,32 @@ def test_catch_up_reports_each_page_to_progress(tmp_path: Path) -> None:
             assert models.catch_up(progress=lambda stage, n: reported.append((stage, n))) == rest
             assert [n for _, n in reported] == [10] * (rest // 10) + ([rest % 10] if rest % 10 else [])
             assert models.position() == app.position()
+
+
+def test_sqlite_rows_commit_without_waiting_for_the_disk_and_events_still_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are written at ``synchronous = NORMAL`` (derived: a catch-up writes them again); appends stay FULL."""
+    levels: list[int] = []
+    write_rows = SQLTables._write_rows
+
+    def spy(self: SQLTables, c: Any, changes: Any) -> None:
+        c.execute("PRAGMA synchronous")
+        levels.append(c.fetchone()[0])
+        write_rows(self, c, changes)
+
+    monkeypatch.setattr(SQLTables, "_write_rows", spy)
+    log = Path(__file__).resolve().parents[2] / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(f"sqlite:///{tmp_path}/store.db") as app:
+        app.import_files([str(log)])
+        with ReadModels(app, page_size=10) as models:
+            models.catch_up()
+        with app.store.factory.datastore.transaction(commit=False) as c:
+            c.execute("PRAGMA synchronous")
+            after = c.fetchone()[0]
+    assert len(levels) > 1
+    assert set(levels) == {1}  # NORMAL
+    assert after == 2  # FULL, SQLite's default, for the events appended next
 
 
 def _analyzed(url: str) -> dict[str, bool]:

@@ -29,7 +29,7 @@ from negotiation.core.history import planning
 from negotiation.core.history.checkpoints import CHECKPOINT_INTERVAL, KNOWN_SERIES, Checkpoints
 from negotiation.core.history.index import Index
 from negotiation.core.history.planning import CLOCK_SKEW, AppendPlan, opened_zone
-from negotiation.core.history.records import STATUS_FOLD, Fold, Recorded, micros
+from negotiation.core.history.records import STATUS_FOLD, Fold, Recorded, micros, valid_us
 from negotiation.core.state import NegotiationState
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "History",
     "Recorded",
     "micros",
+    "valid_us",
 ]
 
 S = TypeVar("S")

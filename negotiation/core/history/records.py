@@ -13,19 +13,20 @@ from events.time import instant
 from negotiation.core.machine import evolve
 from negotiation.core.state import NegotiationState
 
-__all__ = ["SEQ_BITS", "STATUS_FOLD", "Fold", "Recorded", "micros", "valid_key"]
+__all__ = ["SEQ_BITS", "STATUS_FOLD", "Fold", "Recorded", "micros", "valid_key", "valid_us"]
 
 S = TypeVar("S")
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICRO: Final = dt.timedelta(microseconds=1)
 SEQ_BITS: Final = 32
 """Bits of the append order in a valid-time sort key (below the instant's microseconds)."""
 
 
 def micros(moment: dt.datetime) -> int:
     """Microseconds since the epoch: an exact integer sort key for an aware instant."""
-    return (moment - _EPOCH) // _MICRO
+    since = moment - _EPOCH
+    # (The timedelta's own parts: a third cheaper than dividing it by one microsecond; every event needs two.)
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
 def valid_key(at: dt.datetime, seq: int) -> int:
@@ -61,6 +62,11 @@ class Recorded:
     def at_known(cls, event: Event, seq: int, at: dt.datetime, known: dt.datetime) -> Recorded:
         """Place ``event`` at instant ``at``, known at ``known``, ``seq``-th in append order."""
         return cls(event=event, seq=seq, at=at, known=known, key=valid_key(at, seq), known_us=micros(known))
+
+
+def valid_us(record: Recorded) -> int:
+    """``micros(record.at)``, read off the record's valid-time key, which holds it (no datetime arithmetic)."""
+    return record.key >> SEQ_BITS
 
 
 @attrs.frozen
