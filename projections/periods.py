@@ -397,6 +397,8 @@ _INERT: Final = COUNT_ONLY - POSITION_EVENTS
 """Event types that change no fact wherever they land: the status and positions folds only count them."""
 _POSITIONS_ONLY: Final = ANSWER_NEUTRAL & POSITION_EVENTS
 """Event types that change position facts only."""
+_NO_POSITION: Final = frozenset(TRANSITIONS) - POSITION_EVENTS - {EventRetracted}
+"""Event types that change no position fact wherever they land (a retraction may: its target's)."""
 
 
 def _inert(history: History, event: Event) -> Recorded | None:
@@ -407,6 +409,21 @@ def _inert(history: History, event: Event) -> Recorded | None:
     if target is None or type(target.event) not in _INERT or not history.counts(target):
         return None
     return target
+
+
+def _changing(history: History, grid: list[int], positions_only: bool) -> list[int]:
+    """``grid`` (knowledge times from the new event's own on) without those at which nothing derived can change.
+
+    At a knowledge time when only events that change none of the facts
+    derived became known (statements, say; for position facts, anything but a
+    proposal, a withdrawal, an acceptance or a retraction), the facts are those
+    of the knowledge time before: no row starts or ends there, so none is
+    derived there. The first (the new event's) always stays.
+    """
+    first = grid[0]
+    inert = _NO_POSITION if positions_only else _INERT
+    moving = {r.known_us for r in history.appended_after(0) if r.known_us > first and type(r.event) not in inert}
+    return [first, *(g for g in grid[1:] if g in moving)]
 
 
 def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
@@ -428,7 +445,7 @@ def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
         target = target_of(history, event.target)
         if target is not None:
             start = min(start, valid_us(target))
-    grid = sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]})
+    grid = _changing(history, sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]}), positions_only)
     latest = max(known, tip.known[-1]) if tip.known else known
     asked = [None if g >= latest else g for g in grid]
     before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]

@@ -23,6 +23,11 @@ DEFAULT_CACHE_KIB: Final = 2000
 """SQLite's default page cache (``SQLITE_DEFAULT_CACHE_SIZE``), in KiB."""
 BULK_CACHE_KIB: Final = 131072
 """SQLite's page cache while an import writes its derived rows: 128 MB, within its memory target (300 MB)."""
+DEFAULT_CHECKPOINT_PAGES: Final = 1000
+"""SQLite's default ``wal_autocheckpoint``: a commit that leaves the WAL longer copies it into the file."""
+BULK_CHECKPOINT_PAGES: Final = 16384
+"""``wal_autocheckpoint`` while derived pages are written (64 MB of 4 KiB pages): the pages each derived
+page touches again are copied into the file once per checkpoint, not once per commit."""
 
 
 class SQLiteDialect(Dialect):
@@ -81,10 +86,12 @@ class SQLiteDialect(Dialect):
         events rereads most of those pages from the file for every page written.
         """
         c.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        c.execute(f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
 
     def end_bulk(self, c: Any) -> None:
         """SQLite's default page cache again: the pages cached for the import are let go."""
         c.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")
+        c.execute(f"PRAGMA wal_autocheckpoint = {DEFAULT_CHECKPOINT_PAGES}")
 
     def retryable(self, error: Exception) -> bool:
         """SQLite refuses at once (eventsourcing's transactions begin deferred) when a writer committed meanwhile."""

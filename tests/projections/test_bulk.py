@@ -25,7 +25,12 @@ from negotiation.answers import Answers, catch_up
 from projections.persisted import ReadModels, bulk, runner
 from projections.persisted.bulk import ImportTables
 from projections.persisted.sql import SQLTables
-from projections.persisted.sqlite import BULK_CACHE_KIB, DEFAULT_CACHE_KIB
+from projections.persisted.sqlite import (
+    BULK_CACHE_KIB,
+    BULK_CHECKPOINT_PAGES,
+    DEFAULT_CACHE_KIB,
+    DEFAULT_CHECKPOINT_PAGES,
+)
 from tests.reliability.test_indexed_tables import table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -319,27 +324,31 @@ def test_a_lost_spool_file_ends_the_derived_pages(url: str, feed: Path) -> None:
 def test_derived_pages_widen_sqlites_page_cache_only_while_they_are_written(
     tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each derived page is written with the bulk page cache; the store's connection gets its default back."""
-    seen: list[int] = []
+    """Each derived page is written with the bulk page cache and WAL checkpoints; the connection's defaults after."""
+    seen: list[tuple[int, int]] = []
     write = SQLTables.write
+
+    def settings(c: Any) -> tuple[int, int]:
+        c.execute("PRAGMA cache_size")
+        cache = c.fetchone()[0]
+        c.execute("PRAGMA wal_autocheckpoint")
+        return cache, c.fetchone()[0]
 
     def spy(self: SQLTables, *args: Any, **kwargs: Any) -> None:
         write(self, *args, **kwargs)
         if kwargs.get("bulk"):
             with self.datastore.transaction(commit=False) as c:
-                c.execute("PRAGMA cache_size")
-                seen.append(c.fetchone()[0])
+                seen.append(settings(c))
 
     monkeypatch.setattr(SQLTables, "write", spy)
     with Negotiations(f"sqlite:///{tmp_path / 'store.db'}") as app:
         stored, taken = import_with_tables(app, [feed])
         with app.store.factory.datastore.transaction(commit=False) as c:
-            c.execute("PRAGMA cache_size")
-            after = c.fetchone()[0]
+            after = settings(c)
     assert stored == taken == 1000
     assert len(seen) > 1
-    assert set(seen) == {-BULK_CACHE_KIB}
-    assert after == -DEFAULT_CACHE_KIB
+    assert set(seen) == {(-BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES)}
+    assert after == (-DEFAULT_CACHE_KIB, DEFAULT_CHECKPOINT_PAGES)
 
 
 # --- a stored backlog taken in in bulk ------------------------------------------------------
