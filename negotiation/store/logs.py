@@ -24,13 +24,7 @@ __all__ = ["LibraryLogger", "get_logger"]
 def _stdlib_logger(name: str) -> Any:
     return structlog.wrap_logger(
         logging.getLogger(name),
-        processors=[
-            # First: a message below the logger's level is dropped before it is rendered (a catch-up logs
-            # a line per phase change, and an application that set up no logging shows none of them).
-            structlog.stdlib.filter_by_level,
-            structlog.processors.format_exc_info,
-            structlog.processors.KeyValueRenderer(key_order=["event"]),
-        ],
+        processors=[structlog.processors.format_exc_info, structlog.processors.KeyValueRenderer(key_order=["event"])],
         wrapper_class=structlog.stdlib.BoundLogger,
     )
 
@@ -46,29 +40,44 @@ class LibraryLogger:
         """A logger with more context (e.g. ``negotiation=...``, ``event_id=...``)."""
         return LibraryLogger(self.name, {**self.context, **context})
 
-    def _sink(self) -> Any:
-        base = structlog.get_logger(self.name) if structlog.is_configured() else _stdlib_logger(self.name)
+    def _sink(self, level: int = logging.ERROR) -> Any:
+        """Where a message of ``level`` goes; ``None`` when the standard library's logger would drop it.
+
+        Asked before the message is built: a catch-up logs a line per phase
+        change, and an application that set up no logging shows none of them.
+        """
+        if structlog.is_configured():
+            base = structlog.get_logger(self.name)
+        elif logging.getLogger(self.name).isEnabledFor(level):
+            base = _stdlib_logger(self.name)
+        else:
+            return None
         return base.bind(**self.context) if self.context else base
 
     def debug(self, event: str, **fields: Any) -> None:
         """Log at DEBUG."""
-        self._sink().debug(event, **fields)
+        if (sink := self._sink(logging.DEBUG)) is not None:
+            sink.debug(event, **fields)
 
     def info(self, event: str, **fields: Any) -> None:
         """Log at INFO."""
-        self._sink().info(event, **fields)
+        if (sink := self._sink(logging.INFO)) is not None:
+            sink.info(event, **fields)
 
     def warning(self, event: str, **fields: Any) -> None:
         """Log at WARNING."""
-        self._sink().warning(event, **fields)
+        if (sink := self._sink(logging.WARNING)) is not None:
+            sink.warning(event, **fields)
 
     def error(self, event: str, **fields: Any) -> None:
         """Log at ERROR."""
-        self._sink().error(event, **fields)
+        if (sink := self._sink(logging.ERROR)) is not None:
+            sink.error(event, **fields)
 
     def exception(self, event: str, **fields: Any) -> None:
         """Log at ERROR with the current exception's traceback."""
-        self._sink().exception(event, **fields)
+        if (sink := self._sink(logging.ERROR)) is not None:
+            sink.exception(event, **fields)
 
 
 def get_logger(name: str = "negotiation", **context: Any) -> LibraryLogger:
