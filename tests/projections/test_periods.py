@@ -10,9 +10,13 @@ part of an answer writes nothing, late or not, however long the history.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+import pytest
 
 from events import Event
 from negotiation.core.history import History
+from projections import periods
 from projections.periods import Change, Tip, take
 from tests.projections.builders import Log
 
@@ -70,3 +74,42 @@ def test_a_late_stoppage_rewrites_the_status_it_changes() -> None:
     # The strike's start and end are change points of the status answer; no other status row is touched.
     assert len({w.key for w in status}) == 2
     assert all(w.op == "insert" for w in status)
+
+
+def test_events_at_the_end_reach_the_history_a_run_at_a_time() -> None:
+    """In-order events wait in ``Tip.pending``; a late one, or ``flush``, loads them first, in order."""
+    log = _long_negotiation()
+    tip, _ = _taken(log.events)
+    assert tip.history.version + len(tip.pending) == len(log.events)
+    assert len(tip.pending) == len(log.events) - 1  # only the opening went in at once: it sets the zone
+    assert tip.last is not None
+    assert tip.last.event == log.events[-1]
+    late = log.add("statement.issued", "late-s", "2023-01-10", recorded="2024-01-01", by="amptp", text="y")
+    take(tip, late)
+    assert tip.pending == []
+    reference = History("n")
+    reference.load(log.events)
+    assert [r.event for r in tip.history.appended_after(0)] == [r.event for r in reference.appended_after(0)]
+    assert tip.history.state() == reference.state() == tip.state
+
+
+def test_a_late_event_is_derived_only_where_facts_can_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Knowledge times at which only statements became known are left out of a late proposal's derivation."""
+    log = _long_negotiation()
+    tip, _ = _taken(log.events)
+    asked: list[int | None] = []
+    region_facts = periods.region_facts
+
+    def counting(history: History, start: int, known: int | None, **kwargs: Any) -> Any:
+        asked.append(known)
+        return region_facts(history, start, known, **kwargs)
+
+    monkeypatch.setattr(periods, "region_facts", counting)
+    early = log.add(
+        "proposal.made", "p-early", "2023-01-10", recorded="2023-01-05", by="wga", issue="wages", terms="7%"
+    )
+    writes = take(tip, early)
+    # Recorded before nearly 300 statements: every later knowledge time holds statements only, so one time is
+    # derived (before and after the proposal), not one per statement.
+    assert len(asked) == 2
+    assert [(w.op, w.table) for w in writes] == [("insert", "position")]
