@@ -307,11 +307,13 @@ class ImportTables:
         """
         if not self.active and self._order is None:
             return 0
-        if self.active:
-            self._flush()
-            self._finishing = True
-            self._write_pages(progress)
-        self._end()
+        try:
+            if self.active:
+                self._flush()
+                self._finishing = True
+                self._write_pages(progress)
+        finally:
+            self._end()
         if self.taken >= ANALYZE_AFTER:
             self.models.analyze()
         return self.taken
@@ -370,7 +372,11 @@ class ImportTables:
             logger.info("read_models.bulk_ended", reason=str(e), taken=self.taken)
 
     def _end(self) -> None:
-        """Undo what the writes set on the store's connection (once)."""
+        """Undo what the writes set on the store's connection, once.
+
+        By ``finish``; or by ``release``, when ``write_ready`` wrote pages and
+        something stopped the caller before it came to ``finish``.
+        """
         if self._order is not None and not self._ended:
             self._ended = True
             self.models.end_bulk()
@@ -473,6 +479,7 @@ class ImportTables:
 
     def release(self) -> None:
         """Stop the worker and remove the spool files; the read models stay open (``close`` closes them too)."""
+        self._end()
         self._stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)

@@ -436,6 +436,37 @@ def test_a_backlog_s_derived_pages_are_written_while_it_is_read(
     assert rows == clean
 
 
+def test_a_catch_up_stopped_while_writing_gives_the_connection_its_defaults_back(
+    tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages written while the backlog is read, then an unexpected error: SQLite's defaults are back all the same."""
+    monkeypatch.setattr(bulk.concurrent.futures, "ProcessPoolExecutor", _AtOnce)
+    write = ImportTables._write
+    writes: list[int] = []
+
+    def interrupted(self: ImportTables, *args: Any, **kwargs: Any) -> None:
+        writes.append(1)
+        if len(writes) > 1:
+            raise KeyboardInterrupt
+        write(self, *args, **kwargs)
+
+    monkeypatch.setattr(ImportTables, "_write", interrupted)
+    with Negotiations(f"sqlite:///{tmp_path / 'store.db'}") as app:
+        app.import_files([str(feed)])
+        with ReadModels(app, page_size=97) as models:
+            with pytest.raises(KeyboardInterrupt):
+                bulk.catch_up_in_bulk(models, min_events=0, page_size=200)
+            with app.store.factory.datastore.transaction(commit=False) as c:
+                c.execute("PRAGMA cache_size")
+                cache = c.fetchone()[0]
+                c.execute("PRAGMA wal_autocheckpoint")
+                checkpoint = c.fetchone()[0]
+            models.catch_up()  # the rest, as the command line's catch-up would
+            assert models.position() == app.position()
+    assert len(writes) == 2
+    assert (cache, checkpoint) == (-DEFAULT_CACHE_KIB, DEFAULT_CHECKPOINT_PAGES)
+
+
 def test_a_small_backlog_is_left_to_the_catch_up(url: str) -> None:
     with Negotiations(url) as app:
         app.import_files([str(EXAMPLES[0])])
