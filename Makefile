@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# An editable install leaves our modules uncompiled (pip compiles a wheel's): with PYTHONDONTWRITEBYTECODE
+	# set, every command would compile them again. Stale files after an edit are just not used.
+	$(BIN)/python -m compileall -q events negotiation projections
 	touch $(STAMP)
 
 # `make demo`: replay both example logs into a fresh SQLite store and ask it questions with the

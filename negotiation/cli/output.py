@@ -117,11 +117,17 @@ _UNSAFE_LEADS: Final = (b"\x7f", b"\xc2", b"\xd8", b"\xe2")
 """The first bytes of the UTF-8 of the characters ``_UNSAFE_UTF8_RE`` escapes."""
 
 
+def _may_hold_float(rendered: bytes) -> bool:
+    """Whether orjson's text may spell a float otherwise than Python (a quick look before the search)."""
+    shape = rendered.translate(_DIGITS_AS_ZERO)
+    return b"0.0000" in rendered or any(hint in shape for hint in _FLOAT_HINTS)
+
+
 def _python_float(match: re.Match[bytes]) -> bytes:
     return repr(float(match.group(1))).encode()
 
 
-def json_text(document: object) -> str:
+def json_text(document: object, *, floats: bool = True) -> str:
     r"""One JSON document; characters a terminal could act on are ``\u`` escapes (still the same JSON).
 
     The text is ``json.dumps(document, ensure_ascii=False, indent=2)``'s, character
@@ -129,7 +135,9 @@ def json_text(document: object) -> str:
     says. It is rendered by orjson (``json`` with ``indent`` is pure Python: most
     of the time of a large ``list``), with its float spelling brought back to
     Python's; what orjson cannot render (integers beyond 64 bits, keys that are
-    not strings, lone surrogates) is rendered by ``json`` as before.
+    not strings, lone surrogates) is rendered by ``json`` as before. ``floats``:
+    whether the document may hold a float at all; if not, the text is not
+    searched for orjson's spellings (the search costs eight times the rendering).
     """
     try:
         rendered = orjson.dumps(document, option=orjson.OPT_INDENT_2)
@@ -138,8 +146,7 @@ def json_text(document: object) -> str:
         # json.dumps escapes C0 controls itself; outside strings none of these can occur.
         return _JSON_UNSAFE_RE.sub(_json_escape, text)
     # Both scans below are a whole pass of a regular expression: done only where a quick look finds a reason.
-    shape = rendered.translate(_DIGITS_AS_ZERO)
-    if b"0.0000" in rendered or any(hint in shape for hint in _FLOAT_HINTS):
+    if floats and _may_hold_float(rendered):
         rendered = _ORJSON_FLOAT_RE.sub(_python_float, rendered)
     if any(lead in rendered for lead in _UNSAFE_LEADS):
         # orjson escapes C0 controls as json does, and refuses lone surrogates; the rest are escaped here.
@@ -170,6 +177,8 @@ class Items:
 
     key: str
     items: Iterable[Any]
+    floats: bool = True
+    """Whether an item may hold a float (``json_text``'s ``floats``)."""
 
     def document(self) -> dict[str, Any]:
         """The whole answer (for the tables and CSV)."""
@@ -185,17 +194,18 @@ def print_json(document: object) -> None:
 
 
 def _print_items(answer: Items) -> None:
-    # json_text's indented form of {key: [items]}, a batch of items at a time: json_text of a list puts its
-    # items two spaces in, the document four, so each line of the batch's text gets two more spaces (a JSON
-    # text has no raw newline inside a string, so every line is an item's own). One rendering per batch,
-    # not per item: per-item rendering and indenting was most of the time of a large ``list``.
+    # json_text's indented form of {key: [items]}, a batch of items at a time: each batch is rendered as
+    # {key: [batch]}, whose items are indented as the whole document's are, and written without the text
+    # around them. One rendering per batch, not per item: per-item rendering and indenting was most of the
+    # time of a large ``list``.
     out = sys.stdout  # what click.echo writes to (CliRunner replaces it in tests)
     head = f"{{\n  {json_text(answer.key)}: ["
+    around = len(head) + 1, len("\n  ]\n}")  # the head and its newline; the list's and the document's ends
     items = iter(answer.items)
     written = False
     while batch := list(itertools.islice(items, _BATCH)):
-        body = json_text(batch)[2:-2]  # without the list's "[\n" and "\n]"
-        out.write((f"{head}\n" if not written else ",\n") + "  " + body.replace("\n", "\n  "))
+        body = json_text({answer.key: batch}, floats=answer.floats)[around[0] : -around[1]]
+        out.write((f"{head}\n" if not written else ",\n") + body)
         written = True
     out.write("\n  ]\n}\n" if written else f"{head}]\n}}\n")
     out.flush()

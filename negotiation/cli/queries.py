@@ -36,7 +36,8 @@ Examples:
 )
 def list_(app: Negotiations, *, as_of: Moment | None, known_at: Moment | None) -> Items:
     """List the negotiations in the store with their phase."""
-    return Items("negotiations", answers(app).catalog_entries(as_of=as_of, known_at=known_at))
+    # An entry holds strings, integers and None only (the spec's `list` answer): no float to spell.
+    return Items("negotiations", answers(app).catalog_entries(as_of=as_of, known_at=known_at), floats=False)
 
 
 # --- status -------------------------------------------------------------------------------

@@ -126,13 +126,23 @@ class Dialect(ABC):
     def names(self, c: Cursor) -> set[str]:
         """The tables, views and indexes of the read models' schema."""
 
-    def begin_read(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
+    def begin_read(self, c: Cursor, *, sorting: bool = False) -> None:  # noqa: B027 - a no-op unless needed
         """Make the read transaction just begun see one snapshot of the database, whatever commits meanwhile.
+
+        ``sorting``: the transaction sorts a large answer (``list``: every
+        negotiation, by its opening); a server may give it more memory.
 
         Nothing to do by default: on SQLite eventsourcing begins every
         transaction (``BEGIN``, deferred), and in WAL mode a reader's snapshot is
         taken at its first read and held until the transaction ends (an
         in-memory database lets no writer in while a reader is in).
+        """
+
+    @abstractmethod
+    def tuple_rows(self, c: Cursor) -> Any:
+        """The cursor to fetch ``c``'s next statement's rows from as tuples, with ``fetchmany``; before it runs.
+
+        A row read by position builds no mapping (``list``: one row per negotiation).
         """
 
     def retryable(self, error: Exception) -> bool:
@@ -157,10 +167,11 @@ class Dialect(ABC):
     def end_bulk(self, c: Cursor) -> None:  # noqa: B027 - a no-op unless the dialect needs more
         """Undo ``begin_bulk``: the connection goes back to its pool as it was."""
 
-    def analyze(self, c: Cursor, tables: Sequence[str]) -> None:  # noqa: B027 - a no-op unless the dialect needs more
-        """Bring the planner's statistics of ``tables`` (qualified names) up to date after many rows were written.
+    def analyze(self, datastore: Any, tables: Sequence[str]) -> None:  # noqa: B027 - a no-op unless needed
+        """Bring the planner's view of ``tables`` (qualified names) up to date after many rows were written.
 
-        Nothing by default: SQLite plans these queries well without statistics.
+        Outside any transaction, on a connection of ``datastore``. Nothing by
+        default: SQLite plans these queries well without statistics.
         """
 
 
@@ -658,10 +669,12 @@ class SQLViews(ABC):
 
     def analyze(self) -> None:
         """Bring the planner's statistics of the active version's tables up to date (``Dialect.analyze``)."""
-        with self._transaction(commit=True) as c:
+        with self._transaction(commit=False) as c:
             version = self._pointer(c).active
-            d = self.dialect
-            d.analyze(c, [d.name(table_name(kind, version)) for kind in (*KINDS, "tracking")])
+        d = self.dialect
+        # After the transaction: PostgreSQL vacuums only outside one. A switch to another version meanwhile
+        # makes it fail (a table gone), which the caller logs: the rows are written either way.
+        d.analyze(self.datastore, [d.name(table_name(kind, version)) for kind in (*KINDS, "tracking")])
 
     def close(self) -> None:  # noqa: B027 - nothing to release: the connections are the store's
         """Release nothing: the connections are the store's."""

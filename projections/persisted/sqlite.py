@@ -57,6 +57,12 @@ class SQLiteDialect(Dialect):
         c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index')")
         return {row[0] for row in c.fetchall()}
 
+    def tuple_rows(self, c: Any) -> Any:
+        """``Dialect.tuple_rows``: sqlite3's own cursor under eventsourcing's (which has no ``fetchmany``)."""
+        raw = c.sqlite_cursor
+        raw.row_factory = None  # plain tuples rather than the connection's ``sqlite3.Row``
+        return raw
+
     @contextmanager
     def row_transaction(self, datastore: Any) -> Iterator[Any]:
         """``Dialect.row_transaction``: with ``synchronous = NORMAL``, then the connection's own level again.

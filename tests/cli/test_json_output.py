@@ -10,16 +10,20 @@ rendering, kept here as the reference.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import typing
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from negotiation.cli import output
 from negotiation.cli.output import json_text
+from projections.catalog import CatalogEntry
 
 _UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
@@ -58,6 +62,51 @@ documents = st.recursive(
 def test_json_text_is_the_old_rendering(document: Any) -> None:
     """Any document renders as before: key order, non-ASCII kept, floats as Python spells them, controls escaped."""
     assert json_text(document) == reference(document)
+
+
+float_free = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), texts),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(texts, inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=float_free)
+def test_a_document_without_floats_renders_alike_unsearched(document: Any) -> None:
+    """``floats=False``: the same text, for a document that holds no float (``list``'s entries)."""
+    assert json_text(document, floats=False) == reference(document)
+
+
+def test_floats_false_skips_the_search_for_orjsons_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search is what ``floats=False`` saves; by default it runs, and spells a float as Python does."""
+    looked: list[bytes] = []
+    monkeypatch.setattr(output, "_may_hold_float", lambda rendered: looked.append(rendered) or True)
+    assert json_text({"day": 3}, floats=False) == '{\n  "day": 3\n}'
+    assert looked == []
+    assert json_text({"x": 1e-05}) == '{\n  "x": 1e-05\n}'
+    assert len(looked) == 1
+
+
+def _leaf_types(kind: Any, seen: set[Any]) -> set[Any]:
+    """Every type a value of ``kind`` may hold, through attrs classes, unions and containers."""
+    if kind in seen:
+        return set()
+    seen.add(kind)
+    if attrs.has(kind):
+        hints = typing.get_type_hints(kind)
+        return set().union(*(_leaf_types(hints[f.name], seen) for f in attrs.fields(kind)))
+    args = typing.get_args(kind)
+    if args and typing.get_origin(kind) is not typing.Literal:
+        return set().union(*(_leaf_types(a, seen) for a in args if a is not Ellipsis))
+    return {kind}
+
+
+def test_list_entries_hold_no_float() -> None:
+    """``list`` is written with ``floats=False``: nothing in a catalog entry can be a float."""
+    leaves = _leaf_types(CatalogEntry, set())
+    assert float not in leaves
+    assert {str, int, dt.datetime} <= leaves  # the walk reached the fields
 
 
 def test_a_document_with_non_ascii_and_control_characters_is_unchanged() -> None:
