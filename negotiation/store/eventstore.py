@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
     Notification,
     StoredEvent,
 )
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType
 
 from events.converter import parse_trusted, render_line
@@ -157,6 +158,30 @@ class EventStore(Application[str]):
     def notifications(self, *, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> Sequence[Notification]:
         """Stored records in commit order, after position ``after``."""
         return self.recorder.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
+
+    def stored_rows(self, *, after: int = 0, limit: int = 1000) -> Sequence[Sequence[Any]]:
+        """(position, negotiation, version, stored line) of each record after position ``after``, in commit order.
+
+        What ``notifications`` reads, as plain rows: a bulk catch-up of a SQLite
+        store reads a million of them, and eventsourcing's ``Notification``
+        objects took more than half the time of reading them (4.2 against
+        1.3 µs a record). Other stores read them as notifications.
+        """
+        recorder = self.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            with recorder.datastore.transaction(commit=False) as c:
+                # The same rows, in the same order, as eventsourcing's select_notifications (rowid is the position).
+                c.execute(
+                    "SELECT rowid, originator_id, originator_version, state "  # noqa: S608 - eventsourcing's table name
+                    f"FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (after, limit),
+                )
+                rows: Sequence[Sequence[Any]] = c.fetchall()
+                return rows
+        return [
+            (n.id, str(n.originator_id), n.originator_version, n.state)
+            for n in self.notifications(after=after, limit=limit)
+        ]
 
     def follow(self, *, after: int = 0, batch: int = 1000) -> Iterator[tuple[int, StreamEvent]]:
         """Every stored event after position ``after``, in commit order (then stops)."""

@@ -239,15 +239,18 @@ class ImportTables:
 
     def stored(self, records: Sequence[StoredEvent], positions: Sequence[int]) -> None:
         """Note the commit positions of a stored chunk, and whose events they are."""
+        self._stored([record.originator_id for record in records], positions)
+
+    def _stored(self, negotiations: Sequence[str], positions: Sequence[int]) -> None:
+        """``stored``, told each event's negotiation."""
         if not self.active:
             return
-        if len(positions) != len(records):
+        if len(positions) != len(negotiations):
             self.active = False
             return
         self._positions.extend(positions)
         runs = self._runs
-        for record in records:
-            negotiation = record.originator_id
+        for negotiation in negotiations:
             if runs and runs[-1][0] == negotiation:
                 runs[-1][1] += 1
             else:
@@ -557,18 +560,17 @@ def _hand_over_stored(
         base, events = first - 1, following - first
         tables.checked(negotiation, base, events, b"\n".join(lines) if tables.wants(base, events) else None)
 
-    while tables.active and (page := store.notifications(after=after, limit=page_size)):
-        tables.stored(page, [n.id for n in page])
-        for n in page:
-            negotiation = str(n.originator_id)
-            if run and run[0] == negotiation and run[2] == n.originator_version:
+    while tables.active and (page := store.stored_rows(after=after, limit=page_size)):
+        tables._stored([row[1] for row in page], [row[0] for row in page])
+        for _, negotiation, version, state in page:
+            if run and run[0] == negotiation and run[2] == version:
                 run[2] += 1
-                run[3].append(n.state)
+                run[3].append(state)
                 continue
             if run:
                 hand_over()
-            run[:] = [negotiation, n.originator_version, n.originator_version + 1, [n.state]]
-        after = page[-1].id
+            run[:] = [negotiation, version, version + 1, [state]]
+        after = page[-1][0]
         tables.write_ready(progress)
     if run and tables.active:
         hand_over()

@@ -197,3 +197,16 @@ def test_store_reads_back_streams_and_notifications(app: Negotiations) -> None:
     ]
     assert store.max_position() == followed[-1][0]
     assert [n.originator_id for n in store.notifications(topics=["negotiation.opened"])] == [NEGOTIATION, "other"]
+
+
+def test_stored_rows_are_the_notifications_as_rows(app: Negotiations) -> None:
+    """``stored_rows``: the notifications' records as (position, negotiation, version, line), from a position on."""
+    app.append(ONE_OF_EACH[:4], now=NOW)
+    app.append([opened("open", 0, negotiation="other")], now=NOW)
+    store = app.store
+    expected = [(n.id, str(n.originator_id), n.originator_version, n.state) for n in store.notifications(limit=100)]
+    assert len(expected) == 5
+    assert [tuple(row) for row in store.stored_rows(limit=100)] == expected
+    assert [tuple(row) for row in store.stored_rows(after=expected[1][0], limit=2)] == expected[2:4]
+    assert list(store.stored_rows(after=expected[-1][0])) == []
+    assert all(isinstance(row[3], bytes) for row in store.stored_rows())
