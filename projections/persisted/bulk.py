@@ -239,7 +239,7 @@ class ImportTables:
 
     def stored(self, records: Sequence[StoredEvent], positions: Sequence[int]) -> None:
         """Note the commit positions of a stored chunk, and whose events they are."""
-        self._stored([record.originator_id for record in records], positions)
+        self._stored([str(record.originator_id) for record in records], positions)
 
     def _stored(self, negotiations: Sequence[str], positions: Sequence[int]) -> None:
         """``stored``, told each event's negotiation."""
