@@ -522,13 +522,21 @@ class SQLViews(ABC):
         return pointer if wanted <= names else None
 
     def _columns(self, version: int) -> bool:
-        """Whether the version's tables have every column of this layout (each asked in its own transaction)."""
-        for kind, column in LAYOUT_COLUMNS:
-            try:
-                with self._transaction(commit=False) as c:
-                    c.execute(f"SELECT {column} FROM {self.dialect.name(table_name(kind, version))} WHERE 1 = 0")
-            except PersistenceError:
-                return False
+        """Whether the version's tables have every column of this layout.
+
+        One statement names them all, in a transaction of its own (an error
+        ends a PostgreSQL transaction): it fails if any is missing. One round
+        trip at every command's start, not one transaction per column.
+        """
+        d = self.dialect
+        each = [
+            f"(SELECT {column} FROM {d.name(table_name(kind, version))} WHERE 1 = 0)" for kind, column in LAYOUT_COLUMNS
+        ]
+        try:
+            with self._transaction(commit=False) as c:
+                c.execute(f"SELECT {', '.join(each)}")
+        except PersistenceError:
+            return False
         return True
 
     def _create(self) -> Pointer:
@@ -545,6 +553,10 @@ class SQLViews(ABC):
         self._create_tables(self.pointer().active)
         with self._transaction(commit=True) as c:
             pointer = self._lock(c)
+            if self.outdated:
+                # A view over an older layout's table may name a column it lacks. The rebuild that follows
+                # points every view at the new version when it switches (``switch``).
+                return pointer
             names = d.names(c)
             for kind, view in SQL_VIEWS.items():
                 if view not in names:

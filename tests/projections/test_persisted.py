@@ -554,6 +554,30 @@ def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
         assert positions["positions"]["wga"]["wages"]["accepted"] == "wga-041"
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(("kind", "column"), [("positions", "accepted"), ("events", "rendered")])
+def test_postgres_tables_without_a_layout_column_are_rebuilt_when_opened(
+    postgres_url: str, kind: str, column: str
+) -> None:
+    """On PostgreSQL too: one missing column of the layout, whichever, and the version is rebuilt when opened."""
+    import psycopg  # here: the optional PostgreSQL extra, for PostgreSQL tests only
+
+    with Negotiations(postgres_url) as app:
+        app.import_files([ROOT / "examples" / "wga_amptp_2023.jsonl"])
+        with ReadModels(app) as models:
+            assert models.catch_up() == 46
+            assert not models.outdated
+    schema = postgres_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(postgres_url.split("?", 1)[0], autocommit=True) as conn:
+        conn.execute(f'ALTER TABLE "{schema}".negotiation_{kind}_v1 DROP COLUMN {column} CASCADE')  # its view too
+    with Negotiations(postgres_url) as app, ReadModels(app) as models:
+        assert models.outdated
+        assert models.version() == 2
+        positions = models.positions("wga-amptp-2023")
+        assert positions is not None
+        assert positions["positions"]["wga"]["wages"]["accepted"] == "wga-041"
+
+
 def test_tables_with_the_running_count_in_their_status_rows_are_rebuilt_when_opened(tmp_path: Path) -> None:
     """Status rows of the layout before ``events_applied`` was counted at read time are rebuilt when opened.
 
