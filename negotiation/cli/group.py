@@ -13,6 +13,7 @@ command's end): it loads every error class, the read models' among them, which
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -280,5 +281,16 @@ def cli(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The console script ``negotiation``."""
+    """The console script ``negotiation``.
+
+    Run as the console script (no ``argv``), it first moves every object made
+    so far (the modules just imported: their functions, classes, constants)
+    out of the garbage collector's sight (``gc.freeze``): they live as long as
+    the process, and each full collection of a short command traversed them
+    all again. ``status`` on PostgreSQL: 396 -> 335 ms, ``--version`` 232 -> 199 ms
+    (medians of 10 in turns). Not when called with ``argv`` (in tests, say):
+    there the frozen objects would be the caller's.
+    """
+    if argv is None:
+        gc.freeze()
     cli.main(args=list(argv) if argv is not None else None, prog_name="negotiation")

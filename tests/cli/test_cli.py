@@ -592,3 +592,17 @@ def test_list_json_and_table(cli_run: Run, imported: str, write: Write) -> None:
 def test_list_of_empty_store(cli_run: Run, db: str) -> None:
     """An empty store lists no negotiation."""
     assert _json(cli_run("--db", db, "list", "--json")) == {"negotiations": []}
+
+
+@pytest.mark.parametrize("console", [True, False])
+def test_the_console_script_freezes_what_it_imported(monkeypatch: pytest.MonkeyPatch, console: bool) -> None:
+    """As the console script (no argv) the startup objects leave the collector's sight; called with argv, not."""
+    from negotiation.cli import group
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(group.gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(group.sys, "argv", ["negotiation", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        group.main(None if console else ["--version"])
+    assert exited.value.code == 0
+    assert frozen == ([True] if console else [])
