@@ -32,6 +32,7 @@ from negotiation.core.errors import (
 from negotiation.core.history import AppendPlan, History
 from negotiation.importer import CHUNK_SIZE, ImportObserver, ImportReport, Progress, import_files
 from negotiation.queries import HistoryQueries, Queries, delegated
+from negotiation.store.collector import fewer_full_collections
 from negotiation.store.config import StoreConfig, resolve
 from negotiation.store.errors import STORE_FAILURES, is_retryable, store_errors
 from negotiation.store.eventstore import StreamEvent, open_event_store
@@ -357,18 +358,20 @@ class Negotiations:
 
         ``chunk_size``: events per transaction of the storing pass (default ``importer.CHUNK_SIZE``).
         ``observer`` is told what is checked and stored (``projections.persisted.bulk.ImportTables``).
+        Python's full garbage collections are rarer meanwhile (``negotiation.store.collector``).
         """
-        return import_files(
-            self,
-            paths,
-            skip_invalid=skip_invalid,
-            dry_run=dry_run,
-            limits=limits,
-            progress=progress,
-            now=now,
-            chunk_size=chunk_size or CHUNK_SIZE,
-            observer=observer,
-        )
+        with fewer_full_collections():
+            return import_files(
+                self,
+                paths,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                limits=limits,
+                progress=progress,
+                now=now,
+                chunk_size=chunk_size or CHUNK_SIZE,
+                observer=observer,
+            )
 
     def verify(self, events: Iterable[Event], *, now: dt.datetime | None = None) -> AppendResult:
         """The checks of ``append`` against the store's current contents; stores nothing."""

@@ -49,6 +49,7 @@ import attrs
 from eventsourcing.persistence import PersistenceError, StoredEvent
 
 from events.errors import NegotiationError
+from negotiation.store.collector import fewer_full_collections
 from negotiation.store.logs import get_logger
 from projections.persisted.models import ANALYZE_AFTER, PROGRESS_STAGE, Progress, ReadModels
 from projections.persisted.runner import Derived, derive_new
@@ -314,7 +315,8 @@ class ImportTables:
             if self.active:
                 self._flush()
                 self._finishing = True
-                self._write_pages(progress)
+                with fewer_full_collections():
+                    self._write_pages(progress)
         finally:
             self._end()
         if self.taken >= ANALYZE_AFTER:
@@ -516,7 +518,11 @@ def catch_up_in_bulk(
     transaction. Not for a process with threads of its own that may hold
     locks (the worker is forked): the command line, not the service.
     """
-    wanted = MIN_EVENTS if min_events is None else min_events
+    with fewer_full_collections():  # the worker forked inside keeps the setting too
+        return _catch_up_in_bulk(models, progress, MIN_EVENTS if min_events is None else min_events, page_size)
+
+
+def _catch_up_in_bulk(models: ReadModels, progress: Progress | None, wanted: int, page_size: int) -> int:
     store = models.store
     after = models.position()
     try:

@@ -497,3 +497,21 @@ def test_the_command_line_answers_catch_up_in_bulk_and_the_service_does_not(
             answers.close()
     assert derivable > 0
     assert _derived_events(logs) == (0 if live else derivable)
+
+
+def test_a_bulk_catch_up_runs_with_rarer_full_collections(feed: Path, tmp_path: Path) -> None:
+    """``catch_up_in_bulk`` is a bulk job (``negotiation.store.collector``): its progress sees the raised threshold."""
+    import gc
+
+    from negotiation.store.collector import FULL_COLLECTION_THRESHOLD
+
+    before = gc.get_threshold()
+    during: list[int] = []
+    with Negotiations(f"sqlite:///{tmp_path / 'store.db'}") as app:
+        app.import_files([str(feed)])
+        with ReadModels(app) as models:
+            taken = bulk.catch_up_in_bulk(models, lambda *_: during.append(gc.get_threshold()[2]), min_events=0)
+    assert taken == 1000
+    assert during
+    assert set(during) == {max(before[2], FULL_COLLECTION_THRESHOLD)}
+    assert gc.get_threshold() == before
