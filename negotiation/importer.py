@@ -9,6 +9,11 @@ every refused line is reported. Only when nothing was refused (or
 ``skip_invalid`` is set) does the second pass store the accepted events, in
 input order, in chunks of one transaction each.
 
+An observer (``ImportObserver``: the read-model tables' ``ImportTables``) may
+check some negotiations new to the store in another process meanwhile, with
+this module's own ``check_new``; every outcome is taken in the same order,
+so the report and what is stored are the same either way.
+
 A chunk ends only where every negotiation's stored prefix is a valid timeline
 by itself, so an import cut short (Ctrl-C, kill -9, a lost connection) leaves
 the store consistent, and running it again completes it: events already
@@ -18,7 +23,9 @@ stored are recognised by id and skipped.
 from __future__ import annotations
 
 import array
+import collections
 import datetime as dt
+import functools
 import os
 import shutil
 import stat
@@ -49,8 +56,11 @@ __all__ = [
     "SPOOL_RESERVE_BYTES",
     "ImportObserver",
     "ImportReport",
+    "Outcome",
     "Progress",
     "Refusal",
+    "Ticket",
+    "check_new",
     "import_files",
 ]
 
@@ -90,11 +100,25 @@ class ImportObserver(Protocol):
     def wants(self, base: int, events: int) -> bool:
         """Whether to be given the lines of a negotiation's ``events`` accepted new events after ``base`` stored."""
 
-    def checked(self, negotiation: str, base: int, events: int, lines: bytes | None) -> None:
+    def check_elsewhere(
+        self,
+        negotiation: str,
+        entries: Sequence[tuple[str, int, bytes]],
+        check: Callable[[str, Sequence[tuple[str, int, bytes]]], Outcome],
+    ) -> Ticket | None:
+        """Check a negotiation new to the store elsewhere (``check(negotiation, entries)``), or ``None``: here.
+
+        ``check`` is picklable (``check_new`` with the import's settings).
+        """
+
+    def checked(
+        self, negotiation: str, base: int, events: int, lines: bytes | None, ticket: Ticket | None = None
+    ) -> None:
         """A negotiation's ``events`` accepted new events, checked.
 
         ``lines``: their lines as they will be stored, one per line; ``None``
-        when ``wants`` did not ask for them.
+        when ``wants`` did not ask for them (or the negotiation was checked by
+        ``check_elsewhere``, whose ``ticket`` this is).
         """
 
     def stored(self, records: Sequence[StoredEvent], positions: Sequence[int]) -> None:
@@ -396,47 +420,168 @@ def _check(
     groups = _group(sources, checked, limits)
     if observer is not None:
         observer.begin(checked.lines)
+    check = functools.partial(check_new, limits=limits, now=now)
+    # Outcomes are taken in the negotiations' order (that is the order they are stored in), each once every
+    # earlier one is: a negotiation checked by the observer's worker may be followed by several checked here.
+    waiting: collections.deque[tuple[str, int, int, Outcome | Ticket]] = collections.deque()
     for negotiation, group in groups.items():
         checked.negotiations.append(negotiation)
         history = History(negotiation, app.stored_events(negotiation))
-        base = history.version
-        parsed: list[tuple[str, int, Event]] = []
-        for index, offset, number in zip(group.sources, group.offsets, group.numbers, strict=True):
-            source = sources[index]
-            try:
-                parsed.append((source.name, number, parse_line(source.line_at(offset), limits=limits)))
-            except InvalidEventError as e:
-                checked.refused.append(_format_refusal(source.name, number, e))
-        safe = _check_batch(history, parsed, checked, now=now)
-        if safe is None:
-            safe = _check_one_by_one(history, parsed, checked, now=now)
-        if progress is not None:
-            progress("checking", len(group.offsets))
-        new = history.appended_after(base)
-        # The observer's copy, compact (orjson's bytes keep spare capacity): only what it asks for.
-        lines = bytearray() if observer is not None and new and observer.wants(base, len(new)) else None
-        name = negotiation.encode()
-        last = len(new) - 1
-        for i, record in enumerate(new):
-            state = render_line(record.event)
-            topic = record.event.TYPE.encode()
-            may_cut = safe or i == last
-            # One write per record: each write to the buffered spool costs as much as joining the parts.
-            spool.write(
-                b"".join((_HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut), name, topic, state))
-            )
-            if lines is not None:
-                lines += state
-                if i < last:
-                    lines += b"\n"
-        checked.accepted += len(new)
-        if observer is not None and new:
-            observer.checked(negotiation, base, len(new), None if lines is None else bytes(lines))
+        base, lines = history.version, len(group.offsets)
+        entries = _entries(sources, group)
+        # A negotiation new to the store may be checked by the observer's worker, while this process goes on.
+        ticket = observer.check_elsewhere(negotiation, entries, check) if base == 0 and observer is not None else None
+        if ticket is None:
+            wants = None if observer is None else observer.wants
+            outcome = _check_lines(history, entries, limits=limits, now=now, wants=wants)
+            waiting.append((negotiation, base, lines, outcome))
+        else:
+            waiting.append((negotiation, base, lines, ticket))
+        while waiting and (isinstance(waiting[0][3], Outcome) or waiting[0][3].ready()):
+            _take(checked, observer, progress, waiting.popleft(), check)
+    while waiting:
+        _take(checked, observer, progress, waiting.popleft(), check)
     return checked
 
 
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What checking one negotiation's lines found: what ``_check`` adds to the import's report and spool."""
+
+    refused: tuple[Refusal, ...] = ()
+    logged: int = 0
+    """How many of ``refused`` (the last ones) broke a rule of the timeline (logged as ``event.refused``)."""
+    duplicates: int = 0
+    accepted: int = 0
+    records: bytes = b""
+    """The accepted events' spool records, in order."""
+    lines: bytes | None = None
+    """Their lines as stored, one per line, when asked for (see ``check_new``)."""
+
+
+class Ticket(Protocol):
+    """A negotiation being checked elsewhere (``ImportObserver.check_elsewhere``)."""
+
+    entries: Sequence[tuple[str, int, bytes]]
+    """What it was given (checked here instead when it could not be there)."""
+
+    def ready(self) -> bool:
+        """Whether ``outcome`` returns without waiting."""
+
+    def outcome(self) -> Outcome:
+        """The negotiation's ``Outcome`` (without its lines); raises when it could not be checked there."""
+
+
+def check_new(
+    negotiation: str, entries: Sequence[tuple[str, int, bytes]], *, limits: Limits, now: dt.datetime
+) -> Outcome:
+    """Check a negotiation new to the store: ``entries`` are (path, line number, line) of each of its lines.
+
+    The same check as the import's own, for an observer's worker process
+    (``ImportObserver.check_elsewhere``); the outcome holds the accepted events' lines.
+    """
+    return _check_lines(History(negotiation, []), entries, limits=limits, now=now, wants=None)
+
+
+def _entries(sources: Sequence[_Source], group: _Group) -> list[tuple[str, int, bytes]]:
+    """(path, line number, line) of each of a negotiation's lines, read from its sources."""
+    return [
+        (sources[i].name, number, sources[i].line_at(offset))
+        for i, offset, number in zip(group.sources, group.offsets, group.numbers, strict=True)
+    ]
+
+
+def _check_lines(
+    history: History,
+    entries: Sequence[tuple[str, int, bytes]],
+    *,
+    limits: Limits,
+    now: dt.datetime,
+    wants: Callable[[int, int], bool] | None,
+) -> Outcome:
+    """Check one negotiation's lines against ``history`` (its stored events): what is refused, what is new.
+
+    ``wants(base, new events)`` says whether the outcome holds the new events' lines; ``None``: it does.
+    """
+    refused: list[Refusal] = []
+    parsed: list[tuple[str, int, Event]] = []
+    for path, number, line in entries:
+        try:
+            parsed.append((path, number, parse_line(line, limits=limits)))
+        except InvalidEventError as e:
+            refused.append(_format_refusal(path, number, e))
+    before = len(refused)
+    base = history.version
+    duplicates = [0]
+    safe = _check_batch(history, parsed, duplicates, now=now)
+    if safe is None:
+        safe = _check_one_by_one(history, parsed, refused, duplicates, now=now)
+    new = history.appended_after(base)
+    # The observer's copy, compact (orjson's bytes keep spare capacity): only what it asks for.
+    lines = bytearray() if new and (wants is None or wants(base, len(new))) else None
+    name = history.negotiation.encode()
+    last = len(new) - 1
+    records = bytearray()
+    for i, record in enumerate(new):
+        state = render_line(record.event)
+        topic = record.event.TYPE.encode()
+        may_cut = safe or i == last
+        records += _HEADER.pack(len(name), len(topic), len(state), record.seq, may_cut)
+        records += name
+        records += topic
+        records += state
+        if lines is not None:
+            lines += state
+            if i < last:
+                lines += b"\n"
+    return Outcome(
+        refused=tuple(refused),
+        logged=len(refused) - before,
+        duplicates=duplicates[0],
+        accepted=len(new),
+        records=bytes(records),
+        lines=None if lines is None else bytes(lines),
+    )
+
+
+def _take(
+    checked: _Checked,
+    observer: ImportObserver | None,
+    progress: Progress | None,
+    item: tuple[str, int, int, Outcome | Ticket],
+    check: Callable[[str, Sequence[tuple[str, int, bytes]]], Outcome],
+) -> None:
+    """Add a negotiation's outcome to the import's report and spool, and tell the observer.
+
+    ``item``: the negotiation, its stored events, its lines, and what checking them found (or will find).
+    """
+    negotiation, base, lines, found = item
+    ticket = None
+    if isinstance(found, Outcome):
+        outcome = found
+    else:
+        ticket = found
+        try:
+            outcome = ticket.outcome()
+        except Exception:  # noqa: BLE001 - the worker failed (it is logged there): check here instead
+            ticket = None
+            outcome = check(negotiation, found.entries)
+    checked.refused.extend(outcome.refused)
+    for refusal in outcome.refused[len(outcome.refused) - outcome.logged :]:
+        logger.info(
+            "event.refused", negotiation=negotiation, event_id=refusal.event_id, rule=refusal.rule, line=refusal.line
+        )
+    checked.duplicates += outcome.duplicates
+    checked.spool.write(outcome.records)
+    checked.accepted += outcome.accepted
+    if progress is not None:
+        progress("checking", lines)
+    if observer is not None and outcome.accepted:
+        observer.checked(negotiation, base, outcome.accepted, outcome.lines, ticket)
+
+
 def _check_batch(
-    history: History, parsed: Sequence[tuple[str, int, Event]], checked: _Checked, *, now: dt.datetime
+    history: History, parsed: Sequence[tuple[str, int, Event]], duplicates: list[int], *, now: dt.datetime
 ) -> bool | None:
     """Check a negotiation's lines as one appended batch, as ``Negotiations.append`` would.
 
@@ -450,7 +595,7 @@ def _check_batch(
         plan = history.plan([event for _, _, event in parsed], now=now)
     except RefusedEventError:
         return None
-    checked.duplicates += len(plan.duplicates)
+    duplicates[0] += len(plan.duplicates)
     safe = _stays_in_order(history, plan.new)
     history.apply(plan)
     return safe
@@ -467,7 +612,12 @@ def _stays_in_order(history: History, new: Sequence[Recorded]) -> bool:
 
 
 def _check_one_by_one(
-    history: History, parsed: Sequence[tuple[str, int, Event]], checked: _Checked, *, now: dt.datetime
+    history: History,
+    parsed: Sequence[tuple[str, int, Event]],
+    refused: list[Refusal],
+    duplicates: list[int],
+    *,
+    now: dt.datetime,
 ) -> bool:
     """Check each line as its own append, in input order; refused lines are reported and left out."""
     safe = True
@@ -475,11 +625,10 @@ def _check_one_by_one(
         try:
             plan = history.plan([event], now=now)
         except RefusedEventError as e:
-            checked.refused.append(Refusal(path=path, line=number, event_id=e.event_id, rule=e.rule, reason=e.reason))
-            logger.info("event.refused", negotiation=history.negotiation, event_id=e.event_id, rule=e.rule, line=number)
+            refused.append(Refusal(path=path, line=number, event_id=e.event_id, rule=e.rule, reason=e.reason))
             continue
         if not plan.new:
-            checked.duplicates += 1
+            duplicates[0] += 1
             continue
         safe = _stays_in_order(history, plan.new) and safe
         history.apply(plan)

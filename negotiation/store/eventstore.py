@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
+from uuid import UUID
 
 import attrs
 from eventsourcing.application import Application
@@ -137,8 +138,45 @@ class EventStore(Application[str]):
 
     def put_stored(self, records: Sequence[StoredEvent]) -> list[int]:
         """Insert already-mapped records in one transaction; returns their notification ids."""
-        ids = self.recorder.insert_events(list(records))
-        return list(ids or [])
+        recorder = self.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder) and len(records) > 1:
+            ids = self._put_sqlite(recorder, records)
+            if ids is not None:
+                return ids
+        return list(recorder.insert_events(list(records)) or [])
+
+    @staticmethod
+    def _put_sqlite(recorder: SQLiteApplicationRecorder, records: Sequence[StoredEvent]) -> list[int] | None:
+        """Insert SQLite records as eventsourcing does, in one ``executemany``; ``None`` (nothing stored): not so.
+
+        Eventsourcing inserts one record per ``execute`` to read each rowid (the
+        position): a third of the time an import spends storing. In one write
+        transaction SQLite gives a rowid table's new rows the rowids after the
+        largest one, one by one (not when the largest is the last possible
+        rowid: then it picks free ones at random, seen here as the last row's
+        rowid not being the expected one: that transaction is rolled back and
+        eventsourcing's own insert stores the records).
+        """
+        table = recorder.events_table_name
+        params = [
+            (
+                r.originator_id.hex if isinstance(r.originator_id, UUID) else r.originator_id,
+                r.originator_version,
+                r.topic,
+                r.state,
+            )
+            for r in records
+        ]
+        try:
+            with recorder.datastore.transaction(commit=True) as c:
+                c.execute(f"SELECT MAX(rowid) FROM {table}")  # noqa: S608 - eventsourcing's table name
+                before = c.fetchone()[0] or 0
+                c.executemany(recorder.insert_events_statement, params)
+                c.execute("SELECT last_insert_rowid()")
+                _check_numbered(c.fetchone()[0], before + len(params))
+        except _NotInOrderError:
+            return None
+        return list(range(before + 1, before + len(params) + 1))
 
     def stream(self, negotiation: str, *, after: int = 0) -> list[Event]:
         """The stored events of one negotiation after version ``after``, in append order."""
@@ -196,6 +234,15 @@ class EventStore(Application[str]):
     def max_position(self) -> int:
         """The position of the last stored event (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+
+class _NotInOrderError(Exception):
+    """SQLite did not number the inserted rows one after the other (``EventStore._put_sqlite``)."""
+
+
+def _check_numbered(last: int, expected: int) -> None:
+    if last != expected:
+        raise _NotInOrderError
 
 
 OPEN_ATTEMPTS: Final = 12

@@ -4,13 +4,17 @@ An import checks every line before it stores any (all or nothing), then
 stores them in a few large transactions; bringing the tables up to date
 afterwards decoded and folded every event again, in the same process: the
 import with its tables took twice as long as the import alone. ``ImportTables``
-is the importer's observer (``negotiation.importer.ImportObserver``): each
-negotiation that the import adds to the store is handed, as soon as it is
-checked, to a worker process, which derives its rows (``runner.derive_new``:
-the projector's own steps) into a spool file while the import goes on. Once
-the events are stored, ``finish`` writes those rows a page per transaction,
-with the tracking record of the page's last event, and derives itself
-whatever the worker has not started yet, so that both processors stay busy.
+is the importer's observer (``negotiation.importer.ImportObserver``). While
+the importer checks, a worker process checks some of the negotiations new to
+the store itself (``check_elsewhere``: the importer's own ``check_new``) and
+derives their rows in the same pass (``runner.derive_new``: the projector's
+own steps), into a spool file; the importer checks the others meanwhile, and
+takes every outcome in the input's order. The rows of the negotiations the
+importer checked are derived by the worker once the checks are over, while
+the importer stores (their lines wait in a file, not in memory). Once the
+events are stored, ``finish`` writes the rows a page per transaction, with
+the tracking record of the page's last event, and derives itself whatever
+the worker has not started yet, so that both processors stay busy.
 
 Exactness does not depend on any of this: a page is written only if its
 events are exactly the ones after the tracked position
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import array
 import concurrent.futures
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -41,7 +46,7 @@ import pickle
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -76,6 +81,10 @@ _BATCH_EVENTS: Final = 2_000
 """Events handed to the worker at a time."""
 _IN_FLIGHT: Final = 8
 """Batches handed over and not yet derived, at most: the lines waiting for the worker stay bounded."""
+_CHECK_EVENTS: Final = 1_000
+"""Event lines handed to the worker at a time to be checked (``ImportTables.check_elsewhere``)."""
+_CHECKS_AHEAD: Final = 2
+"""Such batches handed over and not yet done, at most: the importer waits for them in order."""
 
 _START: Final = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
@@ -93,40 +102,133 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+_Lines = bytes | tuple[int, int]
+"""A negotiation's lines, one per event: in memory, or (offset, size) in the lines file (see ``_flush``)."""
+
+
 def _derive_batch(
-    path: str, batch: Sequence[tuple[str, bytes]], keep_lines: bool = True
+    path: str, batch: Sequence[tuple[str, _Lines]], keep_lines: bool = True, lines_path: str | None = None
 ) -> list[tuple[int, int] | None]:
     """In the worker: each negotiation's ``Derived``, pickled and appended to ``path``; (offset, size) each.
 
     ``None`` for a negotiation that could not be derived (the pages end before it).
     """
     found: list[tuple[int, int] | None] = []
-    with Path(path).open("ab") as spool:
+    with Path(path).open("ab") as spool, _opened(lines_path) as saved:
         for negotiation, lines in batch:
-            try:
-                # One line per event: JSON has no raw newline.
-                derived = derive_new(negotiation, lines.split(b"\n"), keep_lines=keep_lines)
-                data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # noqa: BLE001 - whatever it is, the catch-up meets it again and reports it
-                found.append(None)
-                continue
-            offset = spool.tell()
-            spool.write(data)
-            found.append((offset, len(data)))
+            if isinstance(lines, tuple):
+                assert saved is not None  # noqa: S101 - a location comes with its file
+                saved.seek(lines[0])
+                found.append(_derive_one(spool, negotiation, saved.read(lines[1]), keep_lines))
+            else:
+                found.append(_derive_one(spool, negotiation, lines, keep_lines))
     return found
+
+
+def _opened(path: str | None) -> Any:
+    return contextlib.nullcontext() if path is None else Path(path).open("rb")
+
+
+def _derive_one(spool: Any, negotiation: str, lines: bytes, keep_lines: bool) -> tuple[int, int] | None:
+    try:
+        # One line per event: JSON has no raw newline.
+        derived = derive_new(negotiation, lines.split(b"\n"), keep_lines=keep_lines)
+        data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - whatever it is, the catch-up meets it again and reports it
+        return None
+    offset = spool.tell()
+    spool.write(data)
+    return offset, len(data)
+
+
+_Entries = Sequence[tuple[str, int, bytes]]
+_Check = Callable[[str, _Entries], Any]
+
+
+def _check_and_derive(
+    path: str, batch: Sequence[tuple[str, _Entries]], check: _Check, keep_lines: bool = True
+) -> list[tuple[Any, tuple[int, int] | None]]:
+    """In the worker (or here): check each new negotiation's lines, then derive the rows of what it accepts.
+
+    Each line is parsed once for both, in one process, while the importer
+    checks other negotiations. (outcome without its lines, where its
+    ``Derived`` is) each; (``None``, ``None``) for one that could not be
+    checked: the importer checks it again itself.
+    """
+    found: list[tuple[Any, tuple[int, int] | None]] = []
+    with Path(path).open("ab") as spool:
+        for negotiation, entries in batch:
+            try:
+                outcome = check(negotiation, entries)
+            except Exception:  # noqa: BLE001 - the importer checks it again, and meets whatever it was
+                found.append((None, None))
+                continue
+            lines = outcome.lines
+            derived = _derive_one(spool, negotiation, lines, keep_lines) if outcome.accepted and lines else None
+            found.append((attrs.evolve(outcome, lines=None), derived))
+    return found
+
+
+@attrs.define(eq=False)
+class _Checks:
+    """New negotiations handed to the worker to be checked and derived together (``ImportTables.check_elsewhere``)."""
+
+    items: list[tuple[str, _Entries]] | None
+    check: _Check
+    events: int = 0
+    future: concurrent.futures.Future[list[tuple[Any, tuple[int, int] | None]]] | None = None
+    found: list[tuple[Any, tuple[int, int] | None]] | None = None
+    """Once done: (outcome, where its ``Derived`` is) each."""
+    here: bool = False
+    """Done in this process (into the second spool file), not by the worker."""
+
+    def started(self) -> bool:
+        return self.future is not None or self.found is not None
+
+    def done(self) -> bool:
+        return self.found is not None or (self.future is not None and self.future.done())
+
+    def __repr__(self) -> str:  # not the entries
+        return f"_Checks(events={self.events}, started={self.started()}, done={self.done()})"
+
+
+@attrs.define(eq=False)
+class _Ticket:
+    """One negotiation of a ``_Checks`` (the importer's ``Ticket``)."""
+
+    tables: ImportTables
+    checks: _Checks
+    index: int
+    entries: _Entries
+
+    def ready(self) -> bool:
+        return self.checks.done()
+
+    def outcome(self) -> Any:
+        """Its outcome; raises ``_NotWrittenError`` when it could not be checked (the importer checks it)."""
+        found = self.tables._checked_by(self.checks)[self.index][0]
+        if found is None:
+            raise _NotWrittenError("not checked by the worker")
+        return found
+
+    def derived(self) -> tuple[int, tuple[int, int] | None]:
+        """Which spool file holds its ``Derived`` (0: the worker's), and where (``None``: not derived)."""
+        return (1 if self.checks.here else 0), self.tables._checked_by(self.checks)[self.index][1]
 
 
 @attrs.define
 class _Batch:
     """Negotiations handed over together, and where their derivations are once made."""
 
-    items: list[tuple[str, bytes]] | None
-    """(negotiation, its lines joined by newlines) each, until derived (then only ``names`` stay)."""
+    items: list[tuple[str, _Lines]] | None
+    """(negotiation, its lines) of each one to derive, until derived."""
     names: list[tuple[str, int]]
     """(negotiation, events) each."""
     future: concurrent.futures.Future[list[tuple[int, int] | None]] | None = None
     local: list[tuple[int, int] | None] | None = None
     """Set when derived in this process instead (into the second spool file)."""
+    preset: dict[int, tuple[int, tuple[int, int] | None]] = attrs.field(factory=dict)
+    """Of ``names``' indexes, those derived already, with the checks (``_Ticket.derived``): not in ``items``."""
 
     caught_up: bool = False
     """A negotiation whose rows the projector takes in itself (see ``ImportTables.checked``)."""
@@ -135,9 +237,17 @@ class _Batch:
         """The worker is done with the lines (derived, or failed: the pages end there either way)."""
         self.items = None
 
+    def waiting(self) -> bool:
+        """Not handed to the worker yet, nor derived here (see ``ImportTables._pump``)."""
+        return self.items is not None and self.future is None and self.local is None
+
     def ready(self) -> bool:
         """Whether its derivations can be read without waiting (a caught-up batch has none to wait for)."""
-        return self.local is not None or self.future is None or self.future.done()
+        if self.caught_up or self.local is not None:
+            return True
+        if self.future is None:
+            return self.items is None  # nothing left to derive: all preset
+        return self.future.done()
 
 
 class ImportTables:
@@ -156,9 +266,18 @@ class ImportTables:
         self._keep_lines = models.keeps_lines
         self._dir = tempfile.TemporaryDirectory(prefix="negotiation-rows-")
         self._paths = (str(Path(self._dir.name, "worker")), str(Path(self._dir.name, "here")))
+        self._lines_path = str(Path(self._dir.name, "lines"))
+        self._lines: Any = None
+        """The lines file (``_flush``), opened at the first batch that waits."""
+        self._checks: list[_Checks] = []
+        """Handed to the worker, or done here, and not taken by the importer yet: the last one may be open."""
+        self._deferring = False
+        """Whether the importer is checking, with the worker's help (``check_elsewhere``): the batches to derive
+        wait, in the lines file, for the checks to end (``_pump``)."""
+        self._preset: dict[int, tuple[int, tuple[int, int] | None]] = {}
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         self._batches: list[_Batch] = []
-        self._pending: list[tuple[str, bytes]] = []
+        self._pending: list[tuple[str, _Lines]] = []
         self._names: list[tuple[str, int]] = []
         self._pending_events = 0
         self._positions: array.array[int] = array.array("q")
@@ -218,23 +337,106 @@ class ImportTables:
         """The lines of a negotiation new to the store and at most ``MAX_DERIVED`` events long (see ``checked``)."""
         return self.active and base == 0 and events <= MAX_DERIVED
 
-    def checked(self, negotiation: str, base: int, events: int, lines: bytes | None) -> None:
+    def check_elsewhere(self, negotiation: str, entries: _Entries, check: _Check) -> _Ticket | None:
+        """Have the worker check a new negotiation and derive its rows in one go; ``None``: not now.
+
+        Checking costs the import more than deriving does, so while the
+        importer checks, the worker checks some of the new negotiations
+        itself, at most ``_CHECKS_AHEAD`` batches ahead of it (the importer
+        checks the others meanwhile); the negotiations the importer checked
+        wait to be derived until it stores (``_deferring``).
+        """
+        if not self.active or len(entries) > MAX_DERIVED:
+            return None
+        if self._worker() is None:  # the import goes on; its events are taken in by the catch-up after it
+            self.active = False
+            self._stop()
+            return None
+        checks = self._checks[-1] if self._checks and not self._checks[-1].started() else None
+        if checks is None:
+            if sum(not c.done() for c in self._checks) >= _CHECKS_AHEAD:
+                return None
+            checks = _Checks(items=[], check=check)
+            self._checks.append(checks)
+        self._deferring = True
+        assert checks.items is not None  # noqa: S101 - not started
+        ticket = _Ticket(tables=self, checks=checks, index=len(checks.items), entries=entries)
+        checks.items.append((negotiation, entries))
+        checks.events += len(entries)
+        if checks.events >= _CHECK_EVENTS or not any(c.started() and not c.done() for c in self._checks):
+            self._start_checks(checks)
+        return ticket
+
+    def _start_checks(self, checks: _Checks) -> None:
+        """Hand ``checks`` to the worker; done here when it cannot be."""
+        executor = self._worker()
+        try:
+            if executor is not None and checks.items is not None:
+                args = (self._paths[0], checks.items, checks.check, self._keep_lines)
+                checks.future = executor.submit(_check_and_derive, *args)
+        except RuntimeError:  # a broken pool
+            checks.future = None
+        if checks.future is None:
+            self._check_here(checks)
+
+    def _check_here(self, checks: _Checks) -> None:
+        assert checks.items is not None  # noqa: S101 - not started, or cancelled
+        checks.found = _check_and_derive(self._paths[1], checks.items, checks.check, self._keep_lines)
+        checks.items, checks.here = None, True
+
+    def _checked_by(self, checks: _Checks) -> list[tuple[Any, tuple[int, int] | None]]:
+        """The outcomes of ``checks``, done here if the worker has not started them; meanwhile, later ones."""
+        if checks.found is not None:
+            return checks.found
+        if checks.future is None or checks.future.cancel():
+            self._check_here(checks)
+            assert checks.found is not None  # noqa: S101 - just set
+            return checks.found
+        while not checks.future.done():  # running: do the last ones not started here meanwhile
+            spare = next((c for c in reversed(self._checks) if c is not checks and not c.done()), None)
+            if spare is None or (spare.future is not None and not spare.future.cancel()):
+                break
+            self._check_here(spare)
+        try:
+            checks.found = checks.future.result()
+        except Exception:  # noqa: BLE001 - the worker died (BrokenProcessPool): the importer checks them itself
+            checks.found = [(None, None)] * len(checks.items or ())
+        checks.items = None
+        return checks.found
+
+    def checked(self, negotiation: str, base: int, events: int, lines: bytes | None, ticket: Any = None) -> None:
         """Hand a negotiation new to the store to the worker (its ``lines``, one per event).
 
         One that already had stored events (its rows need its history) or that is
         longer than ``MAX_DERIVED`` (its rows would be one large transaction, and
         its derivation hold its whole history twice) is taken in by the projector
         itself, page by page, when ``finish`` comes to it: its lines are not asked for.
+        One checked by ``check_elsewhere`` (its ``ticket``) is derived already.
         """
         if not self.active:
             return
-        if lines is None:
+        if ticket is not None:
+            assert isinstance(ticket, _Ticket)  # noqa: S101 - the importer hands back what check_elsewhere gave
+            self._checks = [c for c in self._checks if not c.done()]
+            self._preset[len(self._names)] = ticket.derived()
+            self._names.append((negotiation, events))
+            self._pending_events += events
+        elif lines is None:
             self._flush()
             self._batches.append(_Batch(items=None, names=[(negotiation, events)], caught_up=True))
             return
-        self._pending.append((negotiation, lines))
-        self._names.append((negotiation, events))
-        self._pending_events += events
+        else:
+            if self._deferring:
+                # It waits for the checks to end: in the lines file, not in memory.
+                if self._lines is None:
+                    self._lines = Path(self._lines_path).open("a+b")  # noqa: SIM115 - closed by release()
+                offset = self._lines.tell()
+                self._lines.write(lines)
+                self._pending.append((negotiation, (offset, len(lines))))
+            else:
+                self._pending.append((negotiation, lines))
+            self._names.append((negotiation, events))
+            self._pending_events += events
         if self._pending_events >= _BATCH_EVENTS:
             self._flush()
 
@@ -246,6 +448,10 @@ class ImportTables:
         """``stored``, told each event's negotiation."""
         if not self.active:
             return
+        if self._deferring:  # the checks are over: the worker derives what waited
+            self._deferring = False
+            self._flush()
+        self._pump()
         if len(positions) != len(negotiations):
             self.active = False
             return
@@ -260,43 +466,90 @@ class ImportTables:
     # --- the worker ----------------------------------------------------------------------
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._names:
             return
         items = self._pending
-        batch = _Batch(items=items, names=self._names)
-        self._pending, self._names, self._pending_events = [], [], 0
+        batch = _Batch(items=items or None, names=self._names, preset=self._preset)
+        self._pending, self._names, self._pending_events, self._preset = [], [], 0, {}
         self._batches.append(batch)
-        try:
-            executor = self._executor
-            if executor is None:
+        if batch.items is None or self._deferring:
+            return  # nothing to derive; or it waits (``_pump``)
+        ahead = [b for b in self._batches[:-1] if b.future is not None and not b.future.done()]
+        if len(ahead) >= _IN_FLIGHT:
+            # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
+            # and both processors stay busy.
+            self._derive_here(batch)
+            return
+        self._submit(batch)
+
+    def _worker(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        """The worker process, started at the first batch; ``None`` when it cannot be (the caller does it here)."""
+        if self._executor is None:
+            try:
                 # fork: the worker starts at once with the library loaded, and runs no module ``__main__`` again
                 # (spawn would, and an embedding script without ``if __name__ == "__main__"`` would start over).
-                # It only folds, pickles and appends to its file: no lock a thread of this process may hold.
+                # It only checks, folds, pickles and appends to its file: no lock a thread of this process may hold.
                 context = multiprocessing.get_context(_START)
-                executor = self._executor = concurrent.futures.ProcessPoolExecutor(
+                self._executor = concurrent.futures.ProcessPoolExecutor(
                     max_workers=1, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
                 )
-            ahead = [b for b in self._batches[:-1] if b.future is not None and not b.future.done()]
-            if len(ahead) >= _IN_FLIGHT:
-                # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
-                # and both processors stay busy.
-                batch.local, batch.items = _derive_batch(self._paths[1], items, self._keep_lines), None
-                return
-            batch.future = executor.submit(_derive_batch, self._paths[0], items, self._keep_lines)
-        except (OSError, RuntimeError) as e:  # no process to start (BrokenProcessPool too), a full disk
-            # The import goes on; its events are taken in by the catch-up after it.
+            except (OSError, RuntimeError) as e:
+                logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
+                return None
+        return self._executor
+
+    def _submit(self, batch: _Batch) -> None:
+        executor = self._worker()
+        try:
+            if executor is not None and batch.items is not None:
+                args = (self._paths[0], batch.items, self._keep_lines, self._saved())
+                batch.future = executor.submit(_derive_batch, *args)
+        except (OSError, RuntimeError) as e:  # a full disk, a broken pool (BrokenProcessPool is a RuntimeError)
             logger.info("read_models.bulk_unavailable", reason=str(e) or type(e).__name__)
+        if batch.future is None:
+            # The import goes on; its events are taken in by the catch-up after it.
             self.active = False
             self._stop()
             return
         batch.future.add_done_callback(batch.release)
 
+    def _derive_here(self, batch: _Batch) -> None:
+        assert batch.items is not None  # noqa: S101 - waiting
+        batch.local, batch.items = _derive_batch(self._paths[1], batch.items, self._keep_lines, self._saved()), None
+
+    def _saved(self) -> str | None:
+        """The lines file, written out for the worker to read; ``None`` when nothing waited in it."""
+        if self._lines is None:
+            return None
+        self._lines.flush()
+        return self._lines_path
+
+    def _pump(self) -> None:
+        """Hand the batches that waited to the worker, keeping at most ``_IN_FLIGHT`` of them ahead."""
+        if self._deferring or not self.active:
+            return
+        ahead = sum(1 for b in self._batches if b.future is not None and not b.future.done())
+        for batch in self._batches:
+            if ahead >= _IN_FLIGHT:
+                return
+            if batch.waiting():
+                self._submit(batch)
+                ahead += 1
+
     def _stop(self) -> None:
         for batch in self._batches:
             if batch.future is not None:
                 batch.future.cancel()
+        for checks in self._checks:
+            if checks.future is not None:
+                checks.future.cancel()
+        self._checks.clear()
         self._batches.clear()
         self._pending.clear()
+        self._names.clear()
+        self._preset = {}
+        self._pending_events = 0
+        self._deferring = False
         self._positions = array.array("q")
         self._runs.clear()
 
@@ -313,7 +566,9 @@ class ImportTables:
             return 0
         try:
             if self.active:
+                self._deferring = False
                 self._flush()
+                self._pump()
                 self._finishing = True
                 with fewer_full_collections():
                     self._write_pages(progress)
@@ -411,11 +666,16 @@ class ImportTables:
                     index += 1
                     yield events
                     continue
-                for (negotiation, events), found in zip(batch.names, self._wait(index), strict=True):
+                made = iter(self._wait(index) if len(batch.preset) < len(batch.names) else ())
+                for i, (negotiation, events) in enumerate(batch.names):
+                    if i in batch.preset:
+                        where, found = batch.preset[i]
+                    else:
+                        where, found = (1 if batch.local is not None else 0), next(made)
                     if found is None:
                         raise _NotWrittenError(f"{negotiation}: its rows could not be derived")
                     run = self._follow(run, runs, negotiation, events)
-                    spool = ours if batch.local is not None else theirs
+                    spool = ours if where else theirs
                     spool.seek(found[0])
                     yield pickle.loads(spool.read(found[1]))  # noqa: S301 - our own file, just written
                 index += 1
@@ -444,10 +704,11 @@ class ImportTables:
 
     def _wait(self, index: int) -> list[tuple[int, int] | None]:
         """Where batch ``index``'s derivations are; meanwhile derive the last batches the worker has not started."""
+        self._pump()
         batches = self._batches
         batch = batches[index]
         while not batch.ready():
-            spare = next((b for b in reversed(batches[index + 1 :]) if b.local is None and b.future is not None), None)
+            spare = next((b for b in reversed(batches[index + 1 :]) if b.local is None and b.items is not None), None)
             if spare is None or not self._take_back(spare):
                 break
         if batch.local is not None or self._take_back(batch):
@@ -464,7 +725,8 @@ class ImportTables:
         items = batch.items  # before cancelling: that calls ``release``
         if items is None or (batch.future is not None and not batch.future.cancel()):
             return False
-        batch.local, batch.items = _derive_batch(self._paths[1], items, self._keep_lines), None
+        batch.items = items
+        self._derive_here(batch)
         return True
 
     def _write(self, page: list[Derived], start: int, events: int, progress: Progress | None) -> None:
@@ -486,6 +748,9 @@ class ImportTables:
         """Stop the worker and remove the spool files; the read models stay open (``close`` closes them too)."""
         self._end()
         self._stop()
+        if self._lines is not None:
+            self._lines.close()
+            self._lines = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

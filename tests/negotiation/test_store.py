@@ -210,3 +210,55 @@ def test_stored_rows_are_the_notifications_as_rows(app: Negotiations) -> None:
     assert [tuple(row) for row in store.stored_rows(after=expected[1][0], limit=2)] == expected[2:4]
     assert list(store.stored_rows(after=expected[-1][0])) == []
     assert all(isinstance(row[3], bytes) for row in store.stored_rows())
+
+
+def _records(negotiation: str, versions: range) -> list[StoredEvent]:
+    return [
+        StoredEvent(originator_id=negotiation, originator_version=v, topic="statement.issued", state=b"{}")
+        for v in versions
+    ]
+
+
+def _rowids(path: Path) -> list[tuple[int, str, int]]:
+    with sqlite3.connect(path) as db:
+        found = db.execute("SELECT rowid, originator_id, originator_version FROM stored_events ORDER BY rowid")
+        return found.fetchall()
+
+
+def test_sqlite_records_stored_at_once_get_the_positions_they_are_read_at(tmp_path: Path) -> None:
+    """``put_stored`` on SQLite inserts in one ``executemany``: the positions it returns are the rows' rowids."""
+    path = tmp_path / "store.db"
+    with Negotiations(f"sqlite:///{path}") as app:
+        first = app.store.put_stored(_records("a", range(1, 4)))
+        second = app.store.put_stored(_records("b", range(1, 3)))
+        single = app.store.put_stored(_records("c", range(1, 2)))  # eventsourcing's own insert
+    assert first == [1, 2, 3]
+    assert second == [4, 5]
+    assert single == [6]
+    assert _rowids(path) == [(1, "a", 1), (2, "a", 2), (3, "a", 3), (4, "b", 1), (5, "b", 2), (6, "c", 1)]
+
+
+def test_sqlite_records_already_stored_are_refused_all_together(tmp_path: Path) -> None:
+    """A record already stored (another writer's): the whole insert is rolled back, as eventsourcing's is."""
+    from eventsourcing.persistence import IntegrityError
+
+    path = tmp_path / "store.db"
+    with Negotiations(f"sqlite:///{path}") as app:
+        app.store.put_stored(_records("a", range(1, 3)))
+        with pytest.raises(IntegrityError):
+            app.store.put_stored(_records("b", range(1, 3)) + _records("a", range(2, 3)))
+    assert _rowids(path) == [(1, "a", 1), (2, "a", 2)]
+
+
+def test_sqlite_rowids_not_in_order_fall_back_to_eventsourcings_insert(tmp_path: Path) -> None:
+    """Past the last possible rowid SQLite numbers new rows at random: eventsourcing's insert reads each one."""
+    path = tmp_path / "store.db"
+    with Negotiations(f"sqlite:///{path}") as app:
+        app.store.put_stored(_records("a", range(1, 3)))
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE stored_events SET rowid = ? WHERE originator_version = 2", (2**63 - 1,))
+        positions = app.store.put_stored(_records("b", range(1, 4)))
+    found = {(n, v): rowid for rowid, n, v in _rowids(path)}
+    assert positions == [found["b", v] for v in range(1, 4)]
+    assert len(set(positions)) == 3
+    assert positions != list(range(positions[0], positions[0] + 3))  # not one after the other: the fallback's

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import multiprocessing
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from benchmarks import generate
-from negotiation import Negotiations
+from negotiation import Negotiations, importer
 from negotiation.answers import Answers, catch_up
 from projections.persisted import ReadModels, bulk, runner
 from projections.persisted.bulk import ImportTables
@@ -47,8 +49,9 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches of about 150 events: several per import, some stolen back by ``finish``."""
+    """Batches of about 150 events: several per import, some stolen back by ``finish``; checks of about 100."""
     monkeypatch.setattr(bulk, "_BATCH_EVENTS", 150)
+    monkeypatch.setattr(bulk, "_CHECK_EVENTS", 100)
 
 
 @pytest.fixture
@@ -515,3 +518,89 @@ def test_a_bulk_catch_up_runs_with_rarer_full_collections(feed: Path, tmp_path: 
     assert during
     assert set(during) == {max(before[2], FULL_COLLECTION_THRESHOLD)}
     assert gc.get_threshold() == before
+
+
+def _flawed(feed: Path, tmp_path: Path) -> Path:
+    """The feed with a line refused by a rule, one refused as malformed and one repeated, in three negotiations."""
+    lines = _lines(feed)
+    objs = [orjson.loads(line) for line in lines]
+    order = list(dict.fromkeys(o["negotiation"] for o in objs))
+    opening = next(o for o in objs if o["negotiation"] == order[7] and o["type"] == "negotiation.opened")
+    again = orjson.dumps({**opening, "id": opening["id"] + "-again"})  # opened twice
+    bogus = orjson.dumps({**next(o for o in objs if o["negotiation"] == order[3]), "type": "bogus.type", "id": "b-1"})
+    path = tmp_path / "flawed.jsonl"
+    path.write_bytes(b"\n".join([*lines, again, bogus, lines[5]]) + b"\n")
+    return path
+
+
+def _stored(app: Negotiations) -> list[tuple[Any, ...]]:
+    found = app.store.notifications(limit=10**6)
+    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in found]
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_negotiations_checked_by_the_worker_are_reported_and_stored_as_the_importer_would(
+    url: str, feed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, skip_invalid: bool
+) -> None:
+    """The worker checks some of the new negotiations (``check_elsewhere``): same report, same log, same store."""
+    flawed = _flawed(feed, tmp_path)
+    elsewhere: list[str] = []
+    check_elsewhere = ImportTables.check_elsewhere
+
+    def counted(self: ImportTables, negotiation: str, *args: Any) -> Any:
+        ticket = check_elsewhere(self, negotiation, *args)
+        if ticket is not None:
+            elsewhere.append(negotiation)
+        return ticket
+
+    monkeypatch.setattr(ImportTables, "check_elsewhere", counted)
+    with Negotiations(f"sqlite:///{tmp_path}/alone.db") as app, capture_logs() as logs:
+        alone = app.import_files([str(flawed)], skip_invalid=skip_invalid)
+        stored_alone = _stored(app)
+    refusals_logged = [e for e in logs if e["event"] == "event.refused"]
+    with Negotiations(url) as app, capture_logs() as logs:
+        stored, taken = import_with_tables(app, [flawed], skip_invalid=skip_invalid)
+        assert stored == alone.stored
+        assert _stored(app) == stored_alone
+        caught, rows, clean = caught_up_and_clean(app)
+    assert [e for e in logs if e["event"] == "event.refused"] == refusals_logged
+    assert len(refusals_logged) == 1  # the second opening; the malformed line is a format refusal, not logged
+    assert 5 < len(elsewhere) < 25  # some by the worker, some by the importer
+    assert taken == stored
+    assert caught == 0
+    assert rows == clean
+    if not skip_invalid:
+        assert stored == 0
+
+
+def _dies_in_the_worker(*args: Any, **kwargs: Any) -> Any:
+    """``importer._check_lines``, but the worker process dies at once."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(3)
+    return _CHECK_LINES(*args, **kwargs)
+
+
+_CHECK_LINES = importer._check_lines
+
+
+def test_a_worker_that_dies_while_checking_leaves_the_checks_to_the_importer(
+    url: str, feed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import stores exactly what it would without the worker; the catch-up takes the events in."""
+    flawed = _flawed(feed, tmp_path)
+    with Negotiations(f"sqlite:///{tmp_path}/alone.db") as app:
+        alone = app.import_files([str(flawed)], skip_invalid=True)
+        stored_alone = _stored(app)
+    monkeypatch.setattr(importer, "_check_lines", _dies_in_the_worker)
+    with Negotiations(url) as app:
+        tables = ImportTables.open(app, min_events=0, page_size=97)
+        assert tables is not None
+        with tables:
+            report = app.import_files([str(flawed)], observer=tables, skip_invalid=True)
+            assert tables._executor is not None  # the worker was started, and died
+            tables.finish()
+        assert (report.stored, report.duplicates, report.refused) == (alone.stored, alone.duplicates, alone.refused)
+        assert _stored(app) == stored_alone
+        caught, rows, clean = caught_up_and_clean(app)
+    assert caught == report.stored  # no derived page: the worker died before it derived any
+    assert rows == clean
