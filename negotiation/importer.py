@@ -457,6 +457,8 @@ class Outcome:
     """The accepted events' spool records, in order."""
     lines: bytes | None = None
     """Their lines as stored, one per line, when asked for (see ``check_new``)."""
+    events: tuple[Event, ...] | None = None
+    """The accepted events, with ``lines`` (from ``check_new``: its caller derives from them without parsing)."""
 
 
 class Ticket(Protocol):
@@ -541,6 +543,7 @@ def _check_lines(
         accepted=len(new),
         records=bytes(records),
         lines=None if lines is None else bytes(lines),
+        events=None if lines is None or wants is not None else tuple(record.event for record in new),
     )
 
 

@@ -129,10 +129,12 @@ def _opened(path: str | None) -> Any:
     return contextlib.nullcontext() if path is None else Path(path).open("rb")
 
 
-def _derive_one(spool: Any, negotiation: str, lines: bytes, keep_lines: bool) -> tuple[int, int] | None:
+def _derive_one(
+    spool: Any, negotiation: str, lines: bytes, keep_lines: bool, events: Sequence[Any] | None = None
+) -> tuple[int, int] | None:
     try:
         # One line per event: JSON has no raw newline.
-        derived = derive_new(negotiation, lines.split(b"\n"), keep_lines=keep_lines)
+        derived = derive_new(negotiation, lines.split(b"\n"), keep_lines=keep_lines, events=events)
         data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - whatever it is, the catch-up meets it again and reports it
         return None
@@ -163,9 +165,9 @@ def _check_and_derive(
             except Exception:  # noqa: BLE001 - the importer checks it again, and meets whatever it was
                 found.append((None, None))
                 continue
-            lines = outcome.lines
-            derived = _derive_one(spool, negotiation, lines, keep_lines) if outcome.accepted and lines else None
-            found.append((attrs.evolve(outcome, lines=None), derived))
+            lines, events = outcome.lines, outcome.events
+            derived = _derive_one(spool, negotiation, lines, keep_lines, events) if outcome.accepted and lines else None
+            found.append((attrs.evolve(outcome, lines=None, events=None), derived))
     return found
 
 

@@ -531,16 +531,23 @@ class Derived:
     changes: list[tuple[int, str, Phase | None, Phase | None]]
 
 
-def derive_new(negotiation: str, lines: Sequence[bytes], *, keep_lines: bool = True) -> Derived:
+def derive_new(
+    negotiation: str, lines: Sequence[bytes], *, keep_lines: bool = True, events: Sequence[Event] | None = None
+) -> Derived:
     """The rows that taking in ``lines`` (a new negotiation's events, as stored, in version order) writes.
 
     The same steps as ``Projector.apply`` on a negotiation without stored
     events, so that an import can derive the rows of the negotiations it adds
     while it checks them, in another process (``projections.persisted.bulk``).
-    ``keep_lines``: whether the events rows hold the lines (``ViewTables.keeps_lines``).
+    ``keep_lines``: whether the events rows hold the lines (``ViewTables.keeps_lines``). ``events``: the
+    lines' events, when the caller has them (the import's check parsed them): not parsed again.
     """
     entry = _entry_of(History(negotiation, []))
-    items = [(version, version, parse_trusted(line)) for version, line in enumerate(lines, start=1)]
+    if events is None:
+        events = [parse_trusted(line) for line in lines]
+    elif len(events) != len(lines):
+        raise ValueError(f"{negotiation}: {len(events)} events for {len(lines)} lines")
+    items = [(version, version, event) for version, event in enumerate(events, start=1)]
     periods = _Periods()
     changes: list[tuple[int, str, Phase | None, Phase | None]] = []
     if items:

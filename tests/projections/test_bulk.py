@@ -604,3 +604,17 @@ def test_a_worker_that_dies_while_checking_leaves_the_checks_to_the_importer(
         caught, rows, clean = caught_up_and_clean(app)
     assert caught == report.stored  # no derived page: the worker died before it derived any
     assert rows == clean
+
+
+def test_rows_derived_from_the_checked_events_equal_those_derived_from_their_lines() -> None:
+    """The worker derives from the events its check parsed (``derive_new(events=)``): the same rows as parsing."""
+    entries = [(str(EXAMPLES[1]), number, line) for number, line in enumerate(_lines(EXAMPLES[1]), start=1)]
+    negotiation = orjson.loads(entries[0][2])["negotiation"]
+    outcome = importer.check_new(negotiation, entries, limits=importer.DEFAULT_LIMITS, now=dt.datetime.now(dt.UTC))
+    assert outcome.accepted == len(entries)
+    assert outcome.lines is not None
+    assert outcome.events is not None
+    lines = outcome.lines.split(b"\n")
+    assert runner.derive_new(negotiation, lines, events=outcome.events) == runner.derive_new(negotiation, lines)
+    with pytest.raises(ValueError, match="events for"):
+        runner.derive_new(negotiation, lines, events=outcome.events[:-1])
