@@ -430,7 +430,9 @@ def _check(
         base, lines = history.version, len(group.offsets)
         entries = _entries(sources, group)
         # A negotiation new to the store may be checked by the observer's worker, while this process goes on.
-        ticket = observer.check_elsewhere(negotiation, entries, check) if base == 0 and observer is not None else None
+        # (An observer written before ``check_elsewhere`` existed checks nothing elsewhere.)
+        elsewhere = getattr(observer, "check_elsewhere", None) if base == 0 else None
+        ticket = None if elsewhere is None else elsewhere(negotiation, entries, check)
         if ticket is None:
             wants = None if observer is None else observer.wants
             outcome = _check_lines(history, entries, limits=limits, now=now, wants=wants)
@@ -580,7 +582,10 @@ def _take(
     if progress is not None:
         progress("checking", lines)
     if observer is not None and outcome.accepted:
-        observer.checked(negotiation, base, outcome.accepted, outcome.lines, ticket)
+        if ticket is None:  # as before ``check_elsewhere``: an older observer takes four arguments
+            observer.checked(negotiation, base, outcome.accepted, outcome.lines)
+        else:
+            observer.checked(negotiation, base, outcome.accepted, outcome.lines, ticket)
 
 
 def _check_batch(

@@ -59,3 +59,33 @@ def test_skip_invalid_stores_the_lines_that_pass_one_by_one(tmp_path: Path) -> N
         report = app.import_files([_write(tmp_path / "f.jsonl", lines)], skip_invalid=True, now=NOW)
         assert (report.stored, [r.event_id for r in report.refused]) == (2, ["no-strike"])
         assert [e.id for e in app.events(NEGOTIATION)] == ["o", "fine"]
+
+
+class _OlderObserver:
+    """An observer written before ``check_elsewhere``: ``checked`` of four arguments, nothing checked elsewhere."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int, int, bytes | None]] = []
+        self.positions: list[int] = []
+
+    def begin(self, lines: int) -> None:
+        pass
+
+    def wants(self, base: int, events: int) -> bool:
+        return True
+
+    def checked(self, negotiation: str, base: int, events: int, lines: bytes | None) -> None:
+        self.told.append((negotiation, base, events, lines))
+
+    def stored(self, records: object, positions: list[int]) -> None:
+        self.positions.extend(positions)
+
+
+def test_an_observer_without_check_elsewhere_is_told_as_before(tmp_path: Path) -> None:
+    lines = [_recorded(e) for e in (opened("o", 0), statement("s", 2))]
+    observer = _OlderObserver()
+    with Negotiations("memory:") as app:
+        report = app.import_files([_write(tmp_path / "f.jsonl", lines)], now=NOW, observer=observer)  # type: ignore[arg-type]
+    assert report.stored == 2
+    assert observer.told == [(NEGOTIATION, 0, 2, b"\n".join(render_line(e) for e in lines))]
+    assert len(observer.positions) == 2
