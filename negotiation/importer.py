@@ -434,7 +434,7 @@ def _check(
         elsewhere = getattr(observer, "check_elsewhere", None) if base == 0 else None
         ticket = None if elsewhere is None else elsewhere(negotiation, entries, check)
         if ticket is None:
-            wants = None if observer is None else observer.wants
+            wants = _never if observer is None else observer.wants
             outcome = _check_lines(history, entries, limits=limits, now=now, wants=wants)
             waiting.append((negotiation, base, lines, outcome))
         else:
@@ -487,6 +487,11 @@ def check_new(
     return _check_lines(History(negotiation, []), entries, limits=limits, now=now, wants=None)
 
 
+def _never(base: int, events: int) -> bool:
+    """No observer: no lines wanted."""
+    return False
+
+
 def _entries(sources: Sequence[_Source], group: _Group) -> list[tuple[str, int, bytes]]:
     """(path, line number, line) of each of a negotiation's lines, read from its sources."""
     return [
@@ -505,7 +510,8 @@ def _check_lines(
 ) -> Outcome:
     """Check one negotiation's lines against ``history`` (its stored events): what is refused, what is new.
 
-    ``wants(base, new events)`` says whether the outcome holds the new events' lines; ``None``: it does.
+    ``wants(base, new events)`` says whether the outcome holds the new events' lines; ``None``: it does, and
+    their events too (``check_new``).
     """
     refused: list[Refusal] = []
     parsed: list[tuple[str, int, Event]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
+import pytest
 
 from events import Event, render_line
 from negotiation import Negotiations
@@ -89,3 +90,22 @@ def test_an_observer_without_check_elsewhere_is_told_as_before(tmp_path: Path) -
     assert report.stored == 2
     assert observer.told == [(NEGOTIATION, 0, 2, b"\n".join(render_line(e) for e in lines))]
     assert len(observer.positions) == 2
+
+
+def test_without_an_observer_no_lines_are_kept(tmp_path: Path) -> None:
+    """The import alone keeps neither the lines nor the events of what it checks: only an observer asks for them."""
+    from negotiation import importer
+
+    kept: list[object] = []
+    check_lines = importer._check_lines
+
+    def noted(*args: object, **kwargs: object) -> importer.Outcome:
+        outcome = check_lines(*args, **kwargs)  # type: ignore[arg-type]
+        kept.append((outcome.lines, outcome.events))
+        return outcome
+
+    lines = [_recorded(e) for e in (opened("o", 0), statement("s", 2))]
+    with pytest.MonkeyPatch.context() as patch, Negotiations("memory:") as app:
+        patch.setattr(importer, "_check_lines", noted)
+        assert app.import_files([_write(tmp_path / "f.jsonl", lines)], now=NOW).stored == 2
+    assert kept == [(None, None)]
