@@ -476,8 +476,7 @@ class ImportTables:
         self._batches.append(batch)
         if batch.items is None or self._deferring:
             return  # nothing to derive; or it waits (``_pump``)
-        ahead = [b for b in self._batches[:-1] if b.future is not None and not b.future.done()]
-        if len(ahead) >= _IN_FLIGHT:
+        if self._ahead() >= _IN_FLIGHT:
             # The worker is behind: this batch is derived here, so that the lines waiting stay bounded
             # and both processors stay busy.
             self._derive_here(batch)
@@ -526,11 +525,15 @@ class ImportTables:
         self._lines.flush()
         return self._lines_path
 
+    def _ahead(self) -> int:
+        """Batches handed to the worker and not derived yet."""
+        return sum(1 for b in self._batches if b.future is not None and not b.future.done())
+
     def _pump(self) -> None:
         """Hand the batches that waited to the worker, keeping at most ``_IN_FLIGHT`` of them ahead."""
         if self._deferring or not self.active:
             return
-        ahead = sum(1 for b in self._batches if b.future is not None and not b.future.done())
+        ahead = self._ahead()
         for batch in self._batches:
             if ahead >= _IN_FLIGHT:
                 return
