@@ -167,11 +167,13 @@ def bench_size(
     postgres: str | None = None,
     queries_only: bool = False,
     baselines: bool = True,
+    turns: int = 1,
 ) -> dict[str, Any]:
     """Every figure of one store size (see the module docstring).
 
     ``queries_only``: reuse the last run's store; ``baselines``: also the import
-    alone and the catch-up from zero (without: ``negotiation import`` and the queries only).
+    alone and the catch-up from zero (without: ``negotiation import`` and the queries only);
+    ``turns``: how many times the imports and the floor are measured, taking turns (``_import_turns``).
     """
     data = dataset(out / "data", negotiations, events_per)
     feed = Path(data["path"])
@@ -182,30 +184,81 @@ def bench_size(
         return _queries(report, feed, work, runs)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    db = f"sqlite:///{work}/store.db"
     if baselines:
-        baseline_db = f"sqlite:///{work}/import-only.db"
-        _log(f"{negotiations}: import only (facade, no tables)")
-        only = _measured([sys.executable, "-c", _IMPORT_ONLY, baseline_db, str(feed)], work, "import-only", 7200)
-        report["import_only"] = {**only, "events_per_s": events / only["seconds"]}
+        _import_turns(report, feed, work, turns)
         for mode, key in (("bulk", "catch_up"), ("projector", "catch_up_projector")):
             shutil.copy(work / "import-only.db", work / "catch-up.db")
             _log(f"{negotiations}: catch-up from zero ({mode})")
-            db = f"sqlite:///{work}/catch-up.db"
-            catch = _measured([sys.executable, "-c", _CATCH_UP, db, mode], work, f"catch-up-{mode}", 7200)
+            catch_db = f"sqlite:///{work}/catch-up.db"
+            catch = _measured([sys.executable, "-c", _CATCH_UP, catch_db, mode], work, f"catch-up-{mode}", 7200)
             taken, seconds = (float(x) for x in catch["stdout"].split()) if catch["exit"] == 0 else (0.0, 0.0)
             report[key] = {**catch, "events_per_s": taken / seconds if seconds else None}
             (work / "catch-up.db").unlink(missing_ok=True)  # disk: the stores of 100,000 negotiations are large
         (work / "import-only.db").unlink(missing_ok=True)
-        report["floor"] = bench_floor(f"indexed-{negotiations}", feed, events, work)
-    db = f"sqlite:///{work}/store.db"
-    _log(f"{negotiations}: negotiation import (tables included)")
-    imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
-    report["import"] = {**imported, "events_per_s": events / imported["seconds"]}
+    else:
+        _log(f"{negotiations}: negotiation import (tables included)")
+        imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
+        report["import"] = {**imported, "events_per_s": events / imported["seconds"]}
     report["store_mb"] = (work / "store.db").stat().st_size / 2**20
     report = _queries(report, feed, work, runs)
     if postgres is not None:
         report["postgres"] = _postgres(postgres, feed, events, work, _commands(report["points"]), runs)
     return report
+
+
+def _import_turns(report: dict[str, Any], feed: Path, work: Path, turns: int) -> None:
+    """The import alone, the floor and the import with its tables, ``turns`` times, taking turns.
+
+    On a machine whose speed drifts by a quarter from one minute to the next,
+    one import of each compares two moments as much as two programs: each turn
+    measures all three back to back (the first of the turn alternating), and
+    the ratios are taken within a turn. ``import_only``, ``floor`` and
+    ``import`` are those of the turn with the median import ratio; every turn
+    is kept in ``import_turns``. The stores of the last turn stay for what follows.
+    """
+    negotiations, events = report["negotiations"], report["events"]
+    runs: list[dict[str, Any]] = []
+    for turn in range(turns):
+        measured: dict[str, Any] = {}
+        order = ("only", "floor", "tables") if turn % 2 == 0 else ("tables", "floor", "only")
+        for step in order:
+            if step == "only":
+                _unlink_db(work / "import-only.db")
+                _log(f"{negotiations}: import only (facade, no tables), turn {turn + 1} of {turns}")
+                only_cmd = [sys.executable, "-c", _IMPORT_ONLY, f"sqlite:///{work}/import-only.db", str(feed)]
+                only = _measured(only_cmd, work, "import-only", 7200)
+                measured["import_only"] = {**only, "events_per_s": events / only["seconds"]}
+            elif step == "floor":
+                measured["floor"] = bench_floor(f"indexed-{negotiations}", feed, events, work)
+            else:
+                _unlink_db(work / "store.db")
+                _log(f"{negotiations}: negotiation import (tables included), turn {turn + 1} of {turns}")
+                db = f"sqlite:///{work}/store.db"
+                imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
+                measured["import"] = {**imported, "events_per_s": events / imported["seconds"]}
+        tables, only = measured["import"]["events_per_s"], measured["import_only"]["events_per_s"]
+        measured["ratio"] = only / tables
+        measured["floor_ratio"] = measured["floor"]["events_per_s"] / tables
+        runs.append(measured)
+    median = sorted(runs, key=lambda r: r["ratio"])[(len(runs) - 1) // 2]
+    for key in ("import_only", "floor", "import"):
+        report[key] = median[key]
+    report["import_turns"] = [
+        {
+            "import_only_events_per_s": r["import_only"]["events_per_s"],
+            "import_events_per_s": r["import"]["events_per_s"],
+            "floor_events_per_s": r["floor"]["events_per_s"],
+            "ratio": r["ratio"],
+            "floor_ratio": r["floor_ratio"],
+        }
+        for r in runs
+    ]
+
+
+def _unlink_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _commands(points: dict[str, str]) -> dict[str, list[str]]:
@@ -308,6 +361,9 @@ def render(reports: list[dict[str, Any]], single: dict[str, Any] | None) -> str:
                     f"  floor (parse + one executemany, no checks): {r['floor']['events_per_s']:,.0f} ev/s; "
                     f"floor/import with tables {ratio:.2f}{' PASS' if ratio <= 4.5 else ' FAIL'} (target 4.5)"
                 )
+            if len(r.get("import_turns", ())) > 1:
+                each = ", ".join(f"{t['ratio']:.2f}x / {t['floor_ratio']:.2f}" for t in r["import_turns"])
+                lines.append(f"  turns (import ratio / floor ratio; the median turn's figures above): {each}")
             rate = cu.get("events_per_s") or 0
             lines.append(f"  catch-up from zero: {rate:,.0f} ev/s, {cu['peak_rss_mb']:.0f} MB (target 40,000)")
             if "catch_up_projector" in r:
@@ -390,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-baselines", action="store_true", help="skip the import alone and the catch-up from zero (large sizes)"
     )
+    parser.add_argument(
+        "--import-turns", type=int, default=1, help="measure the imports and the floor this many times, taking turns"
+    )
     parser.add_argument("--postgres-at", type=int, default=None, help="the size on PostgreSQL (default: the largest)")
     parser.add_argument(
         "--source", action="store_true", help="do not compile the project's modules first (see the module docstring)"
@@ -409,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             postgres=args.postgres if n == (args.postgres_at or sizes[-1]) and not args.queries_only else None,
             queries_only=args.queries_only,
             baselines=not args.no_baselines,
+            turns=args.import_turns,
         )
         for n in sizes
     ]

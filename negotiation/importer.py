@@ -69,6 +69,8 @@ Progress = Callable[[str, int], None]
 
 CHUNK_SIZE: Final = 10_000
 MAX_ATTEMPTS: Final = 5
+_PREAD: Final[Callable[[int, int, int], bytes] | None] = getattr(os, "pread", None)
+"""Reads at an offset in one system call, where the platform has it (POSIX; not Windows)."""
 PIECE_BYTES: Final = 64 * 1024
 """How much is read at a time from an input, past a line's limit or while copying it."""
 SPOOL_RESERVE_BYTES: Final = 256 * 1024**2
@@ -189,9 +191,14 @@ class _Source:
         with file:
             self.file = _spool(file, self.name, limits)
 
-    def line_at(self, offset: int) -> bytes:
+    def line_at(self, offset: int, size: int) -> bytes:
+        """The line of ``size`` bytes (its ending included) at ``offset``, stripped, as ``lines`` found it."""
+        if _PREAD is not None:
+            # One system call at the line's place: a seek then a buffered readline read a whole buffer each
+            # time, and a negotiation's lines are spread through the file (about 2 µs a line more).
+            return _PREAD(self.file.fileno(), size, offset).strip()
         self.file.seek(offset)
-        return self.file.readline(self.cap).strip()
+        return self.file.read(size).strip()
 
     def lines(self) -> Iterator[tuple[int, bytes, int | None]]:
         """``(offset, line, None)`` for each line, or ``(offset, its start, its size)`` for a line over the limit.
@@ -256,6 +263,8 @@ class _Group:
 
     sources: array.array[int] = attrs.field(factory=lambda: array.array("H"))
     offsets: array.array[int] = attrs.field(factory=lambda: array.array("Q"))
+    sizes: array.array[int] = attrs.field(factory=lambda: array.array("Q"))
+    """Each line's length in bytes, its ending included (at most a longest line's, ``_Source.cap``)."""
     numbers: array.array[int] = attrs.field(factory=lambda: array.array("Q"))
 
 
@@ -385,6 +394,7 @@ def _group(sources: Sequence[_Source], checked: _Checked, limits: Limits) -> dic
                 group = groups[negotiation] = _Group()
             group.sources.append(index)
             group.offsets.append(start)
+            group.sizes.append(len(raw))
             group.numbers.append(number)
     return groups
 
@@ -495,8 +505,8 @@ def _never(base: int, events: int) -> bool:
 def _entries(sources: Sequence[_Source], group: _Group) -> list[tuple[str, int, bytes]]:
     """(path, line number, line) of each of a negotiation's lines, read from its sources."""
     return [
-        (sources[i].name, number, sources[i].line_at(offset))
-        for i, offset, number in zip(group.sources, group.offsets, group.numbers, strict=True)
+        (sources[i].name, number, sources[i].line_at(offset, size))
+        for i, offset, size, number in zip(group.sources, group.offsets, group.sizes, group.numbers, strict=True)
     ]
 
 

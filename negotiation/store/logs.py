@@ -29,6 +29,22 @@ def _stdlib_logger(name: str) -> Any:
     )
 
 
+def _structlog_enabled(level: int) -> bool:
+    """Whether the configured structlog wrapper would log ``level``; ``True`` when it cannot tell.
+
+    Asked before a logger is built and bound (most of a dropped message's
+    cost: a catch-up asks once per phase change). Only structlog's own
+    filtering loggers (``make_filtering_bound_logger``) are asked: their
+    ``is_enabled_for`` compares with the level the class was made for and
+    reads nothing of an instance.
+    """
+    wrapper = structlog.get_config().get("wrapper_class")
+    if getattr(wrapper, "__module__", None) != structlog.make_filtering_bound_logger.__module__:
+        return True
+    enabled = getattr(wrapper, "is_enabled_for", None)
+    return True if enabled is None else bool(enabled(None, level))
+
+
 class LibraryLogger:
     """A logger that picks its sink when a message is logged; ``bind`` adds context."""
 
@@ -47,6 +63,8 @@ class LibraryLogger:
         change, and an application that set up no logging shows none of them.
         """
         if structlog.is_configured():
+            if not _structlog_enabled(level):
+                return None
             base = structlog.get_logger(self.name)
         elif logging.getLogger(self.name).isEnabledFor(level):
             base = _stdlib_logger(self.name)

@@ -428,12 +428,16 @@ def _take(
     *,
     periods: _Periods,
     lines: Mapping[int, str | None],
+    keep_history: bool = True,
 ) -> None:
     """Take a negotiation's consecutive events of a page in, one at a time; note each phase change.
 
     ``projections.periods.take`` steps the folds (an event at the end of
     both timelines) or derives the rows of the region a late event or a
     retraction changes; the phase after each event is the tip's.
+    ``keep_history``: whether the history is brought up to the tip (the
+    projector's cache reads it); ``derive_new`` drops it, so its last events
+    are never loaded into it.
     """
     tip = entry.tip
     history = entry.history
@@ -462,7 +466,8 @@ def _take(
         if new != current:
             changes.append((position, negotiation, current, new))
             current = new
-    tip.flush()  # (the cache checks the history's version)
+    if keep_history:
+        tip.flush()  # (the cache checks the history's version)
     entry.state, entry.log = tip.state, tip.log
     entry.phase = current
     entry.position = items[-1][0]
@@ -558,6 +563,7 @@ def derive_new(
             changes,
             periods=periods,
             lines={v: line.decode() for v, line in enumerate(lines, start=1)} if keep_lines else {},
+            keep_history=False,  # (loading the history's index and checkpoints was a tenth of the time)
         )
     rows, _ = _changes({negotiation: entry} if items else {}, periods)
     event_rows = [(r.seq, r.valid_at, r.known_at, r.id, r.type, r.line) for r in rows.events]

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from events import Event, render_line
-from negotiation import Negotiations
+from negotiation import Negotiations, importer
 from tests.negotiation.helpers import EMPLOYER, NEGOTIATION, NOW, at, opened, statement, strike_called, strike_ended
 
 
@@ -109,3 +109,26 @@ def test_without_an_observer_no_lines_are_kept(tmp_path: Path) -> None:
         patch.setattr(importer, "_check_lines", noted)
         assert app.import_files([_write(tmp_path / "f.jsonl", lines)], now=NOW).stored == 2
     assert kept == [(None, None)]
+
+
+@pytest.mark.parametrize("pread", [True, False], ids=["pread", "seek-and-read"])
+def test_lines_are_read_again_whole_at_their_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, pread: bool
+) -> None:
+    """The second pass reads each line at its offset and length: CRLF endings, blank lines, comments and
+    interleaved negotiations give the events of a plain file (with or without ``os.pread``)."""
+    if not pread:
+        monkeypatch.setattr(importer, "_PREAD", None)
+    elif importer._PREAD is None:
+        pytest.skip("no os.pread on this platform")
+    ours = [_recorded(e) for e in (opened("o", 0), statement("s1", 1), strike_called("call", 5), statement("s2", 6))]
+    other = [attrs.evolve(e, negotiation="other-one") for e in ours[:2]]
+    body = [render_line(ours[0]), b"", b"# a comment", render_line(other[0]), render_line(ours[1])]
+    body += [render_line(other[1]) + b"  ", render_line(ours[2]), render_line(ours[3])]
+    path = tmp_path / "crlf.jsonl"
+    path.write_bytes(b"\r\n".join(body))  # (the last line has no ending at all)
+    with Negotiations("memory:") as app:
+        report = app.import_files([path], now=NOW)
+        assert (report.stored, report.refused) == (6, ())
+        assert app.events(NEGOTIATION) == ours
+        assert app.events("other-one") == other

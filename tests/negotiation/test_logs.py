@@ -47,3 +47,26 @@ def test_a_message_below_the_level_is_dropped_before_it_is_rendered(caplog: pyte
         get_logger("negotiation.test_logs").error("read_models.event_skipped")
         assert rendered.call_count == 1
     assert [r.levelno for r in caplog.records if r.name == "negotiation.test_logs"] == [logging.ERROR]
+
+
+@pytest.mark.usefixtures("unconfigured")
+def test_a_message_below_a_filtering_loggers_level_builds_no_logger() -> None:
+    """Configured (as the CLI does) at WARNING: an INFO line costs no bound logger; a WARNING one is logged."""
+    warning = structlog.make_filtering_bound_logger(logging.WARNING)
+    structlog.configure(processors=[structlog.testing.LogCapture()], wrapper_class=warning)
+    with mock.patch.object(structlog, "get_logger", side_effect=structlog.get_logger) as built:
+        get_logger("negotiation.test_logs", negotiation="n-1").info("read_models.phase_changed", new="bargaining")
+        assert built.call_count == 0
+        with structlog.testing.capture_logs() as logs:
+            get_logger("negotiation.test_logs", negotiation="n-1").warning("read_models.slow", seconds=3)
+    assert built.call_count == 1
+    assert logs == [{"negotiation": "n-1", "seconds": 3, "event": "read_models.slow", "log_level": "warning"}]
+
+
+@pytest.mark.usefixtures("unconfigured")
+def test_a_wrapper_of_the_applications_own_decides_for_itself() -> None:
+    """Only structlog's filtering loggers are asked ahead: any other wrapper gets every message."""
+    structlog.configure(wrapper_class=structlog.stdlib.BoundLogger)
+    with structlog.testing.capture_logs() as logs:
+        get_logger("negotiation.test_logs").info("read_models.phase_changed", new="bargaining")
+    assert logs == [{"new": "bargaining", "event": "read_models.phase_changed", "log_level": "info"}]
