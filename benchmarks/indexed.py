@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.run import DEFAULT_OUT, _with_schema, bench_floor, dataset, postgres_reachable, run_child
+from benchmarks.run import DEFAULT_OUT, _with_schema, bench_floor, dataset, postgres_reachable, remove_db, run_child
 
 __all__ = ["bench_size", "main"]
 
@@ -224,7 +224,7 @@ def _import_turns(report: dict[str, Any], feed: Path, work: Path, turns: int) ->
         order = ("only", "floor", "tables") if turn % 2 == 0 else ("tables", "floor", "only")
         for step in order:
             if step == "only":
-                _unlink_db(work / "import-only.db")
+                remove_db(work / "import-only.db")
                 _log(f"{negotiations}: import only (facade, no tables), turn {turn + 1} of {turns}")
                 only_cmd = [sys.executable, "-c", _IMPORT_ONLY, f"sqlite:///{work}/import-only.db", str(feed)]
                 only = _measured(only_cmd, work, "import-only", 7200)
@@ -232,7 +232,7 @@ def _import_turns(report: dict[str, Any], feed: Path, work: Path, turns: int) ->
             elif step == "floor":
                 measured["floor"] = bench_floor(f"indexed-{negotiations}", feed, events, work)
             else:
-                _unlink_db(work / "store.db")
+                remove_db(work / "store.db")
                 _log(f"{negotiations}: negotiation import (tables included), turn {turn + 1} of {turns}")
                 db = f"sqlite:///{work}/store.db"
                 imported = _measured([SCRIPT, "--db", db, "import", "-q", str(feed)], work, "import", 7200)
@@ -254,11 +254,6 @@ def _import_turns(report: dict[str, Any], feed: Path, work: Path, turns: int) ->
         }
         for r in runs
     ]
-
-
-def _unlink_db(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _commands(points: dict[str, str]) -> dict[str, list[str]]:

@@ -290,6 +290,12 @@ def _postgres_schema(url: str, schema: str, *, drop: bool) -> None:
             conn.execute(f"CREATE SCHEMA {schema}")
 
 
+def remove_db(path: str | Path) -> None:
+    """Delete a SQLite file and its WAL and shared-memory files, where they exist."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def _with_schema(url: str, schema: str) -> str:
     parts = urllib.parse.urlsplit(url)
     query = urllib.parse.urlencode({"schema": schema})
@@ -305,8 +311,7 @@ def bench_import(
     """Import ``path`` into a fresh SQLite file and a fresh PostgreSQL schema."""
     rows = []
     db = str(work / f"{name}.db")
-    for suffix in ("", "-wal", "-shm"):
-        Path(db + suffix).unlink(missing_ok=True)
+    remove_db(db)
     _log(f"import {name} ({events} events) into SQLite")
     timeout = IMPORT_TIMEOUT_BASE + events / IMPORT_TIMEOUT_RATE
     result = run_child(import_command(db, path, cli=cli), cwd=work, name=f"import-{name}-sqlite", timeout=timeout)
@@ -353,14 +358,12 @@ def bench_floor(name: str, path: Path, events: int, work: Path) -> dict[str, Any
     _log(f"floor {name}")
     parse = floor.parse_only(path)
     db = work / f"floor-{name}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    remove_db(db)
     result = run_child(
         [sys.executable, "-m", "benchmarks.floor", str(path), str(db)], cwd=ROOT, name=f"floor-{name}", logs=work
     )
     inner = json.loads(result["stdout"].splitlines()[-1]) if result["exit"] == 0 else {}
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    remove_db(db)
     return {
         "dataset": name,
         "events": events,
@@ -385,8 +388,7 @@ def bench_peer(path: Path, scale: Scale, work: Path) -> list[dict[str, Any]]:
     ):
         db = ":memory:" if target == "memory" else str(work / f"peer-{style}.db")
         if target == "file":
-            for suffix in ("", "-wal", "-shm"):
-                Path(db + suffix).unlink(missing_ok=True)
+            remove_db(db)
         _log(f"peer {style} on {target} SQLite ({limit} events)")
         row = peer.run(path, db, limit=limit, style=style)
         row["sqlite"] = target

@@ -563,7 +563,7 @@ def derive_new(
             changes,
             periods=periods,
             lines={v: line.decode() for v, line in enumerate(lines, start=1)} if keep_lines else {},
-            keep_history=False,  # (loading the history's index and checkpoints was a tenth of the time)
+            keep_history=False,  # (loading them into it cost about 2% of the instructions of a derivation)
         )
     rows, _ = _changes({negotiation: entry} if items else {}, periods)
     event_rows = [(r.seq, r.valid_at, r.known_at, r.id, r.type, r.line) for r in rows.events]
