@@ -94,8 +94,6 @@ def test_an_observer_without_check_elsewhere_is_told_as_before(tmp_path: Path) -
 
 def test_without_an_observer_no_lines_are_kept(tmp_path: Path) -> None:
     """The import alone keeps neither the lines nor the events of what it checks: only an observer asks for them."""
-    from negotiation import importer
-
     kept: list[object] = []
     check_lines = importer._check_lines
 
