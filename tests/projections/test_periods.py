@@ -13,12 +13,15 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from events import Event
 from negotiation.core.history import History
 from projections import periods
 from projections.periods import Change, Tip, take
+from projections.positions import POSITIONS_FOLD
 from tests.projections.builders import Log
+from tests.projections.strategies import Drawn, negotiations
 
 DAYS = 300
 
@@ -113,3 +116,24 @@ def test_a_late_event_is_derived_only_where_facts_can_change(monkeypatch: pytest
     # derived (before and after the proposal), not one per statement.
     assert len(asked) == 2
     assert [(w.op, w.table) for w in writes] == [("insert", "position")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(negotiations(max_steps=30, proposals=6))
+def test_the_tip_holds_the_folds_of_its_whole_history(drawn: Drawn) -> None:
+    """After every event, late ones and retractions included, the tip's state and positions are a fresh fold's.
+
+    The projector's cache and an import's derivations rely on it: a late event
+    or a retraction refolds them, an event at the end steps them.
+    """
+    tip = Tip.of(History("n"))
+    for event in drawn.events:
+        take(tip, event)
+        tip.flush()
+        history = tip.history
+        assert tip.state == history.state()
+        fresh = history.fold(POSITIONS_FOLD)
+        assert {key: list(link) for key, link in tip.log.links.items()} == {
+            key: list(link) for key, link in fresh.links.items()
+        }
+        assert dict(tip.log.proposals) == dict(fresh.proposals)
