@@ -279,8 +279,15 @@ class Change:
     row: Row | None = None
 
 
-def changes(before: Iterable[Row], after: Iterable[Row], at: int) -> list[Change]:
-    """The writes that turn the rows ``before`` into ``after`` (both clipped to knowledge times from ``at`` on)."""
+def changes(before: Iterable[Row], after: Iterable[Row], at: int, ended: Iterable[Fact] = ()) -> list[Change]:
+    """The writes that turn the rows ``before`` into ``after`` (both clipped to knowledge times from ``at`` on).
+
+    ``ended``: the facts whose stored rows end at ``at`` (held just before it,
+    not at it). One of them that holds again from ``at`` on has its row
+    extended, not a second row inserted beside it: a fact's rows stay one per
+    interval it holds over, which the next late event's writes rely on (they
+    find a row by the end of its interval).
+    """
     old = {(r.table, r.key, r.payload, r.known_from, r.known_to) for r in before}
     new = {(r.table, r.key, r.payload, r.known_from, r.known_to) for r in after}
     gone = old - new
@@ -295,6 +302,11 @@ def changes(before: Iterable[Row], after: Iterable[Row], at: int) -> list[Change
             extended.add((table, key, payload, at, to))
         else:
             result.append(Change("close", table, key, known_to=known_to, at=at))
+    for table, key, payload in sorted(ended, key=repr):
+        to = starting.get((table, key, payload))
+        if to is not None and (table, key, payload, at, to) not in extended:
+            result.append(Change("extend", table, key, known_to=at, to=to))
+            extended.add((table, key, payload, at, to))
     result.extend(
         Change("insert", t, k, row=Row(t, k, p, kf, kt))
         for (t, k, p, kf, kt) in sorted(came, key=repr)
@@ -426,6 +438,12 @@ def _changing(history: History, grid: list[int], positions_only: bool) -> list[i
     return [first, *(g for g in grid[1:] if g in moving)]
 
 
+def _moved_at(history: History, known: int, positions_only: bool) -> bool:
+    """Whether a stored event that may change a derived fact became known at ``known`` (see ``_changing``)."""
+    inert = _NO_POSITION if positions_only else _INERT
+    return any(r.known_us == known and type(r.event) not in inert for r in history.appended_after(0))
+
+
 def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     """``take`` of an event not at the end of both timelines, or a retraction (nothing pending)."""
     history, event = tip.history, record.event
@@ -449,11 +467,17 @@ def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
     latest = max(known, tip.known[-1]) if tip.known else known
     asked = [None if g >= latest else g for g in grid]
     before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
+    ended: set[Fact] = set()
+    i = bisect.bisect_left(tip.known, known)
+    if i > 0 and _moved_at(history, known, positions_only):
+        # Stored events that change facts became known at this very time: rows may end here, which the
+        # event may make hold on (the facts as known just before, less those at this time).
+        ended = region_facts(history, start, tip.known[i - 1], positions_only=positions_only) - before_facts[0]
     history.load_recorded([record])
     after_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
     tip.state = history.state()
     tip.log = history.fold(POSITIONS_FOLD)
-    return changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known)
+    return changes(rows_of(grid, before_facts), rows_of(grid, after_facts), known, ended)
 
 
 def take(tip: Tip, event: Event) -> list[Change]:

@@ -301,3 +301,46 @@ def test_a_retracted_opening_is_answered_as_the_pure_path_answers(store_url: str
         current = models.positions("a")
         assert current is not None
         assert current["positions"] == _pure_positions(app.history("a"), now=NOW)["positions"]
+
+
+# --- 4. a fact that holds again from the very time its row ended ---------------------------
+
+
+def _rows_end_where_they_start_again() -> list[Event]:
+    """``amptp``'s standing proposal on wages, at one instant, as known on the 1st, then on the 10th.
+
+    Found by ``test_gap_indexed`` (Hypothesis). ``accept`` is recorded on the
+    1st but accepts ``late``, known only on the 10th: ``offer`` stands until
+    the 10th, then the acceptance. Retracting the acceptance on the 10th
+    makes ``offer`` stand again from the 10th: its row until the 10th must
+    be extended, not a second row stored beside it, or ``counter``, recorded
+    on the 1st and appended last, closes only the second row and leaves two
+    answers for the same key and knowledge time (the tables refused the write).
+    """
+    log = Log("n")
+    at = "2024-01-01T10:00"
+    return [
+        log.open("2024-01-01T09:00"),
+        log.add("proposal.made", "offer", at, by="amptp", issue="wages", terms="3%"),
+        log.add("proposal.made", "late", at, recorded="2024-01-10T10:00", by="wga", issue="wages", terms="9%"),
+        log.add("proposal.accepted", "accept", at, by="amptp", issue="wages", proposal="late"),
+        log.add("event.retracted", "undo", at, recorded="2024-01-10T10:00", target="accept", reason="misreported"),
+        log.add("proposal.made", "counter", at, by="amptp", issue="wages", terms="5%"),
+    ]
+
+
+@pytest.mark.parametrize("page_size", [1, 100])
+@pytest.mark.parametrize("store_url", ["memory", "sqlite", POSTGRES], indirect=True)
+def test_a_fact_holding_again_from_where_its_row_ended_keeps_one_row(store_url: str, page_size: int) -> None:
+    """The catch-up takes every event in, and every answer equals the pure one, as known before, at and after."""
+    events = _rows_end_where_they_start_again()
+    with Negotiations(store_url) as app, ReadModels(app, page_size=page_size) as models:
+        app.append(events)
+        models.catch_up()
+        reads = models.indexed()
+        history = app.history("n")
+        points = [None, dt.date(2024, 1, 1), when("2024-01-01T10:00"), dt.date(2024, 1, 9), dt.date(2024, 1, 10)]
+        for as_of, known_at in itertools.product(points, points):
+            when_ = {"as_of": as_of, "known_at": known_at, "now": NOW}
+            assert _outcome(reads.positions, "n", **when_) == _outcome(_pure_positions, history, **when_), when_
+            assert _outcome(reads.status, "n", **when_) == _outcome(_pure_status, history, **when_), when_
