@@ -27,6 +27,8 @@ from eventsourcing.persistence import OperationalError, PersistenceError, Tracki
 from negotiation.store.eventstore import APPLICATION_NAME
 from projections.periods import Change, Row
 from projections.persisted.tables import (
+    DERIVATION,
+    DERIVED_TABLE,
     KINDS,
     POINTER_KEY,
     POINTER_TABLE,
@@ -440,6 +442,10 @@ class SQLViews(ABC):
         view reads each stored line from there. ``None``: the tables keep every line themselves."""
         self.pointer_table = d.name(POINTER_TABLE)
         self._select_pointer = d.sql(f"SELECT active, building FROM {self.pointer_table} WHERE name = ?")
+        self.derived_table = d.name(DERIVED_TABLE)
+        self._set_derivation = d.sql(
+            f"INSERT INTO {self.derived_table} VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET derivation = ?"
+        )
         self.outdated = False
         """Whether ``ensure`` found the active version's tables of an older layout (then rebuild)."""
 
@@ -515,11 +521,26 @@ class SQLViews(ABC):
             if POINTER_TABLE not in names:
                 return None
             pointer = self._pointer(c)
+            derivation = self._derivation(c) if DERIVED_TABLE in names else 1
         tables = {table_name(k, pointer.active) for k in KINDS}
         tracked = table_name("tracking", pointer.active) in names
-        self.outdated = tracked and (not tables <= names or not self._columns(pointer.active))
-        wanted = {*SQL_VIEWS.values(), *tables, *index_names(pointer.active), table_name("tracking", pointer.active)}
+        self.outdated = tracked and (
+            derivation < DERIVATION or not tables <= names or not self._columns(pointer.active)
+        )
+        wanted = {
+            *SQL_VIEWS.values(),
+            *tables,
+            *index_names(pointer.active),
+            table_name("tracking", pointer.active),
+            DERIVED_TABLE,
+        }
         return pointer if wanted <= names else None
+
+    def _derivation(self, c: Cursor) -> int:
+        """The derivation that wrote the active version's rows (1 when none is recorded)."""
+        c.execute(self.dialect.sql(f"SELECT derivation FROM {self.derived_table} WHERE name = ?"), (POINTER_KEY,))
+        row = c.fetchone()
+        return 1 if row is None else int(row["derivation"])
 
     def _columns(self, version: int) -> bool:
         """Whether the version's tables have every column of this layout.
@@ -553,10 +574,19 @@ class SQLViews(ABC):
         self._create_tables(self.pointer().active)
         with self._transaction(commit=True) as c:
             pointer = self._lock(c)
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.derived_table} ("
+                f"name TEXT PRIMARY KEY, derivation BIGINT NOT NULL){d.table_suffix}"
+            )
             if self.outdated:
                 # A view over an older layout's table may name a column it lacks. The rebuild that follows
                 # points every view at the new version when it switches (``switch``).
                 return pointer
+            # Not outdated: written by this derivation, or tables created just now (empty, or not tracked yet).
+            c.execute(
+                d.sql(f"INSERT INTO {self.derived_table} VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+                (POINTER_KEY, DERIVATION),
+            )
             names = d.names(c)
             for kind, view in SQL_VIEWS.items():
                 if view not in names:
@@ -615,6 +645,7 @@ class SQLViews(ABC):
                 d.sql(f"UPDATE {self.pointer_table} SET active = ?, building = NULL WHERE name = ?"),
                 (new, POINTER_KEY),
             )
+            c.execute(self._set_derivation, (POINTER_KEY, DERIVATION, DERIVATION))  # the rebuild's rows are ours
             for kind, view in SQL_VIEWS.items():
                 c.execute(f"DROP VIEW IF EXISTS {d.name(view)}")
                 c.execute(self.view_statement(kind, new))

@@ -45,6 +45,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from projections.periods import INFINITY, Change
 
 __all__ = [
+    "DERIVATION",
+    "DERIVED_TABLE",
     "KINDS",
     "POINTER_KEY",
     "POINTER_TABLE",
@@ -75,6 +77,12 @@ POINTER_TABLE: Final = "negotiation_read_models"
 """The pointer table: which version is active, which is being built."""
 POINTER_KEY: Final = "views"
 """The pointer table's one row."""
+DERIVED_TABLE: Final = "negotiation_read_models_derivation"
+"""Which derivation wrote the active version's rows: one row, keyed ``POINTER_KEY`` (``DERIVATION``)."""
+DERIVATION: Final = 2
+"""The derivation of the rows, raised when a fix changes the rows written for the same events, so that tables
+written before are rebuilt on open, like those of an older layout. 1: before the table existed; 2: a fact that
+holds again from the knowledge time its row ended extends that row (2026-12-01)."""
 KINDS: Final = ("status", "positions", "catalog", "status_periods", "position_periods", "stoppage_periods", "events")
 """Every row table of a version: the current answers, then the bitemporal periods and the events."""
 SQL_VIEWS: Final = {kind: f"negotiation_{kind}" for kind in KINDS}

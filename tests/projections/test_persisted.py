@@ -31,7 +31,7 @@ from projections.persisted import ReadModels, ReadModelTimeoutError
 from projections.persisted import models as models_module
 from projections.persisted.models import PROGRESS_STAGE
 from projections.persisted.sql import SQLTables
-from projections.persisted.tables import KINDS, SQL_VIEWS, table_name
+from projections.persisted.tables import DERIVATION, DERIVED_TABLE, KINDS, SQL_VIEWS, table_name
 from projections.positions import positions_of
 from projections.status import status_of
 from tests.negotiation.helpers import (
@@ -552,6 +552,32 @@ def test_read_models_of_1_0_are_rebuilt_when_opened(tmp_path: Path) -> None:
         positions = models.positions("wga-amptp-2023")
         assert positions is not None
         assert positions["positions"]["wga"]["wages"]["accepted"] == "wga-041"
+
+
+@pytest.mark.parametrize("written_before", ["no derivation table", "an older derivation"])
+def test_tables_of_an_older_derivation_are_rebuilt_when_opened(tmp_path: Path, written_before: str) -> None:
+    """Rows written by an older derivation (``DERIVATION``), with the same layout, are rebuilt when opened, once."""
+    db = _wga_caught_up(tmp_path / "old.db")
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        assert not models.outdated  # a store set up by this derivation
+        assert models.version() == 1
+    with sqlite3.connect(db) as c:
+        assert c.execute(f"SELECT derivation FROM {DERIVED_TABLE}").fetchall() == [(DERIVATION,)]
+        if written_before == "no derivation table":
+            c.execute(f"DROP TABLE {DERIVED_TABLE}")
+        else:
+            c.execute(f"UPDATE {DERIVED_TABLE} SET derivation = ?", (DERIVATION - 1,))
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        assert models.outdated
+        assert models.version() == 2
+        status = models.status("wga-amptp-2023")
+        assert status is not None
+        assert status["phase"] == status_json(app.status("wga-amptp-2023"))["phase"]
+    with sqlite3.connect(db) as c:
+        assert c.execute(f"SELECT derivation FROM {DERIVED_TABLE}").fetchall() == [(DERIVATION,)]
+    with Negotiations(f"sqlite:///{db}") as app, ReadModels(app) as models:
+        assert not models.outdated
+        assert models.version() == 2
 
 
 @pytest.mark.postgres
