@@ -443,11 +443,13 @@ class SQLViews(ABC):
         self.pointer_table = d.name(POINTER_TABLE)
         self._select_pointer = d.sql(f"SELECT active, building FROM {self.pointer_table} WHERE name = ?")
         self.derived_table = d.name(DERIVED_TABLE)
+        self._select_derivation = d.sql(f"SELECT derivation FROM {self.derived_table} WHERE name = ?")
         self._set_derivation = d.sql(
             f"INSERT INTO {self.derived_table} VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET derivation = ?"
         )
         self.outdated = False
-        """Whether ``ensure`` found the active version's tables of an older layout (then rebuild)."""
+        """Whether ``ensure`` found the active version's tables of an older layout, or their rows written by an
+        older derivation (``DERIVATION``): then rebuild."""
 
     @abstractmethod
     def tables(self, version: int) -> SQLTables:
@@ -538,7 +540,7 @@ class SQLViews(ABC):
 
     def _derivation(self, c: Cursor) -> int:
         """The derivation that wrote the active version's rows (1 when none is recorded)."""
-        c.execute(self.dialect.sql(f"SELECT derivation FROM {self.derived_table} WHERE name = ?"), (POINTER_KEY,))
+        c.execute(self._select_derivation, (POINTER_KEY,))
         row = c.fetchone()
         return 1 if row is None else int(row["derivation"])
 
