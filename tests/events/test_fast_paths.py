@@ -228,7 +228,9 @@ def test_declared_checks_match_the_reflective_walk(event: object) -> None:
 
 
 def _flat_of(obj: dict[str, Any]) -> tuple[dict[str, Any], type[Event]] | None:
-    cls = EVENT_TYPES.get(obj.get("type"))  # type: ignore[arg-type]
+    type_ = obj.get("type")
+    # A mutated object may hold any JSON value there, a list say, which no mapping can be asked for.
+    cls = EVENT_TYPES.get(type_) if isinstance(type_, str) else None
     data = obj.get("data")
     if cls is None or not isinstance(data, dict):
         return None
