@@ -423,25 +423,24 @@ def _inert(history: History, event: Event) -> Recorded | None:
     return target
 
 
-def _changing(history: History, grid: list[int], positions_only: bool) -> list[int]:
-    """``grid`` (knowledge times from the new event's own on) without those at which nothing derived can change.
+def _moving(history: History, positions_only: bool) -> set[int]:
+    """The knowledge times at which a stored event that may change a derived fact became known.
 
     At a knowledge time when only events that change none of the facts
     derived became known (statements, say; for position facts, anything but a
     proposal, a withdrawal, an acceptance or a retraction), the facts are those
-    of the knowledge time before: no row starts or ends there, so none is
-    derived there. The first (the new event's) always stays.
+    of the knowledge time before: no row starts or ends there.
     """
-    first = grid[0]
     inert = _NO_POSITION if positions_only else _INERT
-    moving = {r.known_us for r in history.appended_after(0) if r.known_us > first and type(r.event) not in inert}
-    return [first, *(g for g in grid[1:] if g in moving)]
+    return {r.known_us for r in history.appended_after(0) if type(r.event) not in inert}
 
 
-def _moved_at(history: History, known: int, positions_only: bool) -> bool:
-    """Whether a stored event that may change a derived fact became known at ``known`` (see ``_changing``)."""
-    inert = _NO_POSITION if positions_only else _INERT
-    return any(r.known_us == known and type(r.event) not in inert for r in history.appended_after(0))
+def _changing(grid: list[int], moving: set[int]) -> list[int]:
+    """``grid`` (knowledge times from the new event's own on) without those at which nothing derived can change.
+
+    None is derived at a time not in ``moving`` (``_moving``); the first (the new event's) always stays.
+    """
+    return [grid[0], *(g for g in grid[1:] if g in moving)]
 
 
 def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
@@ -463,13 +462,14 @@ def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
         target = target_of(history, event.target)
         if target is not None:
             start = min(start, valid_us(target))
-    grid = _changing(history, sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]}), positions_only)
+    moving = _moving(history, positions_only)
+    grid = _changing(sorted({known, *tip.known[bisect.bisect_right(tip.known, known) :]}), moving)
     latest = max(known, tip.known[-1]) if tip.known else known
     asked = [None if g >= latest else g for g in grid]
     before_facts = [region_facts(history, start, g, positions_only=positions_only) for g in asked]
     ended: set[Fact] = set()
     i = bisect.bisect_left(tip.known, known)
-    if i > 0 and _moved_at(history, known, positions_only):
+    if i > 0 and known in moving:
         # Stored events that change facts became known at this very time: rows may end here, which the
         # event may make hold on (the facts as known just before, less those at this time).
         ended = region_facts(history, start, tip.known[i - 1], positions_only=positions_only) - before_facts[0]
