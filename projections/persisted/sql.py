@@ -445,7 +445,8 @@ class SQLViews(ABC):
         self.derived_table = d.name(DERIVED_TABLE)
         self._select_derivation = d.sql(f"SELECT derivation FROM {self.derived_table} WHERE name = ?")
         self._set_derivation = d.sql(
-            f"INSERT INTO {self.derived_table} VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET derivation = ?"
+            f"INSERT INTO {self.derived_table} VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET derivation = excluded.derivation"
         )
         self.outdated = False
         """Whether ``ensure`` found the active version's tables of an older layout, or their rows written by an
@@ -647,7 +648,7 @@ class SQLViews(ABC):
                 d.sql(f"UPDATE {self.pointer_table} SET active = ?, building = NULL WHERE name = ?"),
                 (new, POINTER_KEY),
             )
-            c.execute(self._set_derivation, (POINTER_KEY, DERIVATION, DERIVATION))  # the rebuild's rows are ours
+            c.execute(self._set_derivation, (POINTER_KEY, DERIVATION))  # the rebuild's rows are ours
             for kind, view in SQL_VIEWS.items():
                 c.execute(f"DROP VIEW IF EXISTS {d.name(view)}")
                 c.execute(self.view_statement(kind, new))
