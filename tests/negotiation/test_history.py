@@ -526,3 +526,27 @@ def test_a_knowledge_time_before_an_old_correction_keeps_checkpoints_of_its_own(
         assert list(history._known) == [(STATUS_FOLD.name, timeline.micros(known_at))]
         history.apply(history.plan([statement("new", 70, recorded_at=at(70))], now=NOW))
         assert not history._known, "new events drop the knowledge-time series"
+
+
+@settings(max_examples=100)
+@given(data=st.data())
+def test_any_checkpoint_interval_folds_alike(data: st.DataObject) -> None:
+    """A history with closer checkpoints (as the read models' derivation keeps) answers as one with the default.
+
+    The events are loaded in a drawn append order and in drawn runs, so later
+    runs hold late events that drop and rebuild the checkpoints behind them.
+    """
+    events = data.draw(valid_timelines())
+    order = data.draw(st.permutations(events))
+    interval = data.draw(st.integers(1, 5))
+    default, close = History(NEGOTIATION), History(NEGOTIATION, checkpoint_interval=interval)
+    assert close._checkpoints.interval == interval  # white-box: the interval asked for is the one used
+    days = sorted(set(data.draw(st.lists(st.floats(-1, 250), min_size=1, max_size=4))))
+    for run in _splits(data.draw, order):
+        default.load(run)
+        close.load(run)
+        assert close.state() == default.state()
+        for as_of, known_at in itertools.product([None, *map(at, days)], repeat=2):
+            assert close.fold(STATUS_FOLD, as_of=as_of, known_at=known_at) == default.fold(
+                STATUS_FOLD, as_of=as_of, known_at=known_at
+            )

@@ -55,12 +55,20 @@ class History:
     one History may be shared by threads (a service's readers and writer).
     """
 
-    def __init__(self, negotiation: str, records: Iterable[Event] = ()) -> None:
+    def __init__(
+        self, negotiation: str, records: Iterable[Event] = (), *, checkpoint_interval: int | None = None
+    ) -> None:
+        """The history of ``negotiation``, with ``records`` (stored events, in append order) loaded.
+
+        ``checkpoint_interval``: events between two checkpoints of a fold
+        (``CHECKPOINT_INTERVAL`` unless given); closer ones make the refold
+        after a late event shorter, and hold more states.
+        """
         self.negotiation = negotiation
         self.timezone: str | None = None
         """The negotiation's IANA time zone name, once it is opened."""
         self._index = Index()
-        self._checkpoints = Checkpoints(self._index)
+        self._checkpoints = Checkpoints(self._index, interval=checkpoint_interval)
         self._lock = threading.RLock()
         events = list(records)
         if events:

@@ -57,8 +57,10 @@ class _Checkpoint(Generic[S]):
 class Checkpoints:
     """The checkpoints of every fold asked of one ``Index``."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, *, interval: int | None = None) -> None:
         self.index = index
+        self.interval = CHECKPOINT_INTERVAL if interval is None else interval
+        """Events between two checkpoints of a fold: ``CHECKPOINT_INTERVAL`` unless given."""
         self._series: dict[Hashable, list[_Checkpoint[Any]]] = {}
         self._positions: dict[Hashable, list[int]] = {}
         """Per fold, the ``index`` of each checkpoint (for bisection)."""
@@ -75,7 +77,7 @@ class Checkpoints:
         checkpoints = self._extend(fold, stop)
         start = self._usable(fold.name, stop, known, version)
         begin, state = checkpoints[start].index, checkpoints[start].state
-        if known is not None and version is None and stop - begin > 2 * CHECKPOINT_INTERVAL:
+        if known is not None and version is None and stop - begin > 2 * self.interval:
             # Events recorded after ``known`` (late ones) sit in the prefix of
             # the full-knowledge checkpoints near ``stop``: this knowledge time
             # keeps checkpoints of its own, so asking it again costs little.
@@ -114,7 +116,7 @@ class Checkpoints:
             self.known.popitem(last=False)
         position, state = series[-1]
         step = fold.step
-        interval = CHECKPOINT_INTERVAL
+        interval = self.interval
         index = self.index
         while position + interval <= stop:
             for record in index.order[position : position + interval]:
@@ -146,7 +148,7 @@ class Checkpoints:
             checkpoints.append(_Checkpoint(0, fold.initial(), -(1 << 62), 0))
             positions.append(0)
         last = checkpoints[-1]
-        interval = CHECKPOINT_INTERVAL
+        interval = self.interval
         if stop - last.index < interval:
             return checkpoints
         state, known, seq = last.state, last.horizon_known, last.horizon_seq
