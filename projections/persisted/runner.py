@@ -88,7 +88,7 @@ _ANY_TIME: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _CHECKPOINT_INTERVAL: Final = 16
 """Events between two checkpoints of the histories the rows are derived from: a late event or a retraction
 refolds its history from the checkpoint before it, so closer ones than the facade's (``CHECKPOINT_INTERVAL``)
-make that refold short (4% fewer instructions deriving the benchmark feed, 2% of its events late; callgrind),
+make that refold short (3.5% fewer instructions deriving the benchmark feed, 2% of its events late; callgrind),
 for a few more states held (about 6,000 a fold for a history of 100,000 events)."""
 _AFTER_A_SKIP: Final = "an earlier event of this negotiation was skipped: absent until the read models are rebuilt"
 
