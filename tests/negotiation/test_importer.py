@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from events import Event, render_line
 from negotiation import Negotiations, importer
@@ -130,3 +132,36 @@ def test_lines_are_read_again_whole_at_their_place(
         assert (report.stored, report.refused) == (6, ())
         assert app.events(NEGOTIATION) == ours
         assert app.events("other-one") == other
+
+
+@pytest.mark.parametrize("db", ["memory:", "sqlite"])
+def test_a_writer_storing_after_the_checks_of_an_empty_store_makes_the_import_check_again(
+    tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks of an empty store read no negotiation; one stored meanwhile is met by the next pass."""
+    url = f"sqlite:///{tmp_path / 'store.db'}" if db == "sqlite" else db
+    lines = [_recorded(e) for e in (opened("o", 0), statement("mine", 3))]
+    with Negotiations(url) as app:
+        asked: list[str] = []
+        stored_events = app.stored_events
+
+        def asking(negotiation: str) -> list[Event]:
+            asked.append(negotiation)
+            return stored_events(negotiation)
+
+        put_stored = app.store.put_stored
+        intruded: list[bool] = []
+
+        def intruder_first(records: Sequence[StoredEvent]) -> list[int]:
+            if not intruded:  # another writer opens the negotiation first, with events of its own
+                intruded.append(True)
+                app.append([_recorded(opened("o", 0)), _recorded(statement("theirs", 2))], now=NOW)
+            return put_stored(records)
+
+        monkeypatch.setattr(app, "stored_events", asking)
+        monkeypatch.setattr(app.store, "put_stored", intruder_first)
+        report = app.import_files([_write(tmp_path / "f.jsonl", lines)], now=NOW)
+        monkeypatch.undo()
+        assert asked == [NEGOTIATION], "the first pass asked nothing of the empty store; the second asked again"
+        assert (report.stored, report.duplicates, report.refused) == (1, 1, ())
+        assert [e.id for e in app.events(NEGOTIATION)] == ["o", "theirs", "mine"]
