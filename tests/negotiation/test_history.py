@@ -550,3 +550,10 @@ def test_any_checkpoint_interval_folds_alike(data: st.DataObject) -> None:
             assert close.fold(STATUS_FOLD, as_of=as_of, known_at=known_at) == default.fold(
                 STATUS_FOLD, as_of=as_of, known_at=known_at
             )
+
+
+@pytest.mark.parametrize("interval", [0, -1])
+def test_a_checkpoint_interval_below_one_event_is_refused(interval: int) -> None:
+    """Folds would never advance past a checkpoint: the history refuses such an interval at once."""
+    with pytest.raises(ValueError, match="at least 1 event"):
+        History(NEGOTIATION, checkpoint_interval=interval)

@@ -58,6 +58,8 @@ class Checkpoints:
     """The checkpoints of every fold asked of one ``Index``."""
 
     def __init__(self, index: Index, *, interval: int | None = None) -> None:
+        if interval is not None and interval < 1:
+            raise ValueError(f"a checkpoint interval is at least 1 event, not {interval}")
         self.index = index
         self.interval = CHECKPOINT_INTERVAL if interval is None else interval
         """Events between two checkpoints of a fold: ``CHECKPOINT_INTERVAL`` unless given."""
