@@ -59,8 +59,9 @@ def settings(ctx: click.Context) -> Settings:
 def open_store(ctx: click.Context) -> Negotiations:
     """The facade for the chosen store, closed when the command ends."""
     from negotiation.application import Negotiations
+    from negotiation.store.config import resolve
 
-    app = Negotiations(settings(ctx).db)
+    app = Negotiations(config=resolve(settings(ctx).db).for_one_command())
     ctx.call_on_close(app.close)
     return app
 

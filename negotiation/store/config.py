@@ -113,6 +113,20 @@ class StoreConfig:
             text = text.replace(form, "***")
         return text
 
+    def for_one_command(self) -> StoreConfig:
+        """The store for one short command, asking from one thread at a time (the command line's).
+
+        On PostgreSQL: one connection opened at first, not eventsourcing's five
+        (more are opened if ever asked for at once), and no ping before each
+        use of a connection. A query of the command line lives a fraction of a
+        second: the four other connections (a server process each, started on
+        the same processors) and a round trip before each statement cost it
+        more than they could save. A server keeps both (``resolve``'s).
+        """
+        if self.kind != "postgres":
+            return self
+        return attrs.evolve(self, env={**self.env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_PRE_PING": "n"})
+
     def error_text(self, error: BaseException) -> str:
         """A store error's first line, with the secrets masked: safe for a user."""
         text = str(error).strip()

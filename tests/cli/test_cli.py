@@ -606,3 +606,26 @@ def test_the_console_script_freezes_what_it_imported(monkeypatch: pytest.MonkeyP
         group.main(None if console else ["--version"])
     assert exited.value.code == 0
     assert frozen == ([True] if console else [])
+
+
+@pytest.mark.postgres
+def test_commands_open_postgres_with_one_connection(
+    cli_run: Run, postgres_url: str, acme_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command opens its store for one command (``StoreConfig.for_one_command``): a pool of one, no pings."""
+    from negotiation import Negotiations
+
+    pools: list[tuple[int, bool]] = []
+    close = Negotiations.close
+
+    def closing(app: Negotiations) -> None:
+        datastore = app.store.factory.datastore  # type: ignore[attr-defined]  # PostgresFactory
+        pools.append((datastore.pool.min_size, datastore.pre_ping))
+        close(app)
+
+    monkeypatch.setattr(Negotiations, "close", closing)
+    assert cli_run("--db", postgres_url, "import", acme_file).exit_code == 0
+    listed = cli_run("--db", postgres_url, "list", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [n["negotiation"] for n in json.loads(listed.stdout)["negotiations"]] == [NEGOTIATION]
+    assert pools == [(1, False), (1, False)]

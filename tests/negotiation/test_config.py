@@ -224,3 +224,50 @@ def test_postgres_connect_timeout_must_be_positive_seconds(value: str) -> None:
     """A connect timeout that is not a whole number of seconds >= 1 is a configuration error."""
     with pytest.raises(ConfigurationError):
         resolve(f"postgresql://u@h/db?connect_timeout={value}")
+
+
+def test_a_command_opens_one_postgres_connection_and_pings_none() -> None:
+    """``for_one_command``: a pool of one connection at first, no ping before each use; nothing else changes."""
+    config = resolve("postgresql://writer:pw@db.example.org/labor?schema=wga&sslmode=require", environ={})
+    one = config.for_one_command()
+    assert one.env["POSTGRES_POOL_SIZE"] == "1"
+    assert one.env["POSTGRES_PRE_PING"] == "n"
+    assert config.env["POSTGRES_PRE_PING"] == "y"  # a server's own: the setting itself is not changed
+    assert "POSTGRES_POOL_SIZE" not in config.env
+    changed = {"POSTGRES_POOL_SIZE", "POSTGRES_PRE_PING"}
+    assert {k: v for k, v in one.env.items() if k not in changed} == {
+        k: v for k, v in config.env.items() if k not in changed
+    }
+    assert (one.kind, one.url, one.secrets, one.display) == (config.kind, config.url, config.secrets, config.display)
+
+
+@pytest.mark.parametrize("url", ["memory:", "sqlite:///tmp/x.db"])
+def test_a_command_opens_other_stores_as_they_are(url: str) -> None:
+    config = resolve(url, environ={})
+    assert config.for_one_command() is config
+
+
+@pytest.mark.postgres
+def test_a_command_s_postgres_pool_grows_when_asked_for_more(postgres_url: str) -> None:
+    """One connection at first; a second thread asking meanwhile gets another, and both are answered."""
+    import threading
+
+    with Negotiations(config=resolve(postgres_url).for_one_command()) as app:
+        datastore = app.store.factory.datastore  # type: ignore[attr-defined]  # PostgresFactory
+        pool = datastore.pool
+        assert (pool.min_size, pool.max_size, datastore.pre_ping) == (1, 11, False)
+        answers: list[int] = []
+        inside = threading.Barrier(2, timeout=10)
+
+        def ask() -> None:
+            with datastore.get_connection() as conn:
+                inside.wait()  # both connections in use at once
+                answers.append(conn.execute("SELECT 1").fetchone()["?column?"])
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert answers == [1, 1]
+        assert pool.get_stats()["pool_size"] == 2
