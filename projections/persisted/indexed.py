@@ -386,7 +386,7 @@ class IndexedReads:
             rows_of = self.views.dialect.tuple_rows(c)
             c.execute(
                 self._sql(
-                    # JSON as text on both databases: orjson reads it faster than psycopg's jsonb loader (json).
+                    # JSON as text on both databases: orjson reads it faster than psycopg's JSON loader (the stdlib's).
                     "SELECT s.negotiation, s.phase, CAST(s.stoppage AS TEXT) AS stoppage, s.events_applied, "
                     "s.timezone AS state_zone, c.title, c.timezone, CAST(c.parties AS TEXT) AS parties "
                     f"FROM {self._name['events']} e "
@@ -668,7 +668,7 @@ def _now_entry(
         moment = now.astimezone(zone(timezone))
         at = shown[timezone] = (moment, moment.isoformat())
     stoppage = None
-    if stoppage_text is not None:  # jsonb on PostgreSQL sorts keys: put them in the answer's order
+    if stoppage_text is not None:  # an older layout's jsonb sorted the keys: the answer's order
         stored = loads(stoppage_text)
         since = dt.date.fromisoformat(stored["since"])
         day = day_number(since, at[0], zone(state_zone))

@@ -140,6 +140,13 @@ class Dialect(ABC):
         in-memory database lets no writer in while a reader is in).
         """
 
+    def older_types(self, tables: Sequence[str]) -> str:
+        """A SQL expression: how many columns of ``tables`` (qualified names) have a type of an older layout.
+
+        Such a version is rebuilt (``SQLViews``' layout check). None by default.
+        """
+        return "0"
+
     @abstractmethod
     def tuple_rows(self, c: Cursor) -> Any:
         """The cursor to fetch ``c``'s next statement's rows from as tuples, with ``fetchmany``; before it runs.
@@ -546,7 +553,7 @@ class SQLViews(ABC):
         return 1 if row is None else int(row["derivation"])
 
     def _columns(self, version: int) -> bool:
-        """Whether the version's tables have every column of this layout.
+        """Whether the version's tables have every column of this layout, of this layout's type.
 
         One statement names them all, in a transaction of its own (an error
         ends a PostgreSQL transaction): it fails if any is missing. One round
@@ -556,12 +563,14 @@ class SQLViews(ABC):
         each = [
             f"(SELECT {column} FROM {d.name(table_name(kind, version))} WHERE 1 = 0)" for kind, column in LAYOUT_COLUMNS
         ]
+        older = d.older_types([d.name(table_name(kind, version)) for kind in KINDS])
         try:
             with self._transaction(commit=False) as c:
-                c.execute(f"SELECT {', '.join(each)}")
+                c.execute(f"SELECT {', '.join(each)}, {older} AS older")
+                row = c.fetchone()
         except PersistenceError:
             return False
-        return True
+        return not row["older"]
 
     def _create(self) -> Pointer:
         d = self.dialect

@@ -104,7 +104,7 @@ def dumps(value: object) -> str:
 
 
 def loads(value: object) -> Any:
-    """A JSON column's value (SQLite gives text; PostgreSQL ``jsonb`` is already decoded)."""
+    """A JSON column's value (SQLite gives text; PostgreSQL's ``json`` is already decoded)."""
     if isinstance(value, (str, bytes)):
         return orjson.loads(value)
     return value

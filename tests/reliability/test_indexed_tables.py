@@ -64,6 +64,54 @@ def test_tables_of_an_older_layout_are_rebuilt_with_a_notice(base: Path) -> None
         assert conn.execute("SELECT active FROM negotiation_read_models").fetchone()[0] == 2
 
 
+@pytest.mark.postgres
+def test_postgres_tables_with_jsonb_columns_are_rebuilt_with_json_ones(postgres_url: str) -> None:
+    """A PostgreSQL version whose JSON columns are ``jsonb`` (before they were ``json``) is rebuilt once, silently
+    otherwise: the same answers, from a version whose JSON columns are all ``json``."""
+    import psycopg
+
+    from tests.conftest import POSTGRES_SERVER
+
+    assert run("--db", postgres_url, "import", WGA, SAG).returncode == 0
+    before = [run("--db", postgres_url, *args).stdout for args in (("status", NEGOTIATION, *AT), ("list", "--json"))]
+    schema = postgres_url.rpartition("schema=")[2]
+    json_columns = (
+        "SELECT c.relname, a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND format_type(a.atttypid, NULL) IN ('json', 'jsonb') "
+        "ORDER BY 1, 2"
+    )
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+        written = conn.execute(json_columns, (schema,)).fetchall()
+        assert {(table, column) for table, column, _ in written} == {
+            ("negotiation_catalog_v1", "parties"),
+            ("negotiation_positions_v1", "value"),
+            ("negotiation_status_v1", "ratified_by"),
+            ("negotiation_status_v1", "stoppage"),
+        }
+        assert {kind for _, _, kind in written} == {"json"}
+        with conn.transaction():  # as an older layout wrote it (the views depend on the columns' types)
+            conn.execute(f'DROP VIEW "{schema}".negotiation_catalog')
+            conn.execute(f'ALTER TABLE "{schema}".negotiation_catalog_v1 ALTER COLUMN parties TYPE jsonb')
+            conn.execute(
+                f'CREATE VIEW "{schema}".negotiation_catalog AS SELECT * FROM "{schema}".negotiation_catalog_v1'
+            )
+    after = run("--db", postgres_url, "status", NEGOTIATION, *AT)
+    assert after.returncode == 0, after.stderr
+    assert after.stderr.decode().splitlines() == [
+        "notice: the read-model tables were of an older layout and have been rebuilt"
+    ]
+    assert after.stdout == before[0]
+    listed = run("--db", postgres_url, "list", "--json")
+    assert listed.stderr == b""  # rebuilt once
+    assert _without_times(listed.stdout) == _without_times(before[1])
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+        rebuilt = conn.execute(json_columns, (schema,)).fetchall()
+    assert {(table, kind) for table, _, kind in rebuilt} == {
+        (f"negotiation_{kind}_v2", "json") for kind in ("catalog", "positions", "status")
+    }
+
+
 def test_missing_tables_are_built(tmp_path: Path) -> None:
     """A store imported before the tables existed (no tables at all) gets them on the first query, silently."""
     db = tmp_path / "store.db"
@@ -204,6 +252,45 @@ def test_kill_9_during_catch_up_then_resume_equals_a_clean_build(
     seed = random.randrange(2**32)
     print(f"seed={seed}")  # shown when the test fails
     _kill_during_catch_up(url, tmp_path, random.Random(seed), mode)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_rebuild_in_bulk_equals_one_by_the_projector(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``rebuild(bulk=...)``: the bulk pass derives the new version's rows (then the projector takes in what
+    it left); the rows equal a rebuild by the projector alone, and the active version's are not touched meanwhile."""
+    url = f"sqlite:///{tmp_path}/store.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    feed = tmp_path / "feed.jsonl"
+    generate.generate(feed, negotiations=12, events_per=60, seed=random.randrange(1000))
+    with Negotiations(url) as app, ReadModels(app, page_size=50) as models:
+        app.import_files([str(feed)])
+        models.catch_up()
+        total = app.position()
+        by_projector = table_rows(models)
+        passes: list[tuple[int, int, int]] = []
+
+        def in_bulk(target: Any) -> int:
+            start = target.position()
+            write, derived = target.write_derived, []
+
+            def counted(rows: Any, positions: Any) -> None:
+                write(rows, positions)
+                derived.extend(positions)
+
+            target.write_derived = counted
+            taken = bulk.catch_up_in_bulk(target, min_events=0, page_size=101)
+            passes.append((start, taken, len(derived)))
+            assert models.position() == total  # the active version, untouched
+            return taken
+
+        assert models.rebuild(bulk=in_bulk) == 2
+        [(start, taken, derived)] = passes
+        assert start == 0
+        assert derived > total // 2, passes  # most rows derived by the bulk pass, not taken in by the projector
+        assert taken <= total
+        assert models.position() == total
+        assert table_rows(models) == by_projector
 
 
 # --- kill -9 during an import that derives the rows while it checks ------------------------------
