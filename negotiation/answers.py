@@ -30,6 +30,7 @@ a process with threads of its own must not do: such a process asks for a live on
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -136,7 +137,10 @@ class Answers:
         """The tables as ``Queries`` (versions asked of the facade); their documents are ``_indexed.reads``."""
         self._models: ReadModels | None = None
         try:
-            self._models = ReadModels(app)
+            # A rebuild of tables of an older layout takes the events in as a catch-up from zero would.
+            self._models = ReadModels(
+                app, bulk=None if live else functools.partial(catch_up_in_bulk, progress=progress)
+            )
         except (StoreError, ConfigurationError) as e:
             self._fallback(f"the read-model tables cannot be set up ({e})")
             return

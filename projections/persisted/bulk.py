@@ -40,6 +40,7 @@ import array
 import concurrent.futures
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import pickle
@@ -56,7 +57,7 @@ from eventsourcing.persistence import PersistenceError, StoredEvent
 from events.errors import NegotiationError
 from negotiation.store.collector import fewer_full_collections
 from negotiation.store.logs import get_logger
-from projections.persisted.models import ANALYZE_AFTER, PROGRESS_STAGE, Progress, ReadModels
+from projections.persisted.models import ANALYZE_AFTER, PROGRESS_STAGE, BulkTarget, Progress, ReadModels
 from projections.persisted.runner import Derived, derive_new
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ class ImportTables:
     then ``close`` (or use it as a context manager).
     """
 
-    def __init__(self, models: ReadModels, *, min_events: int | None = None, page_size: int = PAGE_EVENTS) -> None:
+    def __init__(self, models: BulkTarget, *, min_events: int | None = None, page_size: int = PAGE_EVENTS) -> None:
         self.models = models
         self.min_events = MIN_EVENTS if min_events is None else min_events
         self.page_size = page_size
@@ -308,7 +309,7 @@ class ImportTables:
         The caller's catch-up after the import then says why (or answers from the event log).
         """
         try:
-            models = ReadModels(app)
+            models = ReadModels(app, bulk=functools.partial(catch_up_in_bulk, progress=progress))
         except NegotiationError as e:  # a StoreError, a ConfigurationError
             logger.info("read_models.bulk_unavailable", reason=str(e))
             return None
@@ -771,7 +772,7 @@ class ImportTables:
 
 
 def catch_up_in_bulk(
-    models: ReadModels, progress: Progress | None = None, *, min_events: int | None = None, page_size: int = PAGE_EVENTS
+    models: BulkTarget, progress: Progress | None = None, *, min_events: int | None = None, page_size: int = PAGE_EVENTS
 ) -> int:
     """Take a backlog of at least ``min_events`` stored events in, new negotiations' rows derived by a worker.
 
@@ -792,7 +793,7 @@ def catch_up_in_bulk(
         return _catch_up_in_bulk(models, progress, MIN_EVENTS if min_events is None else min_events, page_size)
 
 
-def _catch_up_in_bulk(models: ReadModels, progress: Progress | None, wanted: int, page_size: int) -> int:
+def _catch_up_in_bulk(models: BulkTarget, progress: Progress | None, wanted: int, page_size: int) -> int:
     store = models.store
     after = models.position()
     try:

@@ -724,7 +724,7 @@ def test_sqlite_rows_commit_without_waiting_for_the_disk_and_events_still_do(
     assert after == 2  # FULL, SQLite's default, for the events appended next
 
 
-def _analyzed(url: str) -> dict[str, bool]:
+def _analyzed(url: str, version: int = 1) -> dict[str, bool]:
     """Whether PostgreSQL holds planner statistics of each row table (``reltuples`` is -1 until then)
     and has marked its pages all visible (``relallvisible``: a vacuum did, for index-only scans)."""
     import psycopg  # here: the optional PostgreSQL extra, for PostgreSQL tests only
@@ -734,8 +734,8 @@ def _analyzed(url: str) -> dict[str, bool]:
         rows = conn.execute(
             "SELECT c.relname, c.reltuples, c.relallvisible FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE 'negotiation\\_%%\\_v1'",
-            (schema,),
+            "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE %s",
+            (schema, f"negotiation\\_%\\_v{version}"),
         ).fetchall()
     return {name: tuples >= 0 and visible > 0 for name, tuples, visible in rows}
 
@@ -759,4 +759,21 @@ def test_postgres_large_catch_up_refreshes_planner_statistics(
             assert models.catch_up() == 46
     analyzed = _analyzed(postgres_url)
     assert {table_name(kind, 1) for kind in KINDS} <= analyzed.keys()
+    assert all(analyzed.values()) if large else not any(analyzed.values()), analyzed
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("large", [True, False])
+def test_postgres_large_rebuild_refreshes_planner_statistics(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    """A rebuild of many events (a new version, from position 0) vacuums and analyzes its tables, as a catch-up does."""
+    log = ROOT / "examples" / "wga_amptp_2023.jsonl"
+    with Negotiations(postgres_url) as app:
+        app.import_files([log])
+        with ReadModels(app) as models:
+            monkeypatch.setattr(models_module, "ANALYZE_AFTER", 10 if large else 10_000)
+            assert models.rebuild() == 2
+    analyzed = _analyzed(postgres_url, version=2)
+    assert {table_name(kind, 2) for kind in KINDS} <= analyzed.keys()
     assert all(analyzed.values()) if large else not any(analyzed.values()), analyzed
