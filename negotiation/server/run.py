@@ -2,9 +2,13 @@
 
 The parent process checks what would make every worker fail (a non-loopback
 address without a token file, an unreadable token file, a store that cannot
-be opened) and refuses to start with one line; then it binds the socket (port
-0: any free port, printed) and runs ``workers`` uvicorn processes on it, each
-building its app from ``ServerSettings`` passed in the environment.
+be opened) and refuses to start with one line. It brings the read-model
+tables up to date as the command line does (a backlog, or tables of an older
+layout, in bulk: a second process derives rows), so that the workers, which
+take events in a page at a time between requests, find them current. Then it
+binds the socket (port 0: any free port, printed) and runs ``workers``
+uvicorn processes on it, each building its app from ``ServerSettings`` passed
+in the environment.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Final
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from negotiation.answers import Answers
 from negotiation.application import Negotiations
 from negotiation.core.errors import NegotiationError
 from negotiation.server.auth import TokenFileError, Tokens
@@ -46,7 +51,11 @@ def _loopback(host: str) -> bool:
 
 
 def check(settings: ServerSettings) -> str:
-    """Refuse settings no worker could serve; returns the store's display name (password masked)."""
+    """Refuse settings no worker could serve; returns the store's display name (password masked).
+
+    Brings the read-model tables up to date (``Answers``, not live: in bulk);
+    its one-line notice, if any (tables rebuilt, or answered without them), goes to stderr.
+    """
     if not _loopback(settings.host) and settings.token_file is None:
         msg = f"refusing to bind {settings.host} without --token-file: only loopback may be open without tokens"
         raise StartupError(msg, exit_code=2)
@@ -59,9 +68,18 @@ def check(settings: ServerSettings) -> str:
     try:
         with Negotiations(settings.db) as app:  # creates the tables once, before the workers race
             app.position()
+            answers = Answers(app)
+            answers.close()
+            if answers.notice:
+                sys.stderr.write(f"negotiation serve: {_one_line(answers.notice)}\n")
             return app.config.display
     except NegotiationError as e:
         raise StartupError(str(e), exit_code=1) from None
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every non-printable character escaped (a store's message may hold any)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -26,6 +26,38 @@ def _ids(db: str) -> list[str]:
         return [orjson.loads(line)["id"] for line in app.export()]
 
 
+def test_the_parent_brings_the_tables_up_to_date_before_the_workers_start(tmp_path: Path) -> None:
+    """A store imported without its tables, of an older layout: the parent rebuilds them (in bulk, as the
+    command line does) and says so on one line before it listens; the workers find them current."""
+    import sqlite3
+
+    from benchmarks import generate
+    from projections.persisted import ReadModels
+    from projections.persisted.bulk import MIN_EVENTS
+
+    db = tmp_path / "store.db"
+    feed = tmp_path / "feed.jsonl"
+    generate.generate(feed, negotiations=MIN_EVENTS // 100 + 5, events_per=100, seed=7)
+    with Negotiations(str(db)) as app, ReadModels(app) as models:
+        app.import_files([str(feed)])  # the facade stores the events; the tables take in the first few only
+        models.catch_up(limit=100)
+        total = app.position()
+    with sqlite3.connect(db) as conn:  # an older layout: a table missing
+        conn.execute("DROP VIEW negotiation_events")
+        conn.execute("DROP TABLE negotiation_events_v1")
+    live = LiveServer.start(str(db), timeout=180)
+    try:
+        listening = next(i for i, line in enumerate(live.log) if "listening on" in line)
+        assert live.log[:listening] == [
+            "negotiation serve: notice: the read-model tables were of an older layout and have been rebuilt\n"
+        ]
+        with Negotiations(str(db)) as app, ReadModels(app) as models:
+            assert models.position() == total
+            assert models.version() == 2
+    finally:
+        assert live.stop() == 0
+
+
 def test_without_a_token_file_reads_are_open_and_writes_403(db: str) -> None:
     live = LiveServer.start(db)
     try:
