@@ -405,13 +405,7 @@ class ReadModels:
         self._check_open()
         with self._lock:
             projector = self._projector
-            try:
-                projector.write_derived(derived, positions)
-            except (IntegrityError, VersionMovedError) as e:
-                projector.tracked()  # as a later catch-up would find it
-                raise ReadModelError(f"the rows were not written: {e}") from None
-            except PersistenceError as e:
-                raise store_error(self.config, "cannot update the read models", e) from None
+            _write_derived(projector, derived, positions, self.config)
             self._advance(projector.position)
 
     # --- following ---------------------------------------------------------------
@@ -596,6 +590,19 @@ class ReadModels:
             return query()
 
 
+def _write_derived(
+    projector: Projector, derived: Sequence[Derived], positions: Sequence[int], config: StoreConfig
+) -> None:
+    """``Projector.write_derived``, its failures as ``ReadModelError`` (nothing written) or ``StoreError``."""
+    try:
+        projector.write_derived(derived, positions)
+    except (IntegrityError, VersionMovedError) as e:
+        projector.tracked()  # as a later catch-up would find it
+        raise ReadModelError(f"the rows were not written: {e}") from None
+    except PersistenceError as e:
+        raise store_error(config, "cannot update the read models", e) from None
+
+
 class _Rebuilding:
     """A rebuild's new version as a ``BulkTarget``: the rows go to the version being built, not the active one."""
 
@@ -627,14 +634,7 @@ class _Rebuilding:
         return done
 
     def write_derived(self, derived: Sequence[Derived], positions: Sequence[int]) -> None:
-        builder = self._builder
-        try:
-            builder.write_derived(derived, positions)
-        except (IntegrityError, VersionMovedError) as e:
-            builder.tracked()  # as a later catch-up would find it
-            raise ReadModelError(f"the rows were not written: {e}") from None
-        except PersistenceError as e:
-            raise store_error(self._models.config, "cannot update the read models", e) from None
+        _write_derived(self._builder, derived, positions, self._models.config)
 
     def end_bulk(self) -> None:
         self._models.end_bulk()
