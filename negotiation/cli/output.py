@@ -28,7 +28,7 @@ import orjson
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Task
+    from rich.progress import Progress, Task
     from rich.table import Table
     from rich.text import Text
 
@@ -322,10 +322,36 @@ def print_csv(shown: TextTable) -> None:
 
 @contextmanager
 def progress_callback(*, quiet: bool) -> Iterator[Callable[[str, int], None] | None]:
-    """A progress bar on stderr (events and events/s) when both stdout and stderr are terminals."""
+    """A progress bar on stderr (events and events/s) when both stdout and stderr are terminals.
+
+    The bar appears at the first events reported: a query whose tables are
+    current reports none, and shows (and imports) nothing.
+    """
     if quiet or not (_isatty(sys.stdout) and _isatty(sys.stderr)):
         yield None
         return
+    bars: list[Progress] = []
+    tasks: dict[str, Any] = {}
+
+    def advance(stage: str, n: int) -> None:
+        if not bars:
+            bars.append(_progress_bar())
+            bars[0].start()
+        bar = bars[0]
+        task = tasks.get(stage)
+        if task is None:
+            task = tasks[stage] = bar.add_task(escape_controls(stage), total=None)
+        bar.advance(task, n)
+
+    try:
+        yield advance
+    finally:
+        if bars:
+            bars[0].stop()
+
+
+def _progress_bar() -> Progress:
+    """The bar: a spinner, the stage, the events so far, events/s and the time elapsed; gone when done."""
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -336,7 +362,7 @@ def progress_callback(*, quiet: bool) -> Iterator[Callable[[str, int], None] | N
             speed = task.finished_speed or task.speed
             return text(f"{speed:,.0f} events/s" if speed else "", style="progress.data.speed")
 
-    progress = Progress(
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.completed:,.0f} events"),
@@ -345,13 +371,3 @@ def progress_callback(*, quiet: bool) -> Iterator[Callable[[str, int], None] | N
         console=Console(stderr=True, markup=False, emoji=False, highlight=False),
         transient=True,
     )
-    tasks: dict[str, Any] = {}
-
-    def advance(stage: str, n: int) -> None:
-        task = tasks.get(stage)
-        if task is None:
-            task = tasks[stage] = progress.add_task(escape_controls(stage), total=None)
-        progress.advance(task, n)
-
-    with progress:
-        yield advance

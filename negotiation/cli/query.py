@@ -30,7 +30,16 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import click
 
 from negotiation.cli import options
-from negotiation.cli.output import Items, echo, echo_err, print_csv, print_json, print_table, print_text_table
+from negotiation.cli.output import (
+    Items,
+    echo,
+    echo_err,
+    print_csv,
+    print_json,
+    print_table,
+    print_text_table,
+    progress_callback,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -77,7 +86,10 @@ def answers(app: Negotiations) -> Answers:
     ctx = click.get_current_context()
     found = ctx.meta.get("negotiation.answers")
     if found is None:
-        found = ctx.meta["negotiation.answers"] = Answers(app)
+        # A large backlog (a store imported without its tables, tables of an older layout) takes a while:
+        # the import's progress bar, on a terminal, from its first page on.
+        with progress_callback(quiet=False) as progress:
+            found = ctx.meta["negotiation.answers"] = Answers(app, progress=progress)
         ctx.call_on_close(found.close)
         if found.notice is not None:
             echo_err(found.notice)

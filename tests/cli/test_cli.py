@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import Result
@@ -233,6 +233,54 @@ def test_progress_bar_on_a_terminal(cli_run: Run, db: str, write: Write, monkeyp
     quiet = cli_run("--db", db, "import", "--quiet", write("many.jsonl", events))
     assert quiet.exit_code == 0
     assert quiet.stderr == ""
+
+
+class _FakeBar:
+    """Stands in for rich's progress bar: records what it is shown."""
+
+    made: ClassVar[list[_FakeBar]] = []
+
+    def __init__(self) -> None:
+        self.started = self.stopped = 0
+        self.shown: dict[str, int] = {}
+        _FakeBar.made.append(self)
+
+    def start(self) -> None:
+        self.started += 1
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+    def add_task(self, stage: str, total: None) -> str:
+        self.shown[stage] = 0
+        return stage
+
+    def advance(self, task: str, n: int) -> None:
+        self.shown[task] += n
+
+
+def test_a_query_shows_the_progress_of_a_backlog_on_a_terminal(
+    cli_run: Run, db: str, write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query that first takes in a backlog (events stored without their tables) shows the import's bar on
+    a terminal; a query on current tables shows none (the bar appears at the first events reported)."""
+    from negotiation import Negotiations
+
+    events = [opened()] + [event(f"t{i}", "talks.held", "2024-01-15", {}) for i in range(2500)]
+    with Negotiations(db) as app:
+        app.import_files([write("many.jsonl", events)])  # the facade: no tables
+    monkeypatch.setattr("negotiation.cli.output._isatty", lambda _stream: True)
+    monkeypatch.setattr("negotiation.cli.output._progress_bar", _FakeBar)
+    _FakeBar.made.clear()
+    first = cli_run("--db", db, "status", NEGOTIATION, "--json")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["events_applied"] == 2501
+    [bar] = _FakeBar.made
+    assert (bar.started, bar.stopped, bar.shown) == (1, 1, {"updating read models": 2501})
+    again = cli_run("--db", db, "status", NEGOTIATION, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["events_applied"] == 2501
+    assert len(_FakeBar.made) == 1  # nothing to take in: no bar
 
 
 def test_interrupted_import_exits_130(cli_run: Run, db: str, acme_file: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,8 @@
 ``negotiations()`` draws an opening, then steps chosen among what the rules of
 spec section 2 allow at that point (a small model tracks talks, stoppages, the
 agreement and the proposals), with strictly increasing ``occurred_at`` so that
-valid-time order does not depend on append order. ``recorded_at`` is the
+valid-time order does not depend on append order (``same_instants``: several
+events at one instant, appended in the order drawn). ``recorded_at`` is the
 occurred instant plus a delay that is sometimes long (late-recorded events).
 Retractions target only events whose removal keeps the timeline valid
 (statements, strike authorizations, withdrawals and proposals nobody
@@ -176,12 +177,15 @@ def negotiations(
     retractions: bool = True,
     proposals: int = 3,
     focus: bool = False,
+    same_instants: bool = False,
 ) -> Drawn:
     """A valid negotiation: an opening, then ``min_steps``..``max_steps`` events.
 
     ``proposals``: the weight of a ``proposal.made`` among the kinds the rules allow at each step;
     ``focus``: every proposal is a number on the first issue in the first unit (gaps arise in most such
-    negotiations that have a union's and an employer's proposal).
+    negotiations that have a union's and an employer's proposal); ``same_instants``: about half the events
+    occur at the instant of the one before (as date-only logs have several events a day), recorded no
+    earlier than it, so that append order, which breaks valid-time ties, is the order they were drawn in.
     """
     tz_name = draw(st.sampled_from(TIMEZONES))
     tz = zone(tz_name)
@@ -206,7 +210,9 @@ def negotiations(
     retraction_ids: list[str] = []
     steps = draw(st.integers(min_steps, max_steps))
     for i in range(1, steps + 1):
-        now = now + dt.timedelta(minutes=draw(st.integers(1, 60 * 24 * 4)))
+        same = same_instants and i > 1 and draw(st.booleans())
+        if not same:
+            now = now + dt.timedelta(minutes=draw(st.integers(1, 60 * 24 * 4)))
         kinds = model.allowed(proposals)
         if not retractions and "retract" in kinds:
             kinds = [k for k in kinds if k != "retract"]
@@ -218,6 +224,8 @@ def negotiations(
                 st.integers(1, 40).map(lambda d: dt.timedelta(days=d)),  # recorded late
             )
         )
+        if same:
+            delay = max(delay, _recorded(events[-1]) - now)  # recorded no earlier than the event before
         event = _step(draw, model, kind, f"e{i}", now, delay, {e.id: e for e in events}, focus=focus)
         if isinstance(event, EventRetracted):
             retraction_ids.append(event.id)

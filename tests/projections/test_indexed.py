@@ -49,7 +49,9 @@ def timelines(draw: st.DrawFn) -> tuple[list[Event], bool, int, int]:
     """Events of 1-3 negotiations, interleaved; whether in valid-time order; page size; seed."""
     # Proposals weigh twice their usual share, and half of the first negotiations put every proposal on one
     # issue in one unit: the gaps want a union and an employer on a number.
-    drawn = [draw(negotiations(max_steps=20, proposals=6, focus=draw(st.booleans())))]
+    drawn = [
+        draw(negotiations(max_steps=20, proposals=6, focus=draw(st.booleans()), same_instants=draw(st.booleans())))
+    ]
     for name in ("n-2", "n-3")[: draw(st.integers(0, 2))]:
         more = draw(negotiations(max_steps=12, proposals=6))
         drawn.append(attrs.evolve(more, events=tuple(attrs.evolve(e, negotiation=name) for e in more.events)))

@@ -118,6 +118,43 @@ def test_a_late_event_is_derived_only_where_facts_can_change(monkeypatch: pytest
     assert [(w.op, w.table) for w in writes] == [("insert", "position")]
 
 
+def test_events_at_the_last_instant_known_later_are_not_derived_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many events on one day, each recorded later than the one before: none refolds that day's events.
+
+    Deriving the day's facts anew for each (``region_facts``) made taking ``n`` events of one day in cost
+    about ``n`` squared folds; the folds before the day and after its events decide its facts.
+    """
+    log = Log("n")
+    log.open("2023-01-01")
+    log.add("talks.requested", "req", "2023-01-02", by="wga", to="amptp")
+    for i in range(200):
+        log.add(
+            "proposal.made" if i % 2 else "statement.issued",
+            f"d{i}",
+            "2023-01-05",
+            recorded=f"2023-01-05T{i // 60:02d}:{i % 60:02d}:00Z",
+            by="wga",
+            **({"issue": "wages", "terms": f"{i}%"} if i % 2 else {"text": "x"}),
+        )
+    events = list(log.events)
+    asked: list[object] = []
+    region_facts = periods.region_facts
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        asked.append(args)
+        return region_facts(*args, **kwargs)
+
+    monkeypatch.setattr(periods, "region_facts", counting)
+    tip, writes = _taken(events)
+    assert asked == []
+    # Each proposal replaces the wages position of that day: the row written by the one before closes.
+    last = writes[-1]
+    assert sorted((w.op, w.table) for w in last) == [("close", "position"), ("insert", "position")]
+    reference = History("n")
+    reference.load(events)
+    assert tip.state == reference.state()
+
+
 @settings(max_examples=150, deadline=None)
 @given(negotiations(max_steps=30, proposals=6))
 def test_the_tip_holds_the_folds_of_its_whole_history(drawn: Drawn) -> None:
