@@ -526,16 +526,20 @@ def _take_late(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
 
 
 def _take_same_instant(tip: Tip, record: Recorded, at: int, known: int) -> list[Change]:
-    """``take`` of an event at the instant of the latest stored one, known after every one (nothing pending).
+    """``take`` of an event at the instant of the latest stored one, with no earlier row to end (see below).
 
-    It comes last in valid-time order (append order breaks ties), but the
-    facts at that instant are those of all its events together, so it is not
-    one step (``_step``). ``_take_late`` would derive the instant's facts
+    Known after every stored event, or every stored event known at its own
+    knowledge time (one import without ``recorded_at``); nothing pending. It
+    comes last in valid-time order (append order breaks ties), but the facts
+    at that instant are those of all its events together, so it is not one
+    step (``_step``). ``_take_late`` would derive the instant's facts
     before and after from its events, as known at each time: quadratic in
-    the events of one instant (2,001 events on one day took 11 s). Known after
-    every stored event, only the facts as known now can change (no row ends at
-    this knowledge time), and they follow from the folds before the instant
-    (kept in ``tip.before_last``) and after it.
+    the events of one instant (2,001 events on one day took 11 s). In these
+    two cases only the facts as known now can change, and no row ends at this
+    knowledge time for the event to make hold on (``_take_late``'s ``ended``:
+    there is no earlier knowledge time, or nothing is known at this one yet);
+    they follow from the folds before the instant (kept in
+    ``tip.before_last``) and after it.
     """
     history, event = tip.history, record.event
     if tip.before_last is None:
@@ -572,7 +576,13 @@ def take(tip: Tip, event: Event) -> list[Change]:
             tip.pending.append(record)
         tip.before_last = (tip.state, tip.log)  # every stored event is before this new instant
         result = _step(tip, record, at, known)
-    elif not retracting and at == tip.last_at and tip.known and known > tip.known[-1] and history.timezone is not None:
+    elif (
+        not retracting
+        and at == tip.last_at
+        and tip.known
+        and (known > tip.known[-1] or tip.known == [known])
+        and history.timezone is not None
+    ):
         tip.flush()
         result = _take_same_instant(tip, record, at, known)
     else:

@@ -155,6 +155,69 @@ def test_events_at_the_last_instant_known_later_are_not_derived_again(monkeypatc
     assert tip.state == reference.state()
 
 
+def _busy_days(recorded: str) -> Log:
+    """Days of several events each: talks, proposals (one replacing another the same day), a strike called
+    and ended on one day, another called and running; ``recorded``: "later" (each event recorded after the one
+    before) or "together" (every event recorded at one time, as one import of a log without ``recorded_at``)."""
+    log = Log("n")
+    stamp = iter(f"2023-03-01T{h:02d}:{m:02d}:00Z" for h in range(24) for m in range(60))
+
+    def at(_: str) -> str:
+        return next(stamp) if recorded == "later" else "2023-03-01T00:00:00Z"
+
+    parties = [{"id": "wga", "name": "WGA", "role": "union"}, {"id": "amptp", "name": "AMPTP", "role": "employer"}]
+    log.add(
+        "negotiation.opened",
+        "open",
+        "2023-01-01",
+        recorded=at(""),
+        title="Busy days",
+        parties=parties,
+        issues=[{"id": "wages", "title": "Wages"}],
+        timezone=log.tz,
+    )
+    log.add("talks.requested", "req", "2023-01-02", recorded=at(""), by="wga", to="amptp")
+    day = [
+        ("talks.held", {}),
+        ("proposal.made", {"by": "wga", "issue": "wages", "terms": "7%"}),
+        ("proposal.made", {"by": "amptp", "issue": "wages", "terms": "3%"}),
+        ("proposal.made", {"by": "wga", "issue": "wages", "terms": "6%"}),
+        ("statement.issued", {"by": "wga", "text": "x"}),
+    ]
+    for d in range(3, 9):
+        for i, (kind, data) in enumerate(day):
+            log.add(kind, f"d{d}-{i}", f"2023-01-{d:02d}", recorded=at(""), **data)
+    log.add("strike.authorized", "auth", "2023-01-09", recorded=at(""), by="wga", yes_share=0.9)
+    log.add("strike.called", "call-1", "2023-01-10", recorded=at(""), by="wga")
+    log.add("strike.ended", "end-1", "2023-01-10", recorded=at(""), by="wga")
+    log.add("strike.called", "call-2", "2023-01-10", recorded=at(""), by="wga")
+    log.add("talks.held", "t-11", "2023-01-11", recorded=at(""))
+    log.add("proposal.made", "p-11", "2023-01-11", recorded=at(""), by="amptp", issue="wages", terms="4%")
+    return log
+
+
+@pytest.mark.parametrize("recorded", ["later", "together"])
+def test_events_at_the_last_instant_write_what_the_general_path_writes(
+    recorded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_take_same_instant`` writes exactly what deriving the instant anew (``_take_late``) writes."""
+    events = _busy_days(recorded).events
+    used: list[object] = []
+    same_instant = periods._take_same_instant
+
+    def counting(*args: Any) -> Any:
+        used.append(args)
+        return same_instant(*args)
+
+    monkeypatch.setattr(periods, "_take_same_instant", counting)
+    tip, fast = _taken(events)
+    assert len(used) == 6 * 4 + 2 + 1  # every event but the first of its day
+    monkeypatch.setattr(periods, "_take_same_instant", periods._take_late)
+    general_tip, general = _taken(events)
+    assert fast == general
+    assert tip.state == general_tip.state
+
+
 @settings(max_examples=150, deadline=None)
 @given(negotiations(max_steps=30, proposals=6))
 def test_the_tip_holds_the_folds_of_its_whole_history(drawn: Drawn) -> None:
