@@ -45,6 +45,7 @@ __all__ = [
     "Upcaster",
     "converter",
     "long_line_error",
+    "one_line",
     "parse_datetime",
     "parse_event",
     "parse_line",
@@ -142,7 +143,7 @@ def _bounded_repr() -> reprlib.Repr:
 _REPR: Final = _bounded_repr()
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """``text`` with every non-printable character escaped, so messages stay one line."""
     if text.isprintable():
         return text
@@ -150,13 +151,13 @@ def _one_line(text: str) -> str:
 
 
 def _truncate(value: object, limit: int = 60) -> str:
-    text = _one_line(_REPR.repr(value))
+    text = one_line(_REPR.repr(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _names(keys: typing.Iterable[object], limit: int = 5) -> str:
     """The field names ``keys`` for a message: sorted, escaped, at most ``limit`` of them."""
-    names = sorted(_one_line(str(k))[:60] for k in keys)
+    names = sorted(one_line(str(k))[:60] for k in keys)
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
@@ -681,11 +682,11 @@ def _parse_object(obj: object, limits: Limits, *, check_strings: bool) -> Event:
         event_id = raw_id if _is_event_id(raw_id) else None
         # One line, whatever the input held: field names and keys come from it.
         raise InvalidEventError(
-            _one_line(e.reason),
-            path=_one_line(e.path),
+            one_line(e.reason),
+            path=one_line(e.path),
             event_id=event_id,
             line=e.line,
-            expected=None if e.expected is None else _one_line(e.expected),
+            expected=None if e.expected is None else one_line(e.expected),
         ) from None
 
 
@@ -882,7 +883,7 @@ def parse_line(line: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Event:
     except orjson.JSONDecodeError as e:
         # Name the event when its id can still be read, so the user finds it.
         raise InvalidEventError(
-            f"not valid JSON ({_one_line(str(e))})",
+            f"not valid JSON ({one_line(str(e))})",
             expected="one UTF-8 JSON object per line",
             event_id=_readable_id(raw),
         ) from None

@@ -22,6 +22,7 @@ from typing import Final
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from events.converter import one_line
 from negotiation.answers import Answers
 from negotiation.application import Negotiations
 from negotiation.core.errors import NegotiationError
@@ -71,15 +72,11 @@ def check(settings: ServerSettings) -> str:
             answers = Answers(app)
             answers.close()
             if answers.notice:
-                sys.stderr.write(f"negotiation serve: {_one_line(answers.notice)}\n")
+                # A store's message may hold any character: one line, every control escaped.
+                sys.stderr.write(f"negotiation serve: {one_line(answers.notice)}\n")
             return app.config.display
     except NegotiationError as e:
         raise StartupError(str(e), exit_code=1) from None
-
-
-def _one_line(text: str) -> str:
-    """``text`` with every non-printable character escaped (a store's message may hold any)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -282,18 +282,7 @@ class ReadModels:
         ``progress``, each page is taken in on its own (other threads may take
         their turn between pages) and reported as ``progress(PROGRESS_STAGE, events)``.
         """
-        if progress is None:
-            done = self._take_in(limit)
-        else:
-            done = 0
-            while limit is None or done < limit:
-                want = self.page_size if limit is None else min(self.page_size, limit - done)
-                taken = self._take_in(want)
-                done += taken
-                if taken:
-                    progress(PROGRESS_STAGE, taken)
-                if taken < want:
-                    break
+        done = _take_in_pages(self._take_in, self.page_size, limit, progress)
         if done >= ANALYZE_AFTER:
             self.analyze()
         return done
@@ -590,6 +579,28 @@ class ReadModels:
             return query()
 
 
+def _take_in_pages(
+    take_in: Callable[[int | None], int], page_size: int, limit: int | None, progress: Progress | None
+) -> int:
+    """``take_in(at most n)`` (``None``: all) until ``limit`` or nothing is left; how many it took in.
+
+    With ``progress``, a page of ``page_size`` at a time, each reported as
+    ``progress(PROGRESS_STAGE, events)``; without, in one call.
+    """
+    if progress is None:
+        return take_in(limit)
+    done = 0
+    while limit is None or done < limit:
+        want = page_size if limit is None else min(page_size, limit - done)
+        taken = take_in(want)
+        done += taken
+        if taken:
+            progress(PROGRESS_STAGE, taken)
+        if taken < want:
+            break
+    return done
+
+
 def _write_derived(
     projector: Projector, derived: Sequence[Derived], positions: Sequence[int], config: StoreConfig
 ) -> None:
@@ -621,17 +632,11 @@ class _Rebuilding:
             return self._builder.tracked()
 
     def catch_up(self, *, limit: int | None = None, progress: Progress | None = None) -> int:
-        done = 0
-        while limit is None or done < limit:
-            want = self.page_size if limit is None else min(self.page_size, limit - done)
-            with store_errors(self._models.config, "cannot update the read models"):
-                taken = self._builder.catch_up(limit=want)
-            done += taken
-            if taken and progress is not None:
-                progress(PROGRESS_STAGE, taken)
-            if taken < want:
-                break
-        return done
+        def take_in(want: int | None) -> int:
+            return self._builder.catch_up(limit=want)
+
+        with store_errors(self._models.config, "cannot update the read models"):
+            return _take_in_pages(take_in, self.page_size, limit, progress)
 
     def write_derived(self, derived: Sequence[Derived], positions: Sequence[int]) -> None:
         _write_derived(self._builder, derived, positions, self._models.config)
